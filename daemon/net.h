@@ -1,0 +1,91 @@
+/*
+ * net: the engine's raw sockets and the system calls on them.
+ * Owns the sockets opened at start-up (while privileged), the reserved local ports that
+ * keep two engines from taking each other's replies, and the source-address cache.
+ * Never parses a packet (packet.c does) and never decides what a reply means.
+ * Linux implementation: net_linux.c.
+ */
+#ifndef HOPWATCH_DAEMON_NET_H
+#define HOPWATCH_DAEMON_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "daemon/packet.h"
+
+/* Sockets the event loop reads replies from. */
+enum net_sock {
+	NET_SOCK_ICMP4,
+	NET_SOCK_TCP4,
+	NET_SOCK_ICMP6,
+	NET_SOCK_TCP6,
+	NET_SOCK__COUNT,
+};
+
+/* Datagrams taken per recvmmsg() call. */
+#define NET_RX_BATCH 64
+/* Kernel receive buffer asked for on reply sockets (bursts of 65,536 replies). */
+#define NET_RCVBUF_BYTES (16 * 1024 * 1024)
+/* Distinct local ports (local-port argument) one engine holds at once. */
+#define NET_PORTS_MAX 64
+/* Source-address cache entries (direct-mapped by destination hash). */
+#define NET_SRC_CACHE 4096
+
+struct net_rx {
+	uint8_t *buf;
+	size_t len;
+	union packet_addr from;
+	int hop_limit;          /* IPv6 only, -1 if unknown */
+	struct timespec stamp;  /* SO_TIMESTAMPNS, CLOCK_REALTIME */
+};
+
+struct net;
+
+/*
+ * Open every raw socket (needs CAP_NET_RAW). Returns 0, or -EPERM / -EACCES when the
+ * process has no raw-socket privilege, or another -errno. A family whose sockets cannot
+ * be opened (e.g. IPv6 disabled) is marked unavailable rather than failing.
+ */
+int net_new(struct net **out);
+struct net *net_free(struct net *n);
+
+int net_fd(const struct net *n, enum net_sock which);
+int net_have_family(const struct net *n, int family);
+
+/* The port this engine reserved for UDP or TCP probes of a family (host order). */
+uint16_t net_reserved_port(const struct net *n, int family, int protocol);
+
+/* Hold a caller-chosen local port (local-port). 0, -EADDRINUSE, -ENOSPC, -errno. */
+int net_reserve_port(struct net *n, int family, int protocol, uint16_t port);
+
+/*
+ * The source address the kernel would use toward dst. With local set, check that it
+ * is an address of this host (-EADDRNOTAVAIL otherwise) and return it. udp_fd >= 0
+ * routes the lookup through that socket (mark / device sockets from the broker).
+ */
+int net_source(struct net *n, int family, const union packet_addr *dst,
+	       const union packet_addr *local, int udp_fd, union packet_addr *src);
+
+/*
+ * Send one built probe. fd < 0 picks the engine's own socket for family/protocol.
+ * IPv6 TTL, traffic class, source and flow label go by ancillary data.
+ * *sent is CLOCK_REALTIME taken immediately before the system call.
+ */
+int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt,
+	     size_t len, uint32_t flowlabel, struct timespec *sent);
+
+/*
+ * Make a socket from the broker fit for sending only: non-blocking, nothing queued for
+ * reading (a raw socket gets a copy of every matching packet), IPv6 flow labels honoured.
+ */
+int net_prepare_send_fd(int fd, int family);
+
+/*
+ * Read up to max datagrams from one reply socket without blocking. Returns how many
+ * (0 when none are waiting) or -errno. rx[i].buf point into the net's own buffers,
+ * valid until the next call.
+ */
+int net_recv(struct net *n, enum net_sock which, struct net_rx *rx, size_t max);
+
+#endif

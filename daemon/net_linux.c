@@ -1,0 +1,652 @@
+/*
+ * net (Linux): raw sockets, reserved ports, source lookup, sendmsg and recvmmsg.
+ *
+ * IPv4 probes go out through one IPPROTO_RAW socket with the whole IP header built by
+ * packet.c, so TTL and TOS need no per-probe setsockopt. IPv6 has no usable header
+ * inclusion, so TTL, traffic class and source ride along as ancillary data on one
+ * sendmsg(). Replies are read from per-protocol raw sockets with SO_TIMESTAMPNS, so an
+ * RTT is the kernel's receive time minus the time taken just before the send call, not
+ * whenever user space got round to reading.
+ */
+#include "daemon/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/icmp.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Largest datagram kept per receive slot: ICMP errors quote at most 1280 bytes. */
+#define NET_RX_BUF 2048
+/* Seconds a cached source address is trusted before the route is asked again. */
+#define NET_SRC_TTL_NS (5ull * 1000000000ull)
+/* Send buffer: bursts of probes must not fail with ENOBUFS. */
+#define NET_SNDBUF_BYTES (4 * 1024 * 1024)
+
+struct net_port {
+	int fd;
+	int family, protocol;
+	uint16_t port;
+};
+
+struct net_src_entry {
+	uint64_t checked_ns; /* 0 = empty */
+	int family;
+	union packet_addr dst, src;
+};
+
+struct net {
+	int rx[NET_SOCK__COUNT];
+	int send4;     /* IPPROTO_RAW, header included */
+	int udp6_send; /* raw IPPROTO_UDP, reads nothing */
+	int lookup4, lookup6; /* UDP sockets for connect()-based source lookup */
+	int have4, have6;
+	struct net_port reserved[4]; /* udp4, tcp4, udp6, tcp6 */
+	struct net_port ports[NET_PORTS_MAX];
+	size_t nports;
+	struct net_src_entry src_cache[NET_SRC_CACHE];
+	/* recvmmsg state */
+	uint8_t rxbuf[NET_RX_BATCH][NET_RX_BUF];
+	struct mmsghdr msgs[NET_RX_BATCH];
+	struct iovec iov[NET_RX_BATCH];
+	struct sockaddr_storage names[NET_RX_BATCH];
+	char ctrl[NET_RX_BATCH][256];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A classic BPF program that accepts nothing: the socket only sends. */
+static int drop_all_input(int fd)
+{
+	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void big_rcvbuf(int fd)
+{
+	int sz = NET_RCVBUF_BYTES;
+
+	/* FORCE works while we still hold CAP_NET_ADMIN; otherwise take what rmem_max allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+static void big_sndbuf(int fd)
+{
+	int sz = NET_SNDBUF_BYTES;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
+static int open_rx(int family, int proto)
+{
+	int one = 1, fd;
+
+	fd = socket(family, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		goto fail;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one)) < 0)
+		goto fail;
+	big_rcvbuf(fd);
+	return fd;
+fail:
+	one = -errno;
+	close(fd);
+	return one;
+}
+
+static int filter_icmp4(int fd)
+{
+	struct icmp_filter f;
+
+	/* Bits set are blocked: keep echo reply, unreachable, time exceeded, param problem. */
+	f.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) |
+		   (1u << ICMP_TIME_EXCEEDED) | (1u << ICMP_PARAMETERPROB));
+	if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &f, sizeof(f)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int filter_icmp6(int fd, int pass_replies)
+{
+	struct icmp6_filter f;
+
+	ICMP6_FILTER_SETBLOCKALL(&f);
+	if (pass_replies) {
+		ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+		ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+		ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+		ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &f);
+	}
+	if (setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Bind a real socket to a port so that no other process (or engine) can use it. */
+static int reserve(int family, int protocol, uint16_t port, struct net_port *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, fd, type = protocol == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+
+	fd = socket(family, type | SOCK_CLOEXEC, protocol);
+	if (fd < 0)
+		return -errno;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	out->fd = fd;
+	out->family = family;
+	out->protocol = protocol;
+	out->port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+static int reserved_index(int family, int protocol)
+{
+	return (family == AF_INET6 ? 2 : 0) + (protocol == IPPROTO_TCP ? 1 : 0);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int open_v4(struct net *n)
+{
+	int fd;
+
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_RAW);
+	if (fd < 0)
+		return -errno;
+	n->send4 = fd;
+	big_sndbuf(fd);
+	fd = open_rx(AF_INET, IPPROTO_ICMP);
+	if (fd < 0)
+		return fd;
+	n->rx[NET_SOCK_ICMP4] = fd;
+	if (filter_icmp4(fd) < 0)
+		return -errno;
+	fd = open_rx(AF_INET, IPPROTO_TCP);
+	if (fd < 0)
+		return fd;
+	n->rx[NET_SOCK_TCP4] = fd;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	n->lookup4 = fd;
+	if (reserve(AF_INET, IPPROTO_UDP, 0, &n->reserved[0]) < 0 ||
+	    reserve(AF_INET, IPPROTO_TCP, 0, &n->reserved[1]) < 0)
+		return -errno;
+	return 0;
+}
+
+static int open_v6(struct net *n)
+{
+	int fd, err;
+
+	fd = open_rx(AF_INET6, IPPROTO_ICMPV6);
+	if (fd < 0)
+		return fd;
+	n->rx[NET_SOCK_ICMP6] = fd;
+	if ((err = filter_icmp6(fd, 1)) < 0 || (err = net_prepare_send_fd(fd, -1)) < 0)
+		return err;
+	big_sndbuf(fd);
+	fd = open_rx(AF_INET6, IPPROTO_TCP);
+	if (fd < 0)
+		return fd;
+	n->rx[NET_SOCK_TCP6] = fd;
+	if ((err = net_prepare_send_fd(fd, -1)) < 0)
+		return err;
+	fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	n->udp6_send = fd;
+	if ((err = net_prepare_send_fd(fd, AF_INET6)) < 0)
+		return err;
+	big_sndbuf(fd);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	n->lookup6 = fd;
+	if (reserve(AF_INET6, IPPROTO_UDP, 0, &n->reserved[2]) < 0 ||
+	    reserve(AF_INET6, IPPROTO_TCP, 0, &n->reserved[3]) < 0)
+		return -errno;
+	return 0;
+}
+
+static void close_v4(struct net *n)
+{
+	close_fd(&n->send4);
+	close_fd(&n->rx[NET_SOCK_ICMP4]);
+	close_fd(&n->rx[NET_SOCK_TCP4]);
+	close_fd(&n->lookup4);
+	close_fd(&n->reserved[0].fd);
+	close_fd(&n->reserved[1].fd);
+}
+
+static void close_v6(struct net *n)
+{
+	close_fd(&n->rx[NET_SOCK_ICMP6]);
+	close_fd(&n->rx[NET_SOCK_TCP6]);
+	close_fd(&n->udp6_send);
+	close_fd(&n->lookup6);
+	close_fd(&n->reserved[2].fd);
+	close_fd(&n->reserved[3].fd);
+}
+
+int net_new(struct net **out)
+{
+	struct net *n;
+	int err4, err6, i;
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (i = 0; i < NET_SOCK__COUNT; i++)
+		n->rx[i] = -1;
+	n->send4 = n->udp6_send = n->lookup4 = n->lookup6 = -1;
+	for (i = 0; i < 4; i++)
+		n->reserved[i].fd = -1;
+	for (i = 0; i < NET_RX_BATCH; i++) {
+		n->iov[i].iov_base = n->rxbuf[i];
+		n->iov[i].iov_len = NET_RX_BUF;
+	}
+
+	err4 = open_v4(n);
+	if (err4 < 0)
+		close_v4(n);
+	err6 = open_v6(n);
+	if (err6 < 0)
+		close_v6(n);
+	n->have4 = err4 == 0;
+	n->have6 = err6 == 0;
+	if (!n->have4 && !n->have6) {
+		free(n);
+		return err4;
+	}
+	*out = n;
+	return 0;
+}
+
+struct net *net_free(struct net *n)
+{
+	size_t i;
+
+	if (!n)
+		return NULL;
+	for (i = 0; i < n->nports; i++)
+		close_fd(&n->ports[i].fd);
+	close_v6(n);
+	close_v4(n);
+	free(n);
+	return NULL;
+}
+
+int net_fd(const struct net *n, enum net_sock which)
+{
+	if ((unsigned)which >= NET_SOCK__COUNT)
+		return -1;
+	return n->rx[which];
+}
+
+int net_have_family(const struct net *n, int family)
+{
+	return family == AF_INET ? n->have4 : family == AF_INET6 ? n->have6 : 0;
+}
+
+uint16_t net_reserved_port(const struct net *n, int family, int protocol)
+{
+	return n->reserved[reserved_index(family, protocol)].port;
+}
+
+int net_reserve_port(struct net *n, int family, int protocol, uint16_t port)
+{
+	const struct net_port *r = &n->reserved[reserved_index(family, protocol)];
+	size_t i;
+	int err;
+
+	if (r->port == port)
+		return 0;
+	for (i = 0; i < n->nports; i++)
+		if (n->ports[i].family == family && n->ports[i].protocol == protocol &&
+		    n->ports[i].port == port)
+			return 0;
+	if (n->nports == NET_PORTS_MAX)
+		return -ENOSPC;
+	err = reserve(family, protocol, port, &n->ports[n->nports]);
+	if (err < 0)
+		return err;
+	n->nports++;
+	return 0;
+}
+
+static void fill_sockaddr(int family, const union packet_addr *a, uint16_t port,
+			  struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr = a->v4;
+		*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = a->v6;
+		*len = sizeof(*sin6);
+	}
+}
+
+static void read_sockaddr(const struct sockaddr_storage *ss, union packet_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET)
+		a->v4 = ((const struct sockaddr_in *)ss)->sin_addr;
+	else if (ss->ss_family == AF_INET6)
+		a->v6 = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+}
+
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+}
+
+static uint32_t addr_hash(int family, const union packet_addr *a)
+{
+	const uint8_t *p = (const uint8_t *)a;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < addr_len(family); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* connect() on a UDP socket sends nothing; it only asks the routing table. */
+static int route_source(int fd, int family, const union packet_addr *dst,
+			union packet_addr *src)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	fill_sockaddr(family, dst, 1, &ss, &len);
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return -errno;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	read_sockaddr(&ss, src);
+	return 0;
+}
+
+static int check_local(int family, const union packet_addr *local)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err = 0;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	fill_sockaddr(family, local, 0, &ss, &len);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int net_source(struct net *n, int family, const union packet_addr *dst,
+	       const union packet_addr *local, int udp_fd, union packet_addr *src)
+{
+	struct net_src_entry *e;
+	uint64_t now;
+	int err;
+
+	if (!net_have_family(n, family))
+		return -EAFNOSUPPORT;
+	now = mono_ns();
+	if (local) {
+		/* Cached by the pair, in a distinct slot from the plain lookup. */
+		e = &n->src_cache[(addr_hash(family, dst) ^ addr_hash(family, local) ^ 0x9e37u) %
+				  NET_SRC_CACHE];
+		if (e->checked_ns && now - e->checked_ns < NET_SRC_TTL_NS &&
+		    e->family == family && !memcmp(&e->dst, dst, addr_len(family)) &&
+		    !memcmp(&e->src, local, addr_len(family))) {
+			*src = *local;
+			return 0;
+		}
+		err = check_local(family, local);
+		if (err < 0)
+			return err;
+		e->checked_ns = now;
+		e->family = family;
+		memset(&e->dst, 0, sizeof(e->dst));
+		memcpy(&e->dst, dst, addr_len(family));
+		e->src = *local;
+		*src = *local;
+		return 0;
+	}
+	if (udp_fd >= 0)
+		return route_source(udp_fd, family, dst, src);
+
+	e = &n->src_cache[addr_hash(family, dst) % NET_SRC_CACHE];
+	if (e->checked_ns && now - e->checked_ns < NET_SRC_TTL_NS && e->family == family &&
+	    !memcmp(&e->dst, dst, addr_len(family))) {
+		*src = e->src;
+		return 0;
+	}
+	err = route_source(family == AF_INET ? n->lookup4 : n->lookup6, family, dst, src);
+	if (err < 0)
+		return err;
+	e->checked_ns = now;
+	e->family = family;
+	memset(&e->dst, 0, sizeof(e->dst));
+	memcpy(&e->dst, dst, addr_len(family));
+	e->src = *src;
+	return 0;
+}
+
+int net_prepare_send_fd(int fd, int family)
+{
+	int one = 1, err;
+
+	if ((err = set_nonblock(fd)) < 0)
+		return err;
+	/* Our own reply sockets (family -1) keep their input; send-only ones read nothing. */
+	if (family != -1 && (err = drop_all_input(fd)) < 0)
+		return err;
+	if (family == AF_INET6 || family == -1) {
+		int domain = AF_UNSPEC;
+		socklen_t len = sizeof(domain);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+		    domain == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_FLOWINFO_SEND, &one, sizeof(one));
+	}
+	return 0;
+}
+
+static int pick_fd(const struct net *n, int family, int protocol)
+{
+	if (family == AF_INET)
+		return n->send4;
+	switch (protocol) {
+	case IPPROTO_ICMP:
+		return n->rx[NET_SOCK_ICMP6];
+	case IPPROTO_UDP:
+		return n->udp6_send;
+	case IPPROTO_TCP:
+		return n->rx[NET_SOCK_TCP6];
+	default:
+		return -1;
+	}
+}
+
+int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt,
+	     size_t len, uint32_t flowlabel, struct timespec *sent)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	ssize_t rc;
+
+	if (fd < 0)
+		fd = pick_fd(n, p->family, p->protocol);
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	fill_sockaddr(p->family, &p->dst, 0, &ss, &sslen);
+	if (p->family == AF_INET) {
+		clock_gettime(CLOCK_REALTIME, sent);
+		rc = sendto(fd, pkt, len, 0, (struct sockaddr *)&ss, sslen);
+	} else {
+		union {
+			char buf[CMSG_SPACE(sizeof(int)) * 2 +
+				 CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			struct cmsghdr align;
+		} ctrl;
+		struct iovec iov = { .iov_base = (void *)pkt, .iov_len = len };
+		struct msghdr msg = { 0 };
+		struct cmsghdr *c;
+		struct in6_pktinfo pi;
+		int hops = p->ttl, tclass = p->tos;
+
+		memset(&ctrl, 0, sizeof(ctrl));
+		((struct sockaddr_in6 *)&ss)->sin6_flowinfo = htonl(flowlabel & 0xfffff);
+		msg.msg_name = &ss;
+		msg.msg_namelen = sslen;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctrl.buf;
+		msg.msg_controllen = sizeof(ctrl.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_HOPLIMIT;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &hops, sizeof(hops));
+		c = CMSG_NXTHDR(&msg, c);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_TCLASS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &tclass, sizeof(tclass));
+		c = CMSG_NXTHDR(&msg, c);
+		/* The checksum was computed for this source: make the kernel use it. */
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = p->src.v6;
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		clock_gettime(CLOCK_REALTIME, sent);
+		rc = sendmsg(fd, &msg, 0);
+	}
+	if (rc < 0)
+		return -errno;
+	return 0;
+}
+
+int net_recv(struct net *n, enum net_sock which, struct net_rx *rx, size_t max)
+{
+	struct timespec now;
+	int fd, got, i;
+
+	if ((unsigned)which >= NET_SOCK__COUNT || n->rx[which] < 0)
+		return -EBADF;
+	fd = n->rx[which];
+	if (max > NET_RX_BATCH)
+		max = NET_RX_BATCH;
+	for (i = 0; i < (int)max; i++) {
+		struct msghdr *m = &n->msgs[i].msg_hdr;
+
+		memset(m, 0, sizeof(*m));
+		m->msg_name = &n->names[i];
+		m->msg_namelen = sizeof(n->names[i]);
+		m->msg_iov = &n->iov[i];
+		m->msg_iovlen = 1;
+		m->msg_control = n->ctrl[i];
+		m->msg_controllen = sizeof(n->ctrl[i]);
+	}
+	got = recvmmsg(fd, n->msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+	if (got < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	now.tv_sec = 0;
+	for (i = 0; i < got; i++) {
+		struct msghdr *m = &n->msgs[i].msg_hdr;
+		struct cmsghdr *c;
+		int have_stamp = 0;
+
+		rx[i].buf = n->rxbuf[i];
+		rx[i].len = n->msgs[i].msg_len > NET_RX_BUF ? NET_RX_BUF : n->msgs[i].msg_len;
+		rx[i].hop_limit = -1;
+		read_sockaddr(&n->names[i], &rx[i].from);
+		for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				memcpy(&rx[i].stamp, CMSG_DATA(c), sizeof(rx[i].stamp));
+				have_stamp = 1;
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+				memcpy(&rx[i].hop_limit, CMSG_DATA(c), sizeof(int));
+			}
+		}
+		if (!have_stamp) {
+			if (now.tv_sec == 0)
+				clock_gettime(CLOCK_REALTIME, &now);
+			rx[i].stamp = now;
+		}
+	}
+	return got;
+}
