@@ -21,6 +21,15 @@
 #define PROTO_DEVICE_MAX 15
 /* Most MPLS label stack entries reported in one reply. */
 #define PROTO_MPLS_MAX 8
+/* Largest probe size in bytes, headers included (the engine's PACKET_SIZE_MAX). */
+#define PROTO_SIZE_MAX 65000
+
+/* send-probe defaults when an argument is absent (mtr-packet's values). */
+#define PROTO_DEFAULT_TTL      255
+#define PROTO_DEFAULT_SIZE     64
+#define PROTO_DEFAULT_TIMEOUT  10    /* seconds */
+#define PROTO_DEFAULT_UDP_PORT 33434 /* also when port is 0 */
+#define PROTO_DEFAULT_TCP_PORT 80    /* also when port is 0 */
 
 enum proto_cmd {
 	PROTO_CMD_SEND_PROBE,
@@ -178,7 +187,7 @@ enum proto_status {
 	PROTO_ERR__COUNT,
 };
 
-/* Short kebab-case name of a status, for "reason" arguments and logs. */
+/* Short kebab-case name of a status, for "reason" arguments and logs; NULL if unknown. */
 const char *proto_status_name(enum proto_status st);
 
 /*
@@ -200,17 +209,29 @@ struct proto_command {
 
 /*
  * Check a split line against the command table. On failure *bad_arg names the
- * offending argument when there is one (else PROTO_ARG__COUNT). Pure.
+ * offending argument when there is one (else PROTO_ARG__COUNT); bad_arg may be NULL.
+ * out->token is set even on failure, so the caller can answer the line. A protocol
+ * value must name a row of the protocol table (else PROTO_ERR_BAD_VALUE) and its
+ * enum proto_protocol is stored in num[PROTO_ARG_PROTOCOL]. Pure.
  */
 int proto_decode_command(const struct proto_line *line, struct proto_command *out,
 			 enum proto_arg *bad_arg);
 
-/* Builds one reply line into a caller buffer; sticky overflow flag. */
+/*
+ * Builds one reply line into a caller buffer; sticky overflow flag. Every argument is
+ * checked against the reply's entry in the table: one the reply may not carry, one
+ * written twice, a value with a space or control byte, or anything before
+ * proto_write_head() sets the sticky invalid flag, so a bug never reaches the wire.
+ */
 struct proto_writer {
 	char *buf;
 	size_t cap;
 	size_t len;
 	int overflow;
+	int invalid;            /* a call broke the table's rules for this reply */
+	int have_head;          /* proto_write_head() succeeded */
+	enum proto_reply reply; /* set by proto_write_head() */
+	uint64_t written;       /* PROTO_BIT(arg) of each argument written */
 };
 
 void proto_writer_init(struct proto_writer *w, char *buf, size_t cap);
@@ -225,7 +246,10 @@ struct proto_mpls {
 	uint8_t exp, bos, ttl;
 };
 void proto_write_mpls(struct proto_writer *w, const struct proto_mpls *labels, size_t n);
-/* Appends '\n'; returns the line length or -ENOSPC if anything did not fit. */
+/*
+ * Appends '\n'; returns the line length (newline included, no NUL written) or
+ * -ENOSPC if anything did not fit, -EINVAL if the invalid flag is set.
+ */
 int proto_write_end(struct proto_writer *w);
 
 #endif

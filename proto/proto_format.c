@@ -1,0 +1,198 @@
+/*
+ * proto_format: builds reply lines for the engine. It runs once per probe, so integers
+ * are formatted by hand rather than through printf. It never writes past the caller's
+ * capacity and refuses, through the writer's invalid flag, any argument the table does
+ * not allow on the reply, so a bug in the engine cannot put a malformed line on the wire.
+ */
+#include "proto/proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Digits of the widest uint64. */
+#define PROTO_INT_CHARS 20
+/* MPLS label stack entry fields: 20-bit label, 3-bit traffic class, 1-bit bottom. */
+#define PROTO_MPLS_LABEL_MAX 0xfffff
+#define PROTO_MPLS_EXP_MAX   7
+#define PROTO_MPLS_BOS_MAX   1
+
+static void put(struct proto_writer *w, const char *s, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void put_char(struct proto_writer *w, char c)
+{
+	put(w, &c, 1);
+}
+
+/* Right to left into a stack buffer. Every value on the wire is checked non-negative. */
+static void put_uint(struct proto_writer *w, uint64_t u)
+{
+	char tmp[PROTO_INT_CHARS];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	put(w, tmp + i, sizeof(tmp) - i);
+}
+
+/* " name": checks that the open reply may carry arg and has not carried it yet. */
+static int put_name(struct proto_writer *w, enum proto_arg arg)
+{
+	const struct proto_reply_info *reply;
+	const struct proto_arg_info *info = proto_arg_info(arg);
+
+	if (!w->have_head || !info) {
+		w->invalid = 1;
+		return -EINVAL;
+	}
+	reply = proto_reply_info(w->reply);
+	if (!(reply->allowed & PROTO_BIT(arg)) || (w->written & PROTO_BIT(arg))) {
+		w->invalid = 1;
+		return -EINVAL;
+	}
+	w->written |= PROTO_BIT(arg);
+	put_char(w, ' ');
+	put(w, info->name, strlen(info->name));
+	put_char(w, ' ');
+	return 0;
+}
+
+void proto_writer_init(struct proto_writer *w, char *buf, size_t cap)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->cap = buf ? cap : 0;
+}
+
+void proto_write_head(struct proto_writer *w, int64_t token, enum proto_reply reply)
+{
+	const struct proto_reply_info *info = proto_reply_info(reply);
+
+	if (w->have_head || !info || token < 0 || token > PROTO_TOKEN_MAX) {
+		w->invalid = 1;
+		return;
+	}
+	w->have_head = 1;
+	w->reply = reply;
+	put_uint(w, (uint64_t)token);
+	put_char(w, ' ');
+	put(w, info->name, strlen(info->name));
+}
+
+void proto_write_int(struct proto_writer *w, enum proto_arg arg, int64_t value)
+{
+	const struct proto_arg_info *info = proto_arg_info(arg);
+
+	/*
+	 * An INT outside its range would be refused by our own parser: never send one. No
+	 * argument is negative; refusing it here keeps put_uint() honest if one ever is.
+	 */
+	if (!info || info->kind != PROTO_VALUE_INT || value < 0 || value < info->min ||
+	    value > info->max) {
+		w->invalid = 1;
+		return;
+	}
+	if (put_name(w, arg) == 0)
+		put_uint(w, (uint64_t)value);
+}
+
+void proto_write_str(struct proto_writer *w, enum proto_arg arg, const char *value)
+{
+	size_t n;
+
+	if (!value || !*value) {
+		w->invalid = 1;
+		return;
+	}
+	n = strlen(value);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		/* A space or newline would split the line: the peer would read other words. */
+		if (c <= ' ' || c >= 0x7f) {
+			w->invalid = 1;
+			return;
+		}
+	}
+	if (put_name(w, arg) == 0)
+		put(w, value, n);
+}
+
+void proto_write_addr(struct proto_writer *w, int family, const void *addr)
+{
+	char text[INET6_ADDRSTRLEN];
+	enum proto_arg arg;
+
+	if (family == AF_INET) {
+		arg = PROTO_ARG_IP_4;
+	} else if (family == AF_INET6) {
+		arg = PROTO_ARG_IP_6;
+	} else {
+		w->invalid = 1;
+		return;
+	}
+	/* One reply names one responder: ip-4 and ip-6 together is a bug. */
+	if (!addr || (w->written & (PROTO_BIT(PROTO_ARG_IP_4) | PROTO_BIT(PROTO_ARG_IP_6))) ||
+	    !inet_ntop(family, addr, text, sizeof(text))) {
+		w->invalid = 1;
+		return;
+	}
+	if (put_name(w, arg) == 0)
+		put(w, text, strlen(text));
+}
+
+void proto_write_mpls(struct proto_writer *w, const struct proto_mpls *labels, size_t n)
+{
+	if (n == 0)
+		return;
+	if (!labels || n > PROTO_MPLS_MAX) {
+		w->invalid = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (labels[i].label > PROTO_MPLS_LABEL_MAX || labels[i].exp > PROTO_MPLS_EXP_MAX ||
+		    labels[i].bos > PROTO_MPLS_BOS_MAX) {
+			w->invalid = 1;
+			return;
+		}
+	}
+	if (put_name(w, PROTO_ARG_MPLS) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			put_char(w, ',');
+		put_uint(w, labels[i].label);
+		put_char(w, ',');
+		put_uint(w, labels[i].exp);
+		put_char(w, ',');
+		put_uint(w, labels[i].bos);
+		put_char(w, ',');
+		put_uint(w, labels[i].ttl);
+	}
+}
+
+int proto_write_end(struct proto_writer *w)
+{
+	if (!w->have_head)
+		w->invalid = 1;
+	if (w->invalid)
+		return -EINVAL;
+	put_char(w, '\n');
+	/* The peer's line buffer is PROTO_LINE_MAX, newline included. */
+	if (w->len > PROTO_LINE_MAX)
+		w->overflow = 1;
+	if (w->overflow)
+		return -ENOSPC;
+	return (int)w->len;
+}

@@ -1,0 +1,221 @@
+/*
+ * proto_parse: turns one untrusted command line into a checked struct proto_command.
+ * Two pure steps: proto_split() cuts the line into slices of the caller's buffer,
+ * proto_decode_command() checks those against the table. No allocation, no I/O, no
+ * global state, no NUL terminator needed: fuzzed as is.
+ */
+#include "proto/proto.h"
+
+#include "common/numparse.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+static const char *const status_names[PROTO_ERR__COUNT] = {
+	[PROTO_OK] = "ok",
+	[PROTO_ERR_TOO_LONG] = "line-too-long",
+	[PROTO_ERR_EMPTY] = "empty-line",
+	[PROTO_ERR_BAD_TOKEN] = "bad-token",
+	[PROTO_ERR_NO_COMMAND] = "missing-command",
+	[PROTO_ERR_MISSING_VALUE] = "missing-value",
+	[PROTO_ERR_TOO_MANY_ARGS] = "too-many-arguments",
+	[PROTO_ERR_BAD_BYTE] = "bad-byte",
+	[PROTO_ERR_UNKNOWN_COMMAND] = "unknown-command",
+	[PROTO_ERR_UNKNOWN_ARG] = "unknown-argument",
+	[PROTO_ERR_REPEATED_ARG] = "repeated-argument",
+	[PROTO_ERR_BAD_NUMBER] = "bad-number",
+	[PROTO_ERR_OUT_OF_RANGE] = "out-of-range",
+	[PROTO_ERR_BAD_VALUE] = "bad-value",
+};
+
+const char *proto_status_name(enum proto_status st)
+{
+	if ((int)st < 0 || (int)st >= PROTO_ERR__COUNT)
+		return NULL;
+	return status_names[st];
+}
+
+/* Printable ASCII other than space: the only bytes a word may hold. */
+static int is_word_byte(unsigned char c)
+{
+	return c > ' ' && c < 0x7f;
+}
+
+/* Next word at or after *pos; 0 when only spaces remain. */
+static int next_word(const char *line, size_t len, size_t *pos, struct proto_slice *out)
+{
+	size_t i = *pos, start;
+
+	while (i < len && line[i] == ' ')
+		i++;
+	if (i == len)
+		return 0;
+	start = i;
+	while (i < len && line[i] != ' ')
+		i++;
+	out->ptr = line + start;
+	out->len = i - start;
+	*pos = i;
+	return 1;
+}
+
+int proto_split(const char *line, size_t len, struct proto_line *out)
+{
+	struct proto_slice tok, name, value;
+	size_t pos = 0;
+
+	out->nargs = 0;
+	if (len >= PROTO_LINE_MAX)
+		return PROTO_ERR_TOO_LONG;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	/* One pass over the bytes first, so a stray byte is reported as such wherever it is. */
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] != ' ' && !is_word_byte((unsigned char)line[i]))
+			return PROTO_ERR_BAD_BYTE;
+	}
+
+	if (!next_word(line, len, &pos, &tok))
+		return PROTO_ERR_EMPTY;
+	if (numparse_i64(tok.ptr, tok.len, 0, PROTO_TOKEN_MAX, &out->token) != 0)
+		return PROTO_ERR_BAD_TOKEN;
+	if (!next_word(line, len, &pos, &out->word))
+		return PROTO_ERR_NO_COMMAND;
+
+	while (next_word(line, len, &pos, &name)) {
+		if (out->nargs == PROTO_ARGS_MAX)
+			return PROTO_ERR_TOO_MANY_ARGS;
+		if (!next_word(line, len, &pos, &value))
+			return PROTO_ERR_MISSING_VALUE;
+		out->name[out->nargs] = name;
+		out->value[out->nargs] = value;
+		out->nargs++;
+	}
+	return PROTO_OK;
+}
+
+/* inet_pton wants a NUL-terminated string: copy into a bounded stack buffer first. */
+static int parse_addr(int family, const struct proto_slice *v, void *addr)
+{
+	char buf[INET6_ADDRSTRLEN];
+	size_t max = family == AF_INET ? INET_ADDRSTRLEN : INET6_ADDRSTRLEN;
+
+	if (v->len == 0 || v->len >= max)
+		return PROTO_ERR_BAD_VALUE;
+	memcpy(buf, v->ptr, v->len);
+	buf[v->len] = '\0';
+	if (inet_pton(family, buf, addr) != 1)
+		return PROTO_ERR_BAD_VALUE;
+	return PROTO_OK;
+}
+
+/* [a-z0-9-]+: the only shape a protocol or feature name has. */
+static int check_word(const struct proto_slice *v)
+{
+	if (v->len == 0)
+		return PROTO_ERR_BAD_VALUE;
+	for (size_t i = 0; i < v->len; i++) {
+		char c = v->ptr[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return PROTO_ERR_BAD_VALUE;
+	}
+	return PROTO_OK;
+}
+
+/*
+ * The kernel's own dev_valid_name(): 1..IFNAMSIZ-1 bytes, not "." or "..", no '/', ':'
+ * or whitespace. Checked here so SO_BINDTODEVICE never sees a name it would refuse.
+ */
+static int check_device(const struct proto_slice *v)
+{
+	if (v->len == 0 || v->len > PROTO_DEVICE_MAX)
+		return PROTO_ERR_BAD_VALUE;
+	if ((v->len == 1 && v->ptr[0] == '.') ||
+	    (v->len == 2 && v->ptr[0] == '.' && v->ptr[1] == '.'))
+		return PROTO_ERR_BAD_VALUE;
+	for (size_t i = 0; i < v->len; i++) {
+		unsigned char c = (unsigned char)v->ptr[i];
+
+		if (!is_word_byte(c) || c == '/' || c == ':')
+			return PROTO_ERR_BAD_VALUE;
+	}
+	return PROTO_OK;
+}
+
+static int decode_value(enum proto_arg arg, const struct proto_arg_info *info,
+			const struct proto_slice *v, struct proto_command *out)
+{
+	enum proto_protocol p;
+	int st;
+
+	switch (info->kind) {
+	case PROTO_VALUE_INT:
+		st = numparse_i64(v->ptr, v->len, info->min, info->max, &out->num[arg]);
+		if (st == -ERANGE)
+			return PROTO_ERR_OUT_OF_RANGE;
+		return st ? PROTO_ERR_BAD_NUMBER : PROTO_OK;
+	case PROTO_VALUE_IP4:
+		return parse_addr(AF_INET, v, &out->ip4[arg]);
+	case PROTO_VALUE_IP6:
+		return parse_addr(AF_INET6, v, &out->ip6[arg]);
+	case PROTO_VALUE_WORD:
+		st = check_word(v);
+		if (st != PROTO_OK || arg != PROTO_ARG_PROTOCOL)
+			return st;
+		if (proto_protocol_lookup(v->ptr, v->len, &p) != 0)
+			return PROTO_ERR_BAD_VALUE;
+		out->num[arg] = p;
+		return PROTO_OK;
+	case PROTO_VALUE_DEVICE:
+		return check_device(v);
+	case PROTO_VALUE_TEXT:
+		/* proto_split() already kept spaces and control bytes out. */
+		return v->len ? PROTO_OK : PROTO_ERR_BAD_VALUE;
+	}
+	return PROTO_ERR_BAD_VALUE;
+}
+
+int proto_decode_command(const struct proto_line *line, struct proto_command *out,
+			 enum proto_arg *bad_arg)
+{
+	const struct proto_cmd_info *cmd;
+	enum proto_arg arg = PROTO_ARG__COUNT;
+	int st = PROTO_OK;
+
+	memset(out, 0, sizeof(*out));
+	out->token = line->token;
+	if (bad_arg)
+		*bad_arg = PROTO_ARG__COUNT;
+	/* A caller-built line may lie about its count; never index past the arrays. */
+	if (line->nargs > PROTO_ARGS_MAX)
+		return PROTO_ERR_TOO_MANY_ARGS;
+	if (proto_cmd_lookup(line->word.ptr, line->word.len, &out->cmd) != 0)
+		return PROTO_ERR_UNKNOWN_COMMAND;
+	cmd = proto_cmd_info(out->cmd);
+
+	for (size_t i = 0; i < line->nargs; i++) {
+		if (proto_arg_lookup(line->name[i].ptr, line->name[i].len, &arg) != 0) {
+			arg = PROTO_ARG__COUNT;
+			st = PROTO_ERR_UNKNOWN_ARG;
+			break;
+		}
+		if (!(cmd->allowed & PROTO_BIT(arg))) {
+			st = PROTO_ERR_UNKNOWN_ARG;
+			break;
+		}
+		if (out->present & PROTO_BIT(arg)) {
+			st = PROTO_ERR_REPEATED_ARG;
+			break;
+		}
+		st = decode_value(arg, proto_arg_info(arg), &line->value[i], out);
+		if (st != PROTO_OK)
+			break;
+		out->present |= PROTO_BIT(arg);
+		out->text[arg] = line->value[i];
+	}
+	if (st != PROTO_OK && bad_arg)
+		*bad_arg = arg;
+	return st;
+}
