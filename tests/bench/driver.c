@@ -38,8 +38,9 @@ enum {
 	BENCH_POLL_MS = 200,
 	BENCH_SUPPORT_WAIT_S = 10, /* engine start-up and check-support answer */
 	BENCH_IDLE_GRACE_S = 10,   /* beyond the probe timeout before giving up */
-	BENCH_EXIT_WAIT_S = 15,	   /* after EOF on its stdin, then SIGTERM */
-	BENCH_KILL_WAIT_S = 5,	   /* after SIGTERM, then SIGKILL */
+	BENCH_EXIT_WAIT_S = 15,	   /* default wait after EOF on its stdin, then SIGTERM */
+	BENCH_MAX_EXIT_WAIT_S = 600,
+	BENCH_KILL_WAIT_S = 5, /* after SIGTERM, then SIGKILL */
 	BENCH_WAIT_STEP_MS = 10,
 	BENCH_DEFAULT_TIMEOUT_S = 5,
 	BENCH_DEFAULT_TTL_MAX = 6,
@@ -66,7 +67,8 @@ struct bench_opts {
 	long inflight;
 	int ttl_max;
 	int timeout_s;
-	int port; /* 0: leave it to the engine */
+	int port;	 /* 0: leave it to the engine */
+	int exit_wait_s; /* after EOF, before SIGTERM */
 };
 
 struct bench_run {
@@ -109,7 +111,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: bench_driver --engine PATH --target ADDR [--family 4|6]\n"
 		     "         [--protocol icmp|udp|tcp] [--port N] --probes N --inflight W\n"
-		     "         --ttl-max T [--timeout S] [--label NAME]\n");
+		     "         --ttl-max T [--timeout S] [--label NAME] [--exit-wait S]\n");
 }
 
 static double ts_diff(const struct timespec *a, const struct timespec *b)
@@ -148,6 +150,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		{"ttl-max", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
 		{"label", required_argument, NULL, 'l'},
+		{"exit-wait", required_argument, NULL, 'x'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -161,6 +164,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		.inflight = BENCH_DEFAULT_INFLIGHT,
 		.ttl_max = BENCH_DEFAULT_TTL_MAX,
 		.timeout_s = BENCH_DEFAULT_TIMEOUT_S,
+		.exit_wait_s = BENCH_EXIT_WAIT_S,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -206,6 +210,11 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			if (parse_long(optarg, 1, BENCH_MAX_TIMEOUT_S, &v))
 				return -EINVAL;
 			o->timeout_s = (int)v;
+			break;
+		case 'x':
+			if (parse_long(optarg, 1, BENCH_MAX_EXIT_WAIT_S, &v))
+				return -EINVAL;
+			o->exit_wait_s = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -550,14 +559,14 @@ static int reap_engine(struct rusage *ru, const struct bench_opts *o)
 			break;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (waited == BENCH_EXIT_WAIT_S * 1000) {
+		if (waited == o->exit_wait_s * 1000) {
 			fprintf(stderr,
 				"bench_driver: engine still running %d s after EOF, "
 				"sending SIGTERM\n",
-				BENCH_EXIT_WAIT_S);
+				o->exit_wait_s);
 			kill(run.pid, SIGTERM);
 		}
-		if (waited == (BENCH_EXIT_WAIT_S + BENCH_KILL_WAIT_S) * 1000) {
+		if (waited == (o->exit_wait_s + BENCH_KILL_WAIT_S) * 1000) {
 			fprintf(stderr, "bench_driver: engine ignored SIGTERM, sending SIGKILL\n");
 			kill(run.pid, SIGKILL);
 		}
