@@ -29,7 +29,9 @@ struct privsep_config {
  * Resolve the unprivileged account and fork the broker. cfg may be NULL.
  * Returns 0, -ENOENT when a configured user does not exist, -EINVAL when it is
  * root, or -errno from socketpair/fork or from the broker's own drop.
- * Call it after opening the engine's raw sockets and before privsep_drop().
+ * Call it after opening the engine's raw sockets and before privsep_drop(),
+ * from the main thread: the broker's parent-death signal follows the thread
+ * that forked it.
  */
 int privsep_new(struct privsep **out, const struct privsep_config *cfg);
 
