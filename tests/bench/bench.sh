@@ -154,9 +154,10 @@ echo "hopwatch engine benchmark: $ROUNDS rounds, $PROBES probes/run, $INFLIGHT i
 echo "  hopwatchd:  $HOPWATCHD"
 echo "  mtr-packet: $MTR_PACKET"
 echo
-fmt='%-5s %-10s %7s %8s %10s %10s %9s %9s %7s %7s %7s %6s %4s\n'
+fmt='%-5s %-10s %7s %8s %10s %10s %9s %9s %9s %7s %7s %7s %6s %4s\n'
 # shellcheck disable=SC2059 # one format for header and rows
-printf "$fmt" round engine probes seconds probes/s cpu_us/pr p50_us p99_us ttl_exp reply no_rep other ok
+printf "$fmt" round engine probes seconds probes/s cpu_us/pr p50_us p99_us turn50_us \
+	ttl_exp reply no_rep other ok
 
 failed=0
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -179,18 +180,22 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		printf "$fmt" "$round" "$engine" "$(field probes "$line")" \
 			"$(field seconds "$line")" "$(field probes_per_s "$line")" \
 			"$(field cpu_us_per_probe "$line")" "$(field rtt_p50_us "$line")" \
-			"$(field rtt_p99_us "$line")" "$(field ttl_expired "$line")" \
+			"$(field rtt_p99_us "$line")" "$(field turnaround_p50_us "$line")" \
+			"$(field ttl_expired "$line")" \
 			"$(field replies "$line")" "$(field no_reply "$line")" \
 			"$(field other "$line")" "$(field complete "$line")"
 		echo "$line" >>"$OUT/$engine.all"
+		over=$(field rtt_over_turnaround "$line")
+		[[ $over == 0 ]] || echo "  warning: $engine reported $over RTTs longer than" \
+			"the driver waited for them" >&2
 	done
 done
 
 echo
-printf '%-10s %10s %10s %9s %9s\n' median probes/s cpu_us/pr p50_us p99_us
+printf '%-10s %10s %10s %9s %9s %9s\n' median probes/s cpu_us/pr p50_us p99_us turn50_us
 declare -A MED
 for engine in "${ENGINES[@]}"; do
-	for key in probes_per_s cpu_us_per_probe rtt_p50_us rtt_p99_us; do
+	for key in probes_per_s cpu_us_per_probe rtt_p50_us rtt_p99_us turnaround_p50_us; do
 		MED[$engine.$key]=$(
 			[[ -f $OUT/$engine.all ]] || exit 0
 			while read -r line; do field "$key" "$line" && echo; done <"$OUT/$engine.all" |
@@ -198,9 +203,9 @@ for engine in "${ENGINES[@]}"; do
 		)
 		[[ -n ${MED[$engine.$key]} ]] || MED[$engine.$key]=nan
 	done
-	printf '%-10s %10s %10s %9s %9s\n' "$engine" "${MED[$engine.probes_per_s]}" \
+	printf '%-10s %10s %10s %9s %9s %9s\n' "$engine" "${MED[$engine.probes_per_s]}" \
 		"${MED[$engine.cpu_us_per_probe]}" "${MED[$engine.rtt_p50_us]}" \
-		"${MED[$engine.rtt_p99_us]}"
+		"${MED[$engine.rtt_p99_us]}" "${MED[$engine.turnaround_p50_us]}"
 done
 
 # ratio NAME KEY OP TARGET: hopwatchd/mtr-packet of the medians, and whether OP TARGET holds.

@@ -38,6 +38,7 @@ enum {
 	BENCH_POLL_MS = 200,
 	BENCH_SUPPORT_WAIT_S = 10, /* engine start-up and check-support answer */
 	BENCH_IDLE_GRACE_S = 10,   /* beyond the probe timeout before giving up */
+	BENCH_RTT_SLACK_US = 1,	   /* round-trip-time is whole microseconds */
 	BENCH_EXIT_WAIT_S = 15,	   /* default wait after EOF on its stdin, then SIGTERM */
 	BENCH_MAX_EXIT_WAIT_S = 600,
 	BENCH_KILL_WAIT_S = 5, /* after SIGTERM, then SIGKILL */
@@ -90,6 +91,10 @@ struct bench_run {
 	uint8_t *state; /* enum probe_state, indexed by token - BENCH_FIRST_TOKEN */
 	double *rtt;	/* microseconds, from round-trip-time */
 	long nrtt;
+	double *sent_at; /* seconds, CLOCK_MONOTONIC, when the line was queued */
+	double *turn;	 /* microseconds from queueing a probe to reading its answer */
+	long nturn;
+	long rtt_impossible; /* round-trip-time longer than we waited for the answer */
 
 	long replies;
 	long ttl_expired;
@@ -122,6 +127,11 @@ static double ts_diff(const struct timespec *a, const struct timespec *b)
 static void now(struct timespec *ts)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static double ts_sec(const struct timespec *ts)
+{
+	return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -329,7 +339,7 @@ static void handle_line(char *line, const struct bench_opts *o)
 	size_t len;
 	long token, idx;
 	bool found;
-	double rtt;
+	double rtt, turnaround;
 
 	errno = 0;
 	token = strtol(line, &end, 10);
@@ -357,6 +367,8 @@ static void handle_line(char *line, const struct bench_opts *o)
 	run.answered++;
 	now(&run.t_last);
 	run.t_progress = run.t_last;
+	turnaround = (ts_sec(&run.t_last) - run.sent_at[idx]) * 1e6;
+	run.turn[run.nturn++] = turnaround;
 
 	if (word_is(word, len, "reply") || word_is(word, len, "ttl-expired")) {
 		if (word[0] == 'r')
@@ -366,6 +378,9 @@ static void handle_line(char *line, const struct bench_opts *o)
 		rtt = reply_rtt(args, &found);
 		if (found)
 			run.rtt[run.nrtt++] = rtt;
+		/* The engine's clock may be better than ours, but never longer than our wait. */
+		if (found && rtt > turnaround + BENCH_RTT_SLACK_US)
+			run.rtt_impossible++;
 	} else if (word_is(word, len, "no-reply")) {
 		run.no_reply++;
 	} else {
@@ -413,6 +428,11 @@ static int read_replies(const struct bench_opts *o)
 /* Tops up the write buffer so that exactly o->inflight probes are sent but unanswered. */
 static void refill(const struct bench_opts *o)
 {
+	struct timespec t;
+	double queued;
+
+	now(&t);
+	queued = ts_sec(&t);
 	if (run.woff > 0) {
 		memmove(run.wbuf, run.wbuf + run.woff, run.wlen - run.woff);
 		run.wlen -= run.woff;
@@ -436,6 +456,7 @@ static void refill(const struct bench_opts *o)
 		n += snprintf(run.wbuf + run.wlen + n, room - (size_t)n, "\n");
 		run.wlen += (size_t)n;
 		run.state[run.sent] = PROBE_OUTSTANDING;
+		run.sent_at[run.sent] = queued;
 		run.sent++;
 	}
 }
@@ -611,15 +632,18 @@ static void report(const struct bench_opts *o, const struct rusage *ru, int stat
 	else if (WIFSIGNALED(status))
 		code = 128 + WTERMSIG(status);
 	qsort(run.rtt, (size_t)run.nrtt, sizeof(run.rtt[0]), cmp_double);
+	qsort(run.turn, (size_t)run.nturn, sizeof(run.turn[0]), cmp_double);
 	printf("engine=%s probes=%ld seconds=%.6f probes_per_s=%.1f cpu_us_per_probe=%.2f "
 	       "rtt_p50_us=%.1f rtt_p99_us=%.1f replies=%ld ttl_expired=%ld no_reply=%ld "
 	       "other=%ld unexpected=%ld rtt_samples=%ld inflight=%ld protocol=%s "
-	       "engine_cpu_us=%.0f engine_exit=%d complete=%d\n",
+	       "engine_cpu_us=%.0f engine_exit=%d turnaround_p50_us=%.1f turnaround_p99_us=%.1f "
+	       "rtt_over_turnaround=%ld complete=%d\n",
 	       o->label, run.answered, secs, secs > 0 ? (double)run.answered / secs : 0.0,
 	       run.answered ? cpu_us / (double)run.answered : 0.0,
 	       percentile(run.rtt, run.nrtt, 50), percentile(run.rtt, run.nrtt, 99), run.replies,
 	       run.ttl_expired, run.no_reply, run.other, run.unexpected, run.nrtt, o->inflight,
-	       o->protocol, cpu_us, code, complete ? 1 : 0);
+	       o->protocol, cpu_us, code, percentile(run.turn, run.nturn, 50),
+	       percentile(run.turn, run.nturn, 99), run.rtt_impossible, complete ? 1 : 0);
 	fflush(stdout);
 }
 
@@ -637,7 +661,9 @@ int main(int argc, char **argv)
 	}
 	run.state = calloc((size_t)o.probes, sizeof(run.state[0]));
 	run.rtt = calloc((size_t)o.probes, sizeof(run.rtt[0]));
-	if (!run.state || !run.rtt) {
+	run.turn = calloc((size_t)o.probes, sizeof(run.turn[0]));
+	run.sent_at = calloc((size_t)o.probes, sizeof(run.sent_at[0]));
+	if (!run.state || !run.rtt || !run.turn || !run.sent_at) {
 		fprintf(stderr, "bench_driver: out of memory for %ld probes\n", o.probes);
 		return BENCH_EXIT_INCOMPLETE;
 	}
@@ -670,5 +696,7 @@ int main(int argc, char **argv)
 	report(&o, &ru, status, complete);
 	free(run.state);
 	free(run.rtt);
+	free(run.turn);
+	free(run.sent_at);
 	return complete ? 0 : BENCH_EXIT_INCOMPLETE;
 }

@@ -9,6 +9,7 @@
 #   FAKE_WINDOW W, FAKE_TOTAL N, FAKE_TTL_MAX T, FAKE_TARGET ADDR, FAKE_TIMEOUT S
 #   FAKE_MODE plain | mixed (no-reply, probes-exhausted, duplicates, an unknown token)
 #             | die (exit 3 after FAKE_DIE_AFTER probes) | hang (ignore EOF)
+#             | liar (every round-trip-time is 10 s)
 #   FAKE_PIDFILE: where to write our pid
 set -u
 
@@ -24,6 +25,8 @@ window_wait=0.3 # seconds to see whether a probe beyond the window arrives
 answer() {
 	local tok=${1%:*} ttl=${1#*:} line
 	local rtt=$(((tok - 1) * 10))
+
+	[[ $mode == liar ]] && rtt=10000000 # 10 s: longer than any wait in the tests
 
 	if [[ $mode == mixed ]]; then
 		if ((tok % 5 == 0)); then

@@ -70,6 +70,11 @@ expect mixed probes=120 replies=$rep ttl_expired=$ttlx no_reply=$no_reply other=
 grep -q 'first non-reply answer: 7 probes-exhausted' "$TMP/mixed.err" ||
 	fail "mixed: first other answer not shown: $(cat "$TMP/mixed.err")"
 
+# Engine-reported RTTs longer than the driver waited for the answer are counted.
+FAKE_MODE=liar run liar 30 5 6
+((RC == 0)) || fail "liar: exit $RC"
+expect liar probes=30 rtt_over_turnaround=30 rtt_p50_us=10000000.0
+
 # An engine that dies half way: partial figures, its exit status, and a failure exit.
 FAKE_MODE=die FAKE_DIE_AFTER=50 run die 120 10 6
 ((RC == 1)) || fail "die: exit $RC, want 1"
