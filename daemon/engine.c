@@ -43,12 +43,12 @@ struct session {
 	struct engine *eng;
 	int in_fd, out_fd;
 	struct event *ev_in, *ev_out;
-	int reading;    /* ev_in is armed */
-	int writing;    /* ev_out is armed */
-	int eof;        /* input ended */
+	int reading;	/* ev_in is armed */
+	int writing;	/* ev_out is armed */
+	int eof;	/* input ended */
 	int discarding; /* dropping the rest of an over-long line */
-	int dead;       /* output failed: stop everything */
-	uint32_t ext;   /* enabled extensions, bit per enum proto_ext */
+	int dead;	/* output failed: stop everything */
+	uint32_t ext;	/* enabled extensions, bit per enum proto_ext */
 	uint32_t inflight;
 	char inbuf[ENGINE_INBUF];
 	size_t inlen;
@@ -272,8 +272,8 @@ static size_t addr_size(int family)
 
 static int64_t rtt_us(const struct timespec *sent, const struct timespec *got)
 {
-	int64_t ns = (int64_t)(got->tv_sec - sent->tv_sec) * 1000000000 +
-		     (got->tv_nsec - sent->tv_nsec);
+	int64_t ns =
+		(int64_t)(got->tv_sec - sent->tv_sec) * 1000000000 + (got->tv_nsec - sent->tv_nsec);
 
 	return ns < 0 ? 0 : ns / 1000;
 }
@@ -405,8 +405,8 @@ static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		for (i = 0; i < got; i++) {
-			packet_parse(sock_family[which], sock_proto[which], rx[i].buf,
-				     rx[i].len, &rx[i].from, rx[i].hop_limit, &r);
+			packet_parse(sock_family[which], sock_proto[which], rx[i].buf, rx[i].len,
+				     &rx[i].from, rx[i].hop_limit, &r);
 			if (r.kind == PACKET_KIND_IGNORE)
 				continue;
 			p = match_probe(e, &r, &id);
@@ -466,8 +466,8 @@ static void session_errno(struct session *s, int64_t token, int err)
 }
 
 /* Sockets for probes with mark or local-device come from the broker, once per set. */
-static int engine_sockets(struct engine *e, int family, int protocol,
-			  const struct proto_command *c, int *send_fd, int *udp_fd)
+static int engine_sockets(struct engine *e, int family, int protocol, const struct proto_command *c,
+			  int *send_fd, int *udp_fd)
 {
 	int has_mark = (c->present & PROTO_BIT(PROTO_ARG_MARK)) != 0;
 	uint32_t mark = has_mark ? (uint32_t)c->num[PROTO_ARG_MARK] : 0;
@@ -499,8 +499,8 @@ static int engine_sockets(struct engine *e, int family, int protocol,
 		return -ENOSPC;
 	type = SOCK_RAW;
 	proto = family == AF_INET6 && protocol == IPPROTO_ICMP ? IPPROTO_ICMPV6 : protocol;
-	err = privsep_socket(e->ps, family, type, proto, has_mark, mark,
-			     device[0] ? device : NULL, send_fd);
+	err = privsep_socket(e->ps, family, type, proto, has_mark, mark, device[0] ? device : NULL,
+			     send_fd);
 	if (err < 0)
 		return err;
 	err = net_prepare_send_fd(*send_fd, family);
@@ -651,9 +651,9 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 	}
 
 	pp.ttl = (uint8_t)((c->present & PROTO_BIT(PROTO_ARG_TTL)) ? c->num[PROTO_ARG_TTL]
-								    : ENGINE_DEFAULT_TTL);
+								   : ENGINE_DEFAULT_TTL);
 	pp.size = (size_t)((c->present & PROTO_BIT(PROTO_ARG_SIZE)) ? c->num[PROTO_ARG_SIZE]
-								     : ENGINE_DEFAULT_SIZE);
+								    : ENGINE_DEFAULT_SIZE);
 	if (c->present & PROTO_BIT(PROTO_ARG_BIT_PATTERN))
 		pp.pattern = (uint8_t)c->num[PROTO_ARG_BIT_PATTERN];
 	if (c->present & PROTO_BIT(PROTO_ARG_TOS))
@@ -676,7 +676,8 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		else if (has_flow)
 			pp.dst_port = (uint16_t)(ENGINE_UDP_BASE_PORT + flow % 1024);
 		else
-			pp.dst_port = (uint16_t)(ENGINE_UDP_BASE_PORT + id % ENGINE_UDP_PORT_SPREAD);
+			pp.dst_port =
+				(uint16_t)(ENGINE_UDP_BASE_PORT + id % ENGINE_UDP_PORT_SPREAD);
 		break;
 	case IPPROTO_TCP:
 	default:
@@ -962,8 +963,7 @@ static int session_new(struct session **out, struct engine *e, int in_fd, int ou
 	return 0;
 }
 
-int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_fd,
-	       int out_fd)
+int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_fd, int out_fd)
 {
 	struct engine *e;
 	struct event_config *cfg;

@@ -22,19 +22,18 @@ struct engine;
 /* Mark/device socket sets kept from the broker. */
 #define ENGINE_SOCK_CACHE 16
 /* Default probe parameters, as mtr-packet. */
-#define ENGINE_DEFAULT_TTL 255
-#define ENGINE_DEFAULT_SIZE 64
+#define ENGINE_DEFAULT_TTL	 255
+#define ENGINE_DEFAULT_SIZE	 64
 #define ENGINE_DEFAULT_TIMEOUT_S 10
-#define ENGINE_UDP_BASE_PORT 33434
-#define ENGINE_UDP_PORT_SPREAD 64
-#define ENGINE_TCP_DEFAULT_PORT 80
+#define ENGINE_UDP_BASE_PORT	 33434
+#define ENGINE_UDP_PORT_SPREAD	 64
+#define ENGINE_TCP_DEFAULT_PORT	 80
 
 /*
  * Take ownership of nothing: net and ps must outlive the engine. in_fd/out_fd are the
  * pipe-mode session (stdin/stdout).
  */
-int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_fd,
-	       int out_fd);
+int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_fd, int out_fd);
 struct engine *engine_free(struct engine *e);
 
 /*

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct privsep_config cfg = { 0 };
+	struct privsep_config cfg = {0};
 	struct privsep *ps = NULL;
 	struct net *net = NULL;
 	struct engine *eng = NULL;

@@ -36,8 +36,8 @@ struct net_rx {
 	uint8_t *buf;
 	size_t len;
 	union packet_addr from;
-	int hop_limit;          /* IPv6 only, -1 if unknown */
-	struct timespec stamp;  /* SO_TIMESTAMPNS, CLOCK_REALTIME */
+	int hop_limit;	       /* IPv6 only, -1 if unknown */
+	struct timespec stamp; /* SO_TIMESTAMPNS, CLOCK_REALTIME */
 };
 
 struct net;
@@ -72,8 +72,8 @@ int net_source(struct net *n, int family, const union packet_addr *dst,
  * IPv6 TTL, traffic class, source and flow label go by ancillary data.
  * *sent is CLOCK_REALTIME taken immediately before the system call.
  */
-int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt,
-	     size_t len, uint32_t flowlabel, struct timespec *sent);
+int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt, size_t len,
+	     uint32_t flowlabel, struct timespec *sent);
 
 /*
  * Make a socket from the broker fit for sending only: non-blocking, nothing queued for

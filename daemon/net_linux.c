@@ -43,8 +43,8 @@ struct net_src_entry {
 
 struct net {
 	int rx[NET_SOCK__COUNT];
-	int send4;     /* IPPROTO_RAW, header included */
-	int udp6_send; /* raw IPPROTO_UDP, reads nothing */
+	int send4;	      /* IPPROTO_RAW, header included */
+	int udp6_send;	      /* raw IPPROTO_UDP, reads nothing */
 	int lookup4, lookup6; /* UDP sockets for connect()-based source lookup */
 	int have4, have6;
 	struct net_port reserved[4]; /* udp4, tcp4, udp6, tcp6 */
@@ -79,8 +79,8 @@ static int set_nonblock(int fd)
 /* A classic BPF program that accepts nothing: the socket only sends. */
 static int drop_all_input(int fd)
 {
-	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-	struct sock_fprog prog = { .len = 1, .filter = code };
+	struct sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+	struct sock_fprog prog = {.len = 1, .filter = code};
 
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
 		return -errno;
@@ -129,8 +129,8 @@ static int filter_icmp4(int fd)
 	struct icmp_filter f;
 
 	/* Bits set are blocked: keep echo reply, unreachable, time exceeded, param problem. */
-	f.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) |
-		   (1u << ICMP_TIME_EXCEEDED) | (1u << ICMP_PARAMETERPROB));
+	f.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) |
+		   (1u << ICMP_PARAMETERPROB));
 	if (setsockopt(fd, SOL_RAW, ICMP_FILTER, &f, sizeof(f)) < 0)
 		return -errno;
 	return 0;
@@ -420,8 +420,7 @@ static uint32_t addr_hash(int family, const union packet_addr *a)
 }
 
 /* connect() on a UDP socket sends nothing; it only asks the routing table. */
-static int route_source(int fd, int family, const union packet_addr *dst,
-			union packet_addr *src)
+static int route_source(int fd, int family, const union packet_addr *dst, union packet_addr *src)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -466,8 +465,8 @@ int net_source(struct net *n, int family, const union packet_addr *dst,
 		/* Cached by the pair, in a distinct slot from the plain lookup. */
 		e = &n->src_cache[(addr_hash(family, dst) ^ addr_hash(family, local) ^ 0x9e37u) %
 				  NET_SRC_CACHE];
-		if (e->checked_ns && now - e->checked_ns < NET_SRC_TTL_NS &&
-		    e->family == family && !memcmp(&e->dst, dst, addr_len(family)) &&
+		if (e->checked_ns && now - e->checked_ns < NET_SRC_TTL_NS && e->family == family &&
+		    !memcmp(&e->dst, dst, addr_len(family)) &&
 		    !memcmp(&e->src, local, addr_len(family))) {
 			*src = *local;
 			return 0;
@@ -516,8 +515,7 @@ int net_prepare_send_fd(int fd, int family)
 		int domain = AF_UNSPEC;
 		socklen_t len = sizeof(domain);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-		    domain == AF_INET6)
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_FLOWINFO_SEND, &one, sizeof(one));
 	}
 	return 0;
@@ -539,8 +537,8 @@ static int pick_fd(const struct net *n, int family, int protocol)
 	}
 }
 
-int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt,
-	     size_t len, uint32_t flowlabel, struct timespec *sent)
+int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt, size_t len,
+	     uint32_t flowlabel, struct timespec *sent)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -560,8 +558,8 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 				 CMSG_SPACE(sizeof(struct in6_pktinfo))];
 			struct cmsghdr align;
 		} ctrl;
-		struct iovec iov = { .iov_base = (void *)pkt, .iov_len = len };
-		struct msghdr msg = { 0 };
+		struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+		struct msghdr msg = {0};
 		struct cmsghdr *c;
 		struct in6_pktinfo pi;
 		int hops = p->ttl, tclass = p->tos;

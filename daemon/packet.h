@@ -30,9 +30,9 @@ struct packet_probe {
 	int protocol; /* IPPROTO_ICMP (ICMPv6 echo for AF_INET6), IPPROTO_UDP, IPPROTO_TCP */
 	union packet_addr src, dst;
 	uint8_t ttl;
-	uint8_t tos;       /* IPv4 TOS / IPv6 traffic class (the latter set by cmsg) */
-	uint16_t ip_id;    /* IPv4 identification, 0 = let the kernel choose */
-	size_t size;       /* whole packet incl. IP header, as mtr's "size"; clamped up */
+	uint8_t tos;	   /* IPv4 TOS / IPv6 traffic class (the latter set by cmsg) */
+	uint16_t ip_id;	   /* IPv4 identification, 0 = let the kernel choose */
+	size_t size;	   /* whole packet incl. IP header, as mtr's "size"; clamped up */
 	uint8_t pattern;   /* payload fill byte */
 	uint16_t icmp_id;  /* ICMP echo */
 	uint16_t icmp_seq; /* ICMP echo */
@@ -67,7 +67,7 @@ enum packet_kind {
 	PACKET_KIND_IGNORE = 0, /* not a reply to any probe we could have sent */
 	PACKET_KIND_ECHO_REPLY, /* ICMP/ICMPv6 echo reply */
 	PACKET_KIND_ICMP_ERROR, /* time exceeded, unreachable, ... quoting a probe */
-	PACKET_KIND_TCP,        /* a TCP segment (SYN-ACK or RST) from a probed host */
+	PACKET_KIND_TCP,	/* a TCP segment (SYN-ACK or RST) from a probed host */
 };
 
 /* What a received packet says about the probe it answers. */
@@ -75,18 +75,18 @@ struct packet_reply {
 	enum packet_kind kind;
 	int family;
 	union packet_addr responder; /* who sent this packet */
-	int reply_ttl;               /* TTL / hop limit of this packet, -1 if unknown */
+	int reply_ttl;		     /* TTL / hop limit of this packet, -1 if unknown */
 	uint8_t icmp_type, icmp_code;
 	/* The probe it refers to, from the quote or from the reply itself: */
 	int probe_protocol; /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
 	union packet_addr probe_src, probe_dst;
-	int has_probe_src;  /* quotes carry it; echo replies and TCP give our dst only */
+	int has_probe_src; /* quotes carry it; echo replies and TCP give our dst only */
 	uint16_t icmp_id, icmp_seq;
 	uint16_t src_port, dst_port; /* the probe's, not the reply's */
-	uint16_t check;              /* the probe's ICMP/UDP checksum, from the quote */
-	uint32_t tcp_seq;            /* the probe's sequence number (ack - 1 for TCP) */
-	uint8_t tcp_flags;           /* PACKET_KIND_TCP */
-	int quoted_ttl;              /* TTL left in the quoted IP header, -1 if none */
+	uint16_t check;		     /* the probe's ICMP/UDP checksum, from the quote */
+	uint32_t tcp_seq;	     /* the probe's sequence number (ack - 1 for TCP) */
+	uint8_t tcp_flags;	     /* PACKET_KIND_TCP */
+	int quoted_ttl;		     /* TTL left in the quoted IP header, -1 if none */
 	size_t nmpls;
 	struct {
 		uint32_t label;
@@ -109,12 +109,12 @@ int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
 /* What a parsed reply means for the probe, independent of address family. */
 enum packet_verdict {
 	PACKET_VERDICT_NONE = 0,
-	PACKET_VERDICT_REPLY,          /* destination answered (echo, port unreachable, TCP) */
-	PACKET_VERDICT_TTL_EXPIRED,    /* time exceeded in transit */
-	PACKET_VERDICT_NET_UNREACH,    /* network unreachable / no route */
-	PACKET_VERDICT_HOST_UNREACH,   /* host or address unreachable */
-	PACKET_VERDICT_PROHIBITED,     /* administratively prohibited */
-	PACKET_VERDICT_OTHER_UNREACH,  /* any other unreachable / parameter problem */
+	PACKET_VERDICT_REPLY,	      /* destination answered (echo, port unreachable, TCP) */
+	PACKET_VERDICT_TTL_EXPIRED,   /* time exceeded in transit */
+	PACKET_VERDICT_NET_UNREACH,   /* network unreachable / no route */
+	PACKET_VERDICT_HOST_UNREACH,  /* host or address unreachable */
+	PACKET_VERDICT_PROHIBITED,    /* administratively prohibited */
+	PACKET_VERDICT_OTHER_UNREACH, /* any other unreachable / parameter problem */
 };
 
 enum packet_verdict packet_classify(const struct packet_reply *r);

@@ -15,7 +15,7 @@ struct probe_table {
 	uint16_t free_ring[PROBE_TABLE_SLOTS];
 	uint32_t free_head;  /* next id to hand out */
 	uint32_t free_count; /* ids in the ring */
-	uint32_t count;      /* probes in flight */
+	uint32_t count;	     /* probes in flight */
 	uint32_t head, tail; /* deadline list */
 };
 

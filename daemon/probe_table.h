@@ -14,20 +14,20 @@
 
 /* One slot per 16-bit probe id: the most probes one engine keeps in flight. */
 #define PROBE_TABLE_SLOTS 65536u
-#define PROBE_TABLE_NONE UINT32_MAX
+#define PROBE_TABLE_NONE  UINT32_MAX
 
 struct probe {
-	int64_t token;          /* the client's, echoed in the reply */
-	void *owner;            /* the session that sent it */
-	uint64_t deadline_ns;   /* CLOCK_MONOTONIC */
-	struct timespec sent;   /* CLOCK_REALTIME just before the send, to match SO_TIMESTAMPNS */
+	int64_t token;	      /* the client's, echoed in the reply */
+	void *owner;	      /* the session that sent it */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	struct timespec sent; /* CLOCK_REALTIME just before the send, to match SO_TIMESTAMPNS */
 	union packet_addr dst;
-	uint8_t family;         /* AF_INET or AF_INET6 */
-	uint8_t protocol;       /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
+	uint8_t family;	  /* AF_INET or AF_INET6 */
+	uint8_t protocol; /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
 	uint8_t in_use;
-	uint16_t src_port;      /* UDP/TCP, host order */
-	uint16_t dst_port;      /* UDP/TCP, host order */
-	uint32_t prev, next;    /* deadline list, slot ids */
+	uint16_t src_port;   /* UDP/TCP, host order */
+	uint16_t dst_port;   /* UDP/TCP, host order */
+	uint32_t prev, next; /* deadline list, slot ids */
 };
 
 struct probe_table;

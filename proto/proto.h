@@ -42,11 +42,11 @@ enum proto_reply {
 	PROTO_REPLY_REPLY,
 	PROTO_REPLY_TTL_EXPIRED,
 	PROTO_REPLY_NO_REPLY,
-	PROTO_REPLY_NO_ROUTE,         /* mtr-packet's only unreachable reply */
+	PROTO_REPLY_NO_ROUTE,	      /* mtr-packet's only unreachable reply */
 	PROTO_REPLY_NO_ROUTE_HOST,    /* extension "unreachable-detail" */
 	PROTO_REPLY_NO_ROUTE_NETWORK, /* extension "unreachable-detail" */
-	PROTO_REPLY_HOST_DOWN,        /* extension "unreachable-detail" */
-	PROTO_REPLY_PROHIBITED,       /* extension "unreachable-detail" */
+	PROTO_REPLY_HOST_DOWN,	      /* extension "unreachable-detail" */
+	PROTO_REPLY_PROHIBITED,	      /* extension "unreachable-detail" */
 	PROTO_REPLY_NETWORK_DOWN,
 	PROTO_REPLY_PERMISSION_DENIED,
 	PROTO_REPLY_ADDRESS_IN_USE,
@@ -106,10 +106,10 @@ enum proto_value_kind {
 
 /* Extensions a connection may enable; mtr sees none of them. */
 enum proto_ext {
-	PROTO_EXT_ICMP_TYPE,          /* icmp-type, icmp-code on reply/ttl-expired/no-route* */
-	PROTO_EXT_REPLY_TTL,          /* reply-ttl: IP TTL / hop limit of the response */
-	PROTO_EXT_QUOTED_TTL,         /* quoted-ttl: TTL inside the ICMP error's quote */
-	PROTO_EXT_FLOW_ID,            /* send-probe accepts flow-id (Paris traceroute) */
+	PROTO_EXT_ICMP_TYPE,	      /* icmp-type, icmp-code on reply/ttl-expired/no-route* */
+	PROTO_EXT_REPLY_TTL,	      /* reply-ttl: IP TTL / hop limit of the response */
+	PROTO_EXT_QUOTED_TTL,	      /* quoted-ttl: TTL inside the ICMP error's quote */
+	PROTO_EXT_FLOW_ID,	      /* send-probe accepts flow-id (Paris traceroute) */
 	PROTO_EXT_UNREACHABLE_DETAIL, /* no-route-host/-network, host-down, prohibited */
 	PROTO_EXT__COUNT,
 };
@@ -171,19 +171,19 @@ struct proto_line {
 /* Outcomes of parsing and decoding; 0 is success. */
 enum proto_status {
 	PROTO_OK = 0,
-	PROTO_ERR_TOO_LONG,        /* len >= PROTO_LINE_MAX */
-	PROTO_ERR_EMPTY,           /* nothing but spaces */
-	PROTO_ERR_BAD_TOKEN,       /* token not a number in 0..PROTO_TOKEN_MAX */
-	PROTO_ERR_NO_COMMAND,      /* token without a command word */
+	PROTO_ERR_TOO_LONG,	   /* len >= PROTO_LINE_MAX */
+	PROTO_ERR_EMPTY,	   /* nothing but spaces */
+	PROTO_ERR_BAD_TOKEN,	   /* token not a number in 0..PROTO_TOKEN_MAX */
+	PROTO_ERR_NO_COMMAND,	   /* token without a command word */
 	PROTO_ERR_MISSING_VALUE,   /* a NAME without its VALUE */
 	PROTO_ERR_TOO_MANY_ARGS,   /* more than PROTO_ARGS_MAX pairs */
-	PROTO_ERR_BAD_BYTE,        /* a control or non-ASCII byte */
+	PROTO_ERR_BAD_BYTE,	   /* a control or non-ASCII byte */
 	PROTO_ERR_UNKNOWN_COMMAND, /* decode: word is no command */
-	PROTO_ERR_UNKNOWN_ARG,     /* decode: name is no argument of that command */
-	PROTO_ERR_REPEATED_ARG,    /* decode: the same name twice */
-	PROTO_ERR_BAD_NUMBER,      /* decode: not a decimal number */
-	PROTO_ERR_OUT_OF_RANGE,    /* decode: number outside the argument's range */
-	PROTO_ERR_BAD_VALUE,       /* decode: bad address, word or device name */
+	PROTO_ERR_UNKNOWN_ARG,	   /* decode: name is no argument of that command */
+	PROTO_ERR_REPEATED_ARG,	   /* decode: the same name twice */
+	PROTO_ERR_BAD_NUMBER,	   /* decode: not a decimal number */
+	PROTO_ERR_OUT_OF_RANGE,	   /* decode: number outside the argument's range */
+	PROTO_ERR_BAD_VALUE,	   /* decode: bad address, word or device name */
 	PROTO_ERR__COUNT,
 };
 
@@ -200,10 +200,10 @@ int proto_split(const char *line, size_t len, struct proto_line *out);
 struct proto_command {
 	enum proto_cmd cmd;
 	int64_t token;
-	uint64_t present;               /* PROTO_BIT(arg) for each argument given */
-	int64_t num[PROTO_ARG__COUNT];  /* PROTO_VALUE_INT arguments */
-	struct in_addr ip4[PROTO_ARG__COUNT];   /* PROTO_VALUE_IP4 */
-	struct in6_addr ip6[PROTO_ARG__COUNT];  /* PROTO_VALUE_IP6 */
+	uint64_t present;			   /* PROTO_BIT(arg) for each argument given */
+	int64_t num[PROTO_ARG__COUNT];		   /* PROTO_VALUE_INT arguments */
+	struct in_addr ip4[PROTO_ARG__COUNT];	   /* PROTO_VALUE_IP4 */
+	struct in6_addr ip6[PROTO_ARG__COUNT];	   /* PROTO_VALUE_IP6 */
 	struct proto_slice text[PROTO_ARG__COUNT]; /* every argument's raw value */
 };
 
@@ -228,10 +228,10 @@ struct proto_writer {
 	size_t cap;
 	size_t len;
 	int overflow;
-	int invalid;            /* a call broke the table's rules for this reply */
-	int have_head;          /* proto_write_head() succeeded */
+	int invalid;		/* a call broke the table's rules for this reply */
+	int have_head;		/* proto_write_head() succeeded */
 	enum proto_reply reply; /* set by proto_write_head() */
-	uint64_t written;       /* PROTO_BIT(arg) of each argument written */
+	uint64_t written;	/* PROTO_BIT(arg) of each argument written */
 };
 
 void proto_writer_init(struct proto_writer *w, char *buf, size_t cap);
