@@ -248,7 +248,8 @@ struct proto_mpls {
 void proto_write_mpls(struct proto_writer *w, const struct proto_mpls *labels, size_t n);
 /*
  * Appends '\n'; returns the line length (newline included, no NUL written) or
- * -ENOSPC if anything did not fit, -EINVAL if the invalid flag is set.
+ * -ENOSPC if anything did not fit or the line would pass PROTO_LINE_MAX - 1 bytes (what
+ * mtr-packet's reader takes), -EINVAL if the invalid flag is set.
  */
 int proto_write_end(struct proto_writer *w);
 

@@ -11,6 +11,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/*
+ * Longest line written, newline included: mtr-packet's readers (and hopwatchd's) keep
+ * one byte of their PROTO_LINE_MAX buffer for a NUL and call anything longer an overflow.
+ */
+#define PROTO_WRITE_MAX (PROTO_LINE_MAX - 1)
 /* Digits of the widest uint64. */
 #define PROTO_INT_CHARS 20
 /* MPLS label stack entry fields: 20-bit label, 3-bit traffic class, 1-bit bottom. */
@@ -189,8 +194,7 @@ int proto_write_end(struct proto_writer *w)
 	if (w->invalid)
 		return -EINVAL;
 	put_char(w, '\n');
-	/* The peer's line buffer is PROTO_LINE_MAX, newline included. */
-	if (w->len > PROTO_LINE_MAX)
+	if (w->len > PROTO_WRITE_MAX)
 		w->overflow = 1;
 	if (w->overflow)
 		return -ENOSPC;

@@ -814,17 +814,20 @@ static void test_writer_line_limit(void **state)
 	size_t head = strlen("1 invalid-argument reason ");
 
 	(void)state;
-	/* A line the peer accepts: PROTO_LINE_MAX bytes with the newline. */
+	/*
+	 * The longest line mtr-packet's reader takes: PROTO_LINE_MAX - 1 bytes with the
+	 * newline (its buffer keeps a byte for the NUL).
+	 */
 	memset(big, 'a', sizeof(big));
-	big[PROTO_LINE_MAX - 1 - head] = '\0';
+	big[PROTO_LINE_MAX - 2 - head] = '\0';
 	proto_writer_init(&w, buf, sizeof(buf));
 	proto_write_head(&w, 1, PROTO_REPLY_INVALID_ARGUMENT);
 	proto_write_str(&w, PROTO_ARG_REASON, big);
-	assert_int_equal(proto_write_end(&w), PROTO_LINE_MAX);
+	assert_int_equal(proto_write_end(&w), PROTO_LINE_MAX - 1);
 
 	/* One more byte and the peer would call it command-buffer-overflow: refuse it. */
 	memset(big, 'a', sizeof(big));
-	big[PROTO_LINE_MAX - head] = '\0';
+	big[PROTO_LINE_MAX - 1 - head] = '\0';
 	proto_writer_init(&w, buf, sizeof(buf));
 	proto_write_head(&w, 1, PROTO_REPLY_INVALID_ARGUMENT);
 	proto_write_str(&w, PROTO_ARG_REASON, big);
