@@ -121,6 +121,9 @@ lab_create "$ROUTERS" # owns the EXIT trap: namespaces and their processes go on
 
 OUT=$(mktemp -d /tmp/hopwatch-bench.XXXXXX) || die "mktemp failed"
 LAB_CLEANUP+=("rm -rf '$OUT'")
+DRIVER_PID=""
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+LAB_CLEANUP+=('[[ -z $DRIVER_PID ]] || kill -TERM "$DRIVER_PID" 2>/dev/null; sleep 0.2')
 
 if ((FAMILY == 4)); then TARGET=$LAB_DST4; else TARGET=$LAB_DST6; fi
 driver_args=(--target "$TARGET" --family "$FAMILY" --protocol "$PROTOCOL"
@@ -163,11 +166,15 @@ failed=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	for engine in "${ENGINES[@]}"; do
 		res=$OUT/$engine.$round
-		# In the background so that a signal reaches our traps at once; lab_destroy kills
-		# whatever is left inside the lab's namespaces.
-		lab_src "$DRIVER" --engine "${ENGINE_PATH[$engine]}" --label "$engine" \
-			"${driver_args[@]}" >"$res" 2>"$res.err" &
-		wait $! || failed=1
+		# In the background so that a signal reaches our traps at once. Not through the
+		# lab_src function: that would add a subshell, and $! must be the driver itself,
+		# which takes its engine down on SIGTERM. lab_destroy also kills whatever is left
+		# inside the lab's namespaces.
+		ip netns exec "$LAB_SRC" "$DRIVER" --engine "${ENGINE_PATH[$engine]}" \
+			--label "$engine" "${driver_args[@]}" >"$res" 2>"$res.err" &
+		DRIVER_PID=$!
+		wait "$DRIVER_PID" || failed=1
+		DRIVER_PID=""
 		line=$(grep -m1 '^engine=' "$res")
 		if [[ -z $line ]]; then
 			echo "bench: $engine round $round produced no result:" >&2
