@@ -101,7 +101,7 @@ void proto_write_int(struct proto_writer *w, enum proto_arg arg, int64_t value)
 
 	/*
 	 * An INT outside its range would be refused by our own parser: never send one. No
-	 * argument is negative; refusing it here keeps put_uint() honest if one ever is.
+	 * reply argument is negative; refusing it here keeps put_uint() honest.
 	 */
 	if (!info || info->kind != PROTO_VALUE_INT || value < 0 || value < info->min ||
 	    value > info->max) {

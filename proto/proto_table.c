@@ -14,10 +14,17 @@
 #define PROTO_TTL_MIN	     1
 #define PROTO_BYTE_MAX	     255
 #define PROTO_MARK_MAX	     INT64_C(4294967295) /* SO_MARK is a u32 */
-#define PROTO_TIMEOUT_MAX    3600		 /* seconds */
-#define PROTO_FLOW_ID_MAX    65535
-#define PROTO_RTT_MAX	     INT32_MAX /* microseconds */
-#define PROTO_ERRNO_MAX	     4095      /* the kernel's MAX_ERRNO */
+/*
+ * mtr prints bit-pattern and mark with "%d": its random pattern (-B above 255) goes out
+ * as -510..-256 and a mark above 2^31 - 1 as a negative number. mtr-packet takes any
+ * int and uses its low bits; so must we, since mtr exits on invalid-argument.
+ */
+#define PROTO_MTR_INT_MIN INT64_C(-2147483648)
+#define PROTO_MTR_INT_MAX INT64_C(2147483647)
+#define PROTO_TIMEOUT_MAX 3600 /* seconds */
+#define PROTO_FLOW_ID_MAX 65535
+#define PROTO_RTT_MAX	  INT32_MAX /* microseconds */
+#define PROTO_ERRNO_MAX	  4095	    /* the kernel's MAX_ERRNO */
 
 _Static_assert(PROTO_ARG__COUNT <= 64, "argument bitmasks are 64 bits wide");
 
@@ -78,9 +85,10 @@ static const struct proto_arg_info arg_table[PROTO_ARG__COUNT] = {
 	[PROTO_ARG_LOCAL_DEVICE] = {"local-device", PROTO_VALUE_DEVICE, 0, 0},
 	[PROTO_ARG_TTL] = {"ttl", PROTO_VALUE_INT, PROTO_TTL_MIN, PROTO_BYTE_MAX},
 	[PROTO_ARG_SIZE] = {"size", PROTO_VALUE_INT, 0, PROTO_SIZE_MAX},
-	[PROTO_ARG_BIT_PATTERN] = {"bit-pattern", PROTO_VALUE_INT, 0, PROTO_BYTE_MAX},
+	[PROTO_ARG_BIT_PATTERN] = {"bit-pattern", PROTO_VALUE_INT, PROTO_MTR_INT_MIN,
+				   PROTO_MTR_INT_MAX},
 	[PROTO_ARG_TOS] = {"tos", PROTO_VALUE_INT, 0, PROTO_BYTE_MAX},
-	[PROTO_ARG_MARK] = {"mark", PROTO_VALUE_INT, 0, PROTO_MARK_MAX},
+	[PROTO_ARG_MARK] = {"mark", PROTO_VALUE_INT, PROTO_MTR_INT_MIN, PROTO_MARK_MAX},
 	[PROTO_ARG_TIMEOUT] = {"timeout", PROTO_VALUE_INT, 0, PROTO_TIMEOUT_MAX},
 	[PROTO_ARG_FLOW_ID] = {"flow-id", PROTO_VALUE_INT, 0, PROTO_FLOW_ID_MAX},
 	[PROTO_ARG_FEATURE] = {"feature", PROTO_VALUE_WORD, 0, 0},

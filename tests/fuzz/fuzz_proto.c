@@ -103,7 +103,8 @@ static void check_reply(const struct proto_command *cmd, int st, size_t cap)
 			proto_write_addr(&w, AF_INET6, &cmd->ip6[PROTO_ARG_IP_6]);
 		else
 			proto_write_addr(&w, AF_INET, &cmd->ip4[PROTO_ARG_IP_4]);
-		proto_write_int(&w, PROTO_ARG_ROUND_TRIP_TIME, cmd->num[PROTO_ARG_MARK] / 2);
+		proto_write_int(&w, PROTO_ARG_ROUND_TRIP_TIME,
+				(uint32_t)cmd->num[PROTO_ARG_MARK] >> 1);
 		proto_write_int(&w, PROTO_ARG_QUOTED_TTL, cmd->num[PROTO_ARG_TTL]);
 	} else {
 		proto_write_head(&w, cmd->token, PROTO_REPLY_EXTENSION_ENABLED);

@@ -66,9 +66,10 @@ static const struct want_range want_ranges[] = {
 	{PROTO_ARG_LOCAL_PORT, 1024, 65535},
 	{PROTO_ARG_TTL, 1, 255},
 	{PROTO_ARG_SIZE, 0, 65000},
-	{PROTO_ARG_BIT_PATTERN, 0, 255},
+	/* mtr sends these with "%d": negative values are its random pattern / a u32 mark. */
+	{PROTO_ARG_BIT_PATTERN, INT32_MIN, INT32_MAX},
 	{PROTO_ARG_TOS, 0, 255},
-	{PROTO_ARG_MARK, 0, INT64_C(4294967295)},
+	{PROTO_ARG_MARK, INT32_MIN, INT64_C(4294967295)},
 	{PROTO_ARG_TIMEOUT, 0, 3600},
 	{PROTO_ARG_FLOW_ID, 0, 65535},
 	{PROTO_ARG_ROUND_TRIP_TIME, 0, INT32_MAX},
@@ -597,6 +598,9 @@ static void test_each_error_status(void **state)
 		{"5 send-probe protocol sctp", PROTO_OK, PROTO_ARG__COUNT},
 		{"5 check-support feature no-such-feature", PROTO_OK, PROTO_ARG__COUNT},
 		{"0007 send-probe ttl 007", PROTO_OK, PROTO_ARG__COUNT},
+		/* What mtr -B 300 and mtr -M 4294967295 really send (printf "%d"). */
+		{"5 send-probe ip-4 192.0.2.1 bit-pattern -300 mark -1", PROTO_OK,
+		 PROTO_ARG__COUNT},
 	};
 	int seen[PROTO_ERR__COUNT] = {0};
 
