@@ -12,7 +12,8 @@
 static const char *log_progname = "hopwatch";
 static enum log_level log_level_now = LOG_LEVEL_WARN;
 
-static void log_vprint(int with_errno, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void log_vprint(int with_errno, const char *fmt,
+							     va_list ap)
 {
 	int saved = errno;
 	char msg[1024];
