@@ -1,0 +1,54 @@
+/*
+ * report: renders a finished (or running) stats table in mtr's and WinMTR's formats.
+ * Owns the layouts (report/wide, JSON, CSV, XML, raw, split, HTML, text) and the field
+ * letters of -o. Never probes, never resolves: names come from a callback.
+ */
+#ifndef HOPWATCH_CLIENT_REPORT_H
+#define HOPWATCH_CLIENT_REPORT_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "client/stats.h"
+
+enum report_format {
+	REPORT_FORMAT_REPORT, /* -r */
+	REPORT_FORMAT_WIDE,   /* -w */
+	REPORT_FORMAT_JSON,   /* -j */
+	REPORT_FORMAT_CSV,    /* -C */
+	REPORT_FORMAT_XML,    /* -x */
+	REPORT_FORMAT_RAW,    /* -l (emitted live by the scheduler; see report_raw_*) */
+	REPORT_FORMAT_SPLIT,  /* -p */
+	REPORT_FORMAT_HTML,   /* --html (WinMTR export) */
+	REPORT_FORMAT_TEXT,   /* --text (WinMTR export) */
+	REPORT_FORMAT__COUNT,
+};
+
+/* Name of a responder for display: resolved name, or NULL to print the address. */
+typedef const char *(*report_name_fn)(const struct stats_addr *addr, void *ctx);
+
+struct report_meta {
+	const char *local_host;  /* "HOST:" column: this machine's hostname */
+	const char *target;      /* as the user typed it */
+	const struct stats_addr *target_addr;
+	time_t start;            /* "Start:" line */
+	const char *fields;      /* -o order (mtr letters), NULL = default "LS NABWV" */
+	int show_ips;            /* -b: name and address */
+	int numeric;             /* -n */
+	int max_ecmp;            /* -E: responders listed per hop */
+	int show_mpls;           /* -e */
+	int tos, psize, bitpattern; /* JSON/CSV/XML metadata as mtr */
+	int count;               /* -c, for the JSON "tests" field */
+	const char *protocol;    /* "icmp", "udp", "tcp" */
+	report_name_fn name;
+	void *name_ctx;
+};
+
+/* Write the whole table in fmt. Returns 0 or -errno (e.g. write error, -EINVAL). */
+int report_render(enum report_format fmt, const struct stats_table *t,
+		  const struct report_meta *meta, FILE *out);
+
+/* Validate an -o field string: 0 or -EINVAL for an unknown letter. */
+int report_check_fields(const char *fields);
+
+#endif
