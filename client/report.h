@@ -28,18 +28,18 @@ enum report_format {
 typedef const char *(*report_name_fn)(const struct stats_addr *addr, void *ctx);
 
 struct report_meta {
-	const char *local_host;  /* "HOST:" column: this machine's hostname */
-	const char *target;      /* as the user typed it */
+	const char *local_host; /* "HOST:" column: this machine's hostname */
+	const char *target;	/* as the user typed it */
 	const struct stats_addr *target_addr;
-	time_t start;            /* "Start:" line */
-	const char *fields;      /* -o order (mtr letters), NULL = default "LS NABWV" */
-	int show_ips;            /* -b: name and address */
-	int numeric;             /* -n */
-	int max_ecmp;            /* -E: responders listed per hop */
-	int show_mpls;           /* -e */
+	time_t start;		    /* "Start:" line */
+	const char *fields;	    /* -o order (mtr letters), NULL = default "LS NABWV" */
+	int show_ips;		    /* -b: name and address */
+	int numeric;		    /* -n */
+	int max_ecmp;		    /* -E: responders listed per hop */
+	int show_mpls;		    /* -e */
 	int tos, psize, bitpattern; /* JSON/CSV/XML metadata as mtr */
-	int count;               /* -c, for the JSON "tests" field */
-	const char *protocol;    /* "icmp", "udp", "tcp" */
+	int count;		    /* -c, for the JSON "tests" field */
+	const char *protocol;	    /* "icmp", "udp", "tcp" */
 	report_name_fn name;
 	void *name_ctx;
 };

@@ -35,16 +35,16 @@ struct stats_mpls {
 
 /* Running numbers for one hop or one responder; all times in microseconds. */
 struct stats_acc {
-	uint32_t sent;      /* probes sent (Snt) */
-	uint32_t received;  /* answered (Rcv) */
-	uint32_t inflight;  /* sent, not yet answered or timed out: not counted as lost */
+	uint32_t sent;	   /* probes sent (Snt) */
+	uint32_t received; /* answered (Rcv) */
+	uint32_t inflight; /* sent, not yet answered or timed out: not counted as lost */
 	int64_t last, best, worst;
-	double mean, m2;    /* Welford */
-	double log_sum;     /* for the geometric mean */
-	int64_t jitter;     /* |last - previous| (Jttr) */
-	double javg;        /* mean jitter (Javg) */
-	int64_t jmax;       /* (Jmax) */
-	double jinta;       /* RFC 3550 interarrival jitter (Jint) */
+	double mean, m2; /* Welford */
+	double log_sum;	 /* for the geometric mean */
+	int64_t jitter;	 /* |last - previous| (Jttr) */
+	double javg;	 /* mean jitter (Javg) */
+	int64_t jmax;	 /* (Jmax) */
+	double jinta;	 /* RFC 3550 interarrival jitter (Jint) */
 	int has_prev;
 	int64_t samples[STATS_SAMPLES_MAX]; /* ring of the latest RTTs */
 	uint32_t nsamples, sample_pos;
@@ -52,10 +52,10 @@ struct stats_acc {
 
 struct stats_summary {
 	uint32_t sent, received, dropped; /* dropped = answered-or-timed-out minus received */
-	double loss_pct;                  /* dropped / (sent - inflight), 0 when nothing done */
+	double loss_pct;		  /* dropped / (sent - inflight), 0 when nothing done */
 	double last, avg, best, worst, stdev, gmean; /* milliseconds, as mtr prints them */
-	double jitter, javg, jmax, jinta;            /* milliseconds */
-	double p50, p90, p99;                        /* milliseconds, over the kept samples */
+	double jitter, javg, jmax, jinta;	     /* milliseconds */
+	double p50, p90, p99;			     /* milliseconds, over the kept samples */
 };
 
 struct stats_responder {
@@ -70,21 +70,21 @@ struct stats_hop {
 	struct stats_acc acc; /* the hop as a whole, all responders */
 	size_t nresponders;
 	struct stats_responder responders[STATS_MAX_RESPONDERS];
-	int is_destination;   /* a reply (not ttl-expired) came from this TTL */
-	int unreachable;      /* last answer was a no-route */
+	int is_destination; /* a reply (not ttl-expired) came from this TTL */
+	int unreachable;    /* last answer was a no-route */
 };
 
 struct stats_table {
 	struct stats_hop hops[STATS_MAX_HOPS]; /* index = ttl - 1 */
-	int max_ttl_seen;                      /* highest TTL with any probe sent */
-	int dest_ttl;                          /* lowest TTL where the destination answered, 0 = not yet */
+	int max_ttl_seen;		       /* highest TTL with any probe sent */
+	int dest_ttl; /* lowest TTL where the destination answered, 0 = not yet */
 };
 
 enum stats_outcome {
-	STATS_REPLY,       /* destination answered */
+	STATS_REPLY,	   /* destination answered */
 	STATS_TTL_EXPIRED, /* a router answered */
 	STATS_UNREACHABLE, /* no-route etc. from a responder */
-	STATS_LOST,        /* no-reply (timeout) */
+	STATS_LOST,	   /* no-reply (timeout) */
 };
 
 int stats_table_new(struct stats_table **out);
