@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# test.sh: the one test command (CI runs exactly this). Runs setup.sh, then every suite in
+# build, the unit and integration suites in build-asan, and the fuzz suite in build-fuzz,
+# carrying on past failures. Ends with a per-test summary and, as its very last line,
+# "N passed, N failed" (", N skipped" when any test skipped). Exit 0 iff nothing failed.
+# A build directory that did not build counts as one failure of its own.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+
+# build dir and the meson test arguments it runs with
+RUNS=(
+	"build|"
+	"build-asan|--suite unit --suite integration"
+	"build-fuzz|--suite fuzz"
+)
+
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS"' EXIT
+
+note() {
+	printf 'test.sh: %s\n' "$*"
+}
+
+# Records a result that meson itself could not report (build or harness failure).
+record() {
+	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"
+}
+
+bash scripts/setup.sh </dev/null || note "setup.sh reported a failure; testing what was built"
+
+# Checked before any test runs, so a tree edited during the run cannot look like a failure.
+for run in "${RUNS[@]}"; do
+	dir=${run%%|*}
+	if [[ -f $dir/build.ninja ]] && ! ninja -C "$dir" -n 2>/dev/null | grep -q 'no work to do'
+	then
+		record "$dir" FAIL "(build incomplete: see ninja -C $dir)"
+	fi
+done
+
+for run in "${RUNS[@]}"; do
+	dir=${run%%|*}
+	read -r -a args <<<"${run#*|}"
+	log=$dir/meson-logs/testlog.json
+
+	if [[ ! -f $dir/build.ninja ]]; then
+		record "$dir" FAIL "(not configured)"
+		continue
+	fi
+	# A stale log from an earlier run must never be counted as this run's result.
+	rm -f "$log"
+	note "meson test -C $dir ${args[*]}"
+	meson test -C "$dir" --print-errorlogs --no-rebuild "${args[@]}" </dev/null
+	rc=$?
+	if [[ ! -f $log ]]; then
+		if ((rc != 0)); then
+			record "$dir" FAIL "(meson test exited $rc without a test log)"
+		else
+			note "$dir: no tests selected"
+		fi
+		continue
+	fi
+	python3 - "$dir" "$log" >>"$RESULTS" <<'EOF' || record "$dir" FAIL "(unreadable $log)"
+import json, sys
+
+d, path = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    for line in f:
+        line = line.strip()
+        if not line:
+            continue
+        t = json.loads(line)
+        print("%s\t%s\t%s" % (d, t.get("result", "ERROR"), t.get("name", "?")))
+EOF
+	if ((rc != 0)) && ! grep -qP '^\Q'"$dir"'\E\t(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)\t' \
+		"$RESULTS"; then
+		record "$dir" FAIL "(meson test exited $rc)"
+	fi
+done
+
+python3 - "$RESULTS" <<'EOF'
+import sys
+
+PASS = {"OK", "EXPECTEDFAIL"}
+SKIP = {"SKIP"}
+passed = failed = skipped = 0
+print("\n=== summary ===")
+with open(sys.argv[1]) as f:
+    for line in f:
+        d, result, name = line.rstrip("\n").split("\t", 2)
+        if result in PASS:
+            passed += 1
+            tag = "PASS"
+        elif result in SKIP:
+            skipped += 1
+            tag = "SKIP"
+        else:
+            failed += 1
+            tag = "FAIL" if result == "FAIL" else "FAIL(" + result + ")"
+        print("%-14s %s: %s" % (tag, d, name))
+last = "%d passed, %d failed" % (passed, failed)
+if skipped:
+    last += ", %d skipped" % skipped
+print(last)
+sys.exit(1 if failed else 0)
+EOF
