@@ -12,6 +12,7 @@ so the cases share one lab.
 
 import collections
 import contextlib
+import copy
 import os
 import shutil
 import statistics
@@ -470,28 +471,70 @@ class TestTimestamps(EngineCase):
                                 "RTT median %d us with %d in flight" % (p50, BURST_PROBES))
 
 
-class TestWithoutNetRaw(unittest.TestCase):
-    def test_unprivileged_start_fails_with_advice(self):
-        # A copy the unprivileged user can surely reach, whatever the build dir's modes.
+class TestWithoutNetRaw(EngineCase):
+    SETPRIV = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+               "--inh-caps=-all"]
+
+    def private_copy(self):
+        """A copy of the engine that the unprivileged user can surely reach, whatever the
+        build dir's modes, and that may carry file capabilities of its own."""
         tmp = tempfile.mkdtemp(prefix="hw-engine-")
-        try:
-            os.chmod(tmp, 0o755)
-            engine = os.path.join(tmp, "hopwatchd")
-            shutil.copy(LAB.engine, engine)
-            os.chmod(engine, 0o755)
-            p = subprocess.run(
-                ["ip", "netns", "exec", LAB.src, "setpriv", "--reuid=%d" % NOBODY,
-                 "--regid=%d" % NOBODY, "--clear-groups", "--inh-caps=-all",
-                 "--bounding-set=-all", engine],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
-        finally:
-            shutil.rmtree(tmp)
+        self.addCleanup(shutil.rmtree, tmp)
+        os.chmod(tmp, 0o755)
+        engine = os.path.join(tmp, "hopwatchd")
+        shutil.copy(LAB.engine, engine)
+        os.chmod(engine, 0o755)
+        return engine
+
+    def test_unprivileged_start_fails_with_advice(self):
+        engine = self.private_copy()
+        p = subprocess.run(["ip", "netns", "exec", LAB.src] + self.SETPRIV +
+                           ["--bounding-set=-all", engine],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=10)
         self.assertNotEqual(p.returncode, 0, "started without CAP_NET_RAW")
         self.assertEqual(p.stdout, "")
         err = p.stderr.splitlines()
         self.assertEqual(len(err), 1, "stderr: %r" % p.stderr)
         self.assertIn("CAP_NET_RAW", err[0])
         self.assertIn("setcap", err[0])
+
+    def test_setcap_advice_works(self):
+        """Following that advice (file capabilities instead of root): the engine runs as
+        the user who started it and keeps no capability itself; its broker keeps only
+        NET_RAW and NET_ADMIN and still serves mark and local-device."""
+        engine = self.private_copy()
+        p = subprocess.run(["setcap", "cap_net_raw,cap_net_admin+ep", engine],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest("cannot set file capabilities here: " + p.stderr.strip())
+        # Engine runs "ip netns exec NS <lab.engine> ARGS": make that setpriv, which
+        # execs the copy in place, so the pid is still the engine's.
+        lab = copy.copy(LAB)
+        lab.engine = shutil.which("setpriv")
+        e = Engine(lab, self.SETPRIV[1:] + [engine])
+        self.engines.append(e)
+        r = self.ask(e, "1 check-support feature send-probe")
+        self.assertEqual(r.line, "1 feature-support support ok")
+        pid = e.proc.pid
+        st = status(pid)
+        self.assertEqual(st["Name"], "hopwatchd")
+        self.assertEqual(st["Uid"].split(), [str(NOBODY)] * 4)
+        for field in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            self.assertEqual(int(st[field], 16), 0, "%s = %s" % (field, st[field]))
+        self.assertEqual(st["NoNewPrivs"], "1")
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            children = [int(x) for x in f.read().split()]
+        self.assertEqual(len(children), 1, "expected exactly one broker, got %r" % children)
+        bst = status(children[0])
+        self.assertEqual(int(bst["CapEff"], 16), BROKER_CAPS, "broker CapEff " + bst["CapEff"])
+        self.assertEqual(int(bst["CapPrm"], 16), BROKER_CAPS, "broker CapPrm " + bst["CapPrm"])
+        self.assertEqual(bst["NoNewPrivs"], "1")
+        for t, dst, opt in ((2, LAB.dst4, ""), (3, LAB.dst6, "protocol tcp"),
+                            (4, LAB.dst4, "mark %d" % MARK_ROUTE),
+                            (5, LAB.dst6, "local-device right")):
+            (line,) = probe_lines([t], dst, opt, "timeout 2")
+            self.assert_reply_from(self.ask(e, line), "reply", dst)
 
 
 if __name__ == "__main__":
