@@ -486,18 +486,74 @@ class TestWithoutNetRaw(EngineCase):
         os.chmod(engine, 0o755)
         return engine
 
+    @contextlib.contextmanager
+    def ping_group_range(self, value):
+        """net.ipv4.ping_group_range of the source namespace for a with block."""
+        key = "net.ipv4.ping_group_range"
+        old = LAB.ns(LAB.src, "sysctl", "-n", key).stdout.split()
+        LAB.ns(LAB.src, "sysctl", "-qw", "%s=%s" % (key, value))
+        try:
+            yield
+        finally:
+            LAB.ns(LAB.src, "sysctl", "-qw", "%s=%s" % (key, " ".join(old)), check=False)
+
+    def run_unprivileged(self, engine, commands):
+        """Run the engine as nobody with no capability at all (not even in the bounding
+        set), feed it commands and end its input; returns the CompletedProcess."""
+        return subprocess.run(["ip", "netns", "exec", LAB.src] + self.SETPRIV +
+                              ["--bounding-set=-all", engine],
+                              input="".join(c + "\n" for c in commands),
+                              capture_output=True, text=True, timeout=20)
+
     def test_unprivileged_start_fails_with_advice(self):
         engine = self.private_copy()
-        p = subprocess.run(["ip", "netns", "exec", LAB.src] + self.SETPRIV +
-                           ["--bounding-set=-all", engine],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=10)
+        # Ping sockets closed to every group (the kernel default): nothing to fall back to.
+        with self.ping_group_range("1 0"):
+            p = self.run_unprivileged(engine, [])
         self.assertNotEqual(p.returncode, 0, "started without CAP_NET_RAW")
         self.assertEqual(p.stdout, "")
         err = p.stderr.splitlines()
         self.assertEqual(len(err), 1, "stderr: %r" % p.stderr)
         self.assertIn("CAP_NET_RAW", err[0])
         self.assertIn("setcap", err[0])
+
+    def test_icmp_datagram_fallback(self):
+        """No CAP_NET_RAW but ping sockets allowed for nobody's group: the engine says so
+        in one line, traces with ICMP (hops and destination, both families) and refuses
+        UDP and TCP plainly."""
+        engine = self.private_copy()
+        hops = len(LAB.routers)
+        commands = ["1 check-support feature icmp", "2 check-support feature udp",
+                    "3 check-support feature tcp",
+                    "4 send-probe ip-4 %s protocol udp timeout 1" % LAB.dst4,
+                    "5 send-probe ip-6 %s protocol tcp timeout 1" % LAB.dst6]
+        want = {1: "1 feature-support support ok", 2: "2 feature-support support no",
+                3: "3 feature-support support no",
+                4: "4 invalid-argument reason protocol-not-supported",
+                5: "5 invalid-argument reason protocol-not-supported"}
+        expect = {}
+        for base, dst, hop_addrs in ((10, LAB.dst4, LAB.hop4), (20, LAB.dst6, LAB.hop6)):
+            for ttl in range(1, hops + 2):
+                t = base + ttl
+                (line,) = probe_lines([t], dst, "ttl %d timeout 2" % ttl)
+                commands.append(line)
+                expect[t] = ("reply", dst) if ttl > hops else ("ttl-expired",
+                                                               hop_addrs[ttl - 1])
+        with self.ping_group_range("0 %d" % NOBODY):
+            p = self.run_unprivileged(engine, commands)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        err = p.stderr.splitlines()
+        self.assertEqual(len(err), 1, "stderr: %r" % p.stderr)
+        self.assertIn("datagram", err[0])
+        self.assertIn("setcap", err[0])
+        replies = [Reply(ln) for ln in p.stdout.splitlines()]
+        self.assertEqual(len(replies), len(commands), p.stdout)
+        got = {r.token: r for r in replies}
+        self.assertEqual(len(got), len(commands), "a token answered twice: " + p.stdout)
+        for t, line in want.items():
+            self.assertEqual(got[t].line, line)
+        for t, (word, addr) in expect.items():
+            self.assert_reply_from(got[t], word, addr)
 
     def test_setcap_advice_works(self):
         """Following that advice (file capabilities instead of root): the engine runs as
