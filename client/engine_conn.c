@@ -1,0 +1,707 @@
+/*
+ * engine_conn: spawn or connect to a packet engine and speak its line protocol.
+ * The engine's stderr is a pipe of ours so that when it dies at start-up (no
+ * privileges, no raw sockets) its reason becomes part of our single error line instead
+ * of a second line on the terminal.
+ */
+#include "client/engine_conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/numparse.h"
+
+/* Most features asked about at start-up. */
+#define CHECK_MAX 16
+/* Longest engine stderr line kept for an error message. */
+#define STDERR_LINE_MAX 256
+/* How long to wait for a dying engine's last words. */
+#define STDERR_DRAIN_MS 1000
+/* Numeric address text, both families. */
+#define ADDR_TEXT_MAX INET6_ADDRSTRLEN
+/* Words of a send-probe line: generous for every argument we write. */
+#define PROBE_LINE_MAX 512
+
+struct check_slot {
+	int64_t token;
+	const char *feature;
+	int answered;
+};
+
+struct engine_conn {
+	struct event_base *base;
+	struct bufferevent *bev;     /* the protocol line */
+	struct bufferevent *err_bev; /* the engine's stderr, spawn mode only */
+	int err_fd;
+	pid_t pid; /* spawned engine, 0 for a socket */
+	char desc[PATH_MAX + 8];
+	int64_t next_token;
+	engine_result_fn on_result;
+	engine_lost_fn on_lost;
+	void *ctx;
+	int lost;
+	char last_err[STDERR_LINE_MAX]; /* the engine's latest stderr line */
+	/* start-up check state */
+	int checking;
+	size_t ncheck, npending;
+	struct check_slot check[CHECK_MAX];
+	int check_rc;
+	char check_msg[ENGINE_CONN_ERR_MAX];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Engine text goes into our messages only as printable ASCII. */
+static void copy_clean(char *dst, size_t cap, const char *src, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len && n + 1 < cap; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	dst[n] = '\0';
+}
+
+static int slice_int(const struct proto_slice *s, int64_t min, int64_t max, int64_t *out)
+{
+	return numparse_i64(s->ptr, s->len, min, max, out);
+}
+
+static int slice_addr(const struct proto_slice *s, int family, struct stats_addr *a)
+{
+	char buf[ADDR_TEXT_MAX];
+
+	if (s->len == 0 || s->len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s->ptr, s->len);
+	buf[s->len] = '\0';
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(family, buf, family == AF_INET ? (void *)&a->u.v4 : (void *)&a->u.v6) != 1)
+		return -EINVAL;
+	a->family = family;
+	return 0;
+}
+
+/* "label,exp,bos,ttl[,...]" as mtr-packet prints it. */
+static int slice_mpls(const struct proto_slice *s, struct engine_result *r)
+{
+	int64_t v[4];
+	size_t pos = 0, k = 0;
+
+	r->nmpls = 0;
+	while (pos < s->len) {
+		size_t start = pos;
+
+		while (pos < s->len && s->ptr[pos] != ',')
+			pos++;
+		if (numparse_i64(s->ptr + start, pos - start, 0, UINT32_MAX, &v[k]))
+			return -EINVAL;
+		pos++; /* the comma, or one past the end */
+		if (++k == 4) {
+			if (r->nmpls < STATS_MPLS_MAX) {
+				struct stats_mpls *m = &r->mpls[r->nmpls++];
+
+				m->label = (uint32_t)v[0];
+				m->exp = (uint8_t)v[1];
+				m->bos = (uint8_t)v[2];
+				m->ttl = (uint8_t)v[3];
+			}
+			k = 0;
+		}
+	}
+	return k == 0 ? 0 : -EINVAL;
+}
+
+int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct engine_result *r,
+			    struct proto_slice *support)
+{
+	struct proto_line pl;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->rtt_us = -1;
+	if (support) {
+		support->ptr = NULL;
+		support->len = 0;
+	}
+	if (proto_split(line, len, &pl) != PROTO_OK)
+		return -EINVAL;
+	if (proto_reply_lookup(pl.word.ptr, pl.word.len, &r->reply))
+		return -EINVAL;
+	*token = pl.token;
+	for (i = 0; i < pl.nargs; i++) {
+		enum proto_arg arg;
+		int64_t v;
+
+		if (proto_arg_lookup(pl.name[i].ptr, pl.name[i].len, &arg))
+			continue; /* a newer engine's extra: ignore, as mtr does */
+		switch (arg) {
+		case PROTO_ARG_IP_4:
+			if (slice_addr(&pl.value[i], AF_INET, &r->from))
+				return -EINVAL;
+			break;
+		case PROTO_ARG_IP_6:
+			if (slice_addr(&pl.value[i], AF_INET6, &r->from))
+				return -EINVAL;
+			break;
+		case PROTO_ARG_ROUND_TRIP_TIME:
+			if (slice_int(&pl.value[i], 0, INT32_MAX, &v))
+				return -EINVAL;
+			r->rtt_us = v;
+			break;
+		case PROTO_ARG_MPLS:
+			if (slice_mpls(&pl.value[i], r))
+				return -EINVAL;
+			break;
+		case PROTO_ARG_SUPPORT:
+			if (support)
+				*support = pl.value[i];
+			break;
+		case PROTO_ARG_LOCAL_IP_4:
+		case PROTO_ARG_LOCAL_IP_6:
+		case PROTO_ARG_PROTOCOL:
+		case PROTO_ARG_PORT:
+		case PROTO_ARG_LOCAL_PORT:
+		case PROTO_ARG_LOCAL_DEVICE:
+		case PROTO_ARG_TTL:
+		case PROTO_ARG_SIZE:
+		case PROTO_ARG_BIT_PATTERN:
+		case PROTO_ARG_TOS:
+		case PROTO_ARG_MARK:
+		case PROTO_ARG_TIMEOUT:
+		case PROTO_ARG_FLOW_ID:
+		case PROTO_ARG_FEATURE:
+		case PROTO_ARG_REASON:
+		case PROTO_ARG_ERRNO:
+		case PROTO_ARG_ICMP_TYPE:
+		case PROTO_ARG_ICMP_CODE:
+		case PROTO_ARG_REPLY_TTL:
+		case PROTO_ARG_QUOTED_TTL:
+		case PROTO_ARG__COUNT:
+			break;
+		}
+	}
+	return 0;
+}
+
+static void lose(struct engine_conn *c, const char *why);
+
+static void drain_stderr(struct engine_conn *c, int wait_ms);
+
+static void handle_check_reply(struct engine_conn *c, struct check_slot *s,
+			       const struct engine_result *r, const struct proto_slice *support)
+{
+	s->answered = 1;
+	c->npending--;
+	if (r->reply != PROTO_REPLY_FEATURE_SUPPORT || !support->ptr ||
+	    (support->len == 2 && !memcmp(support->ptr, "no", 2))) {
+		if (!c->check_rc) {
+			c->check_rc = -ENOTSUP;
+			if (!strcmp(s->feature, "ip-4") || !strcmp(s->feature, "ip-6"))
+				set_err(c->check_msg, sizeof(c->check_msg),
+					"engine %s cannot send IPv%c probes (no socket for that "
+					"family)",
+					c->desc, s->feature[3]);
+			else
+				set_err(c->check_msg, sizeof(c->check_msg),
+					"engine %s does not support '%s'", c->desc, s->feature);
+		}
+	}
+	if (!c->npending)
+		event_base_loopbreak(c->base);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct engine_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	while (!c->lost && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
+		struct engine_result r;
+		struct proto_slice support;
+		int64_t token;
+		size_t i;
+		int handled = 0;
+
+		if (engine_conn_parse_reply(line, len, &token, &r, &support)) {
+			char clean[STDERR_LINE_MAX];
+
+			copy_clean(clean, sizeof(clean), line, len);
+			log_debug("engine sent an unreadable line: %s", clean);
+			free(line);
+			continue;
+		}
+		for (i = 0; c->checking && i < c->ncheck; i++) {
+			if (c->check[i].token == token && !c->check[i].answered) {
+				handle_check_reply(c, &c->check[i], &r, &support);
+				handled = 1;
+				break;
+			}
+		}
+		free(line);
+		if (!handled && c->on_result)
+			c->on_result(c->ctx, token, &r);
+	}
+	if (!c->lost && evbuffer_get_length(in) >= PROTO_LINE_MAX)
+		lose(c, "the engine sent an over-long line");
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct engine_conn *c = arg;
+
+	if (what & BEV_EVENT_EOF)
+		lose(c, "the engine closed the connection");
+	else if (what & BEV_EVENT_ERROR)
+		lose(c, "lost the connection to the engine");
+}
+
+static void err_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct engine_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
+		copy_clean(c->last_err, sizeof(c->last_err), line, len);
+		free(line);
+		/* Once running, the engine's warnings are the user's business. */
+		if (!c->checking && !c->lost)
+			log_warnx("engine: %s", c->last_err);
+	}
+	if (evbuffer_get_length(in) >= STDERR_LINE_MAX)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void err_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct engine_conn *c = arg;
+
+	(void)what;
+	bufferevent_disable(bev, EV_READ);
+	(void)c;
+}
+
+/* Read what is left on the engine's stderr, for its last line. */
+static void drain_stderr(struct engine_conn *c, int wait_ms)
+{
+	struct evbuffer *in;
+	char buf[STDERR_LINE_MAX];
+	struct pollfd pfd;
+
+	if (c->err_fd < 0 || !c->err_bev)
+		return;
+	in = bufferevent_get_input(c->err_bev);
+	pfd.fd = c->err_fd;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, wait_ms) > 0) {
+		ssize_t n = read(c->err_fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		evbuffer_add(in, buf, (size_t)n);
+		err_read_cb(c->err_bev, c);
+	}
+	/* A last line without its newline still counts. */
+	if (evbuffer_get_length(in) > 0) {
+		size_t len = evbuffer_get_length(in);
+
+		if (len >= sizeof(buf))
+			len = sizeof(buf) - 1;
+		evbuffer_remove(in, buf, len);
+		copy_clean(c->last_err, sizeof(c->last_err), buf, len);
+	}
+}
+
+static void lose(struct engine_conn *c, const char *why)
+{
+	char msg[ENGINE_CONN_ERR_MAX];
+
+	if (c->lost)
+		return;
+	c->lost = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->pid > 0)
+		drain_stderr(c, STDERR_DRAIN_MS);
+	if (c->last_err[0])
+		set_err(msg, sizeof(msg), "engine %s failed: %s", c->desc, c->last_err);
+	else
+		set_err(msg, sizeof(msg), "engine %s: %s", c->desc, why);
+	if (c->checking) {
+		c->check_rc = -EPIPE;
+		memcpy(c->check_msg, msg, sizeof(c->check_msg));
+		event_base_loopbreak(c->base);
+		return;
+	}
+	if (c->on_lost)
+		c->on_lost(c->ctx, msg);
+}
+
+static int executable(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+/* hopwatchd next to the client, then on PATH. */
+static int find_engine(const char *self_exe, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	const char *slash;
+
+	if (self_exe && (slash = strrchr(self_exe, '/'))) {
+		int n = snprintf(out, cap, "%.*s/%s", (int)(slash - self_exe), self_exe,
+				 ENGINE_CONN_PROGRAM);
+
+		if (n > 0 && (size_t)n < cap && executable(out))
+			return 0;
+	}
+	while (path && *path) {
+		const char *end = strchr(path, ':');
+		size_t dlen = end ? (size_t)(end - path) : strlen(path);
+		int n = snprintf(out, cap, "%.*s/%s", (int)dlen, dlen ? path : ".",
+				 ENGINE_CONN_PROGRAM);
+
+		if (dlen && n > 0 && (size_t)n < cap && executable(out))
+			return 0;
+		path = end ? end + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+static int spawn(struct engine_conn *c, const char *prog, char *err, size_t errlen)
+{
+	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, xp[2] = {-1, -1};
+	int child_errno = 0;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(c->desc, sizeof(c->desc), "%s", prog);
+	if (!executable(prog)) {
+		set_err(err, errlen, "cannot run the engine %s: %s", prog, strerror(errno));
+		return -ENOENT;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0 || pipe2(xp, O_CLOEXEC) < 0) {
+		int e = errno;
+
+		set_err(err, errlen, "cannot create the engine pipes: %s", strerror(e));
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		set_err(err, errlen, "cannot start the engine: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		/* The engine checks for a pipe or socket on stdin/stdout; mtr names it so. */
+		char *const argv[] = {(char *)"mtr-packet", NULL};
+
+		if (dup2(sv[1], STDIN_FILENO) < 0 || dup2(sv[1], STDOUT_FILENO) < 0 ||
+		    dup2(ep[1], STDERR_FILENO) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execv(prog, argv);
+		child_errno = errno;
+		if (write(xp[1], &child_errno, sizeof(child_errno)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	c->pid = pid;
+	close(sv[1]);
+	close(ep[1]);
+	close(xp[1]);
+	sv[1] = ep[1] = xp[1] = -1;
+	/* The exec pipe closes on a successful exec; otherwise it carries errno. */
+	n = read(xp[0], &child_errno, sizeof(child_errno));
+	close(xp[0]);
+	xp[0] = -1;
+	if (n == (ssize_t)sizeof(child_errno)) {
+		set_err(err, errlen, "cannot run the engine %s: %s", prog, strerror(child_errno));
+		waitpid(pid, NULL, 0);
+		c->pid = 0;
+		close(sv[0]);
+		close(ep[0]);
+		return -child_errno;
+	}
+	evutil_make_socket_nonblocking(sv[0]);
+	evutil_make_socket_nonblocking(ep[0]);
+	c->err_fd = ep[0];
+	c->bev = bufferevent_socket_new(c->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	c->err_bev = bufferevent_socket_new(c->base, ep[0], BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev || !c->err_bev) {
+		if (!c->bev)
+			close(sv[0]);
+		if (!c->err_bev)
+			close(ep[0]);
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	bufferevent_setcb(c->err_bev, err_read_cb, NULL, err_event_cb, c);
+	bufferevent_enable(c->err_bev, EV_READ);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+		if (xp[i] >= 0)
+			close(xp[i]);
+	}
+	return -EIO;
+}
+
+/* 0, or -errno from connect() (the caller decides whether to fall back). */
+static int connect_unix(struct engine_conn *c, const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, e;
+
+	snprintf(c->desc, sizeof(c->desc), "unix:%s", path);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	evutil_make_socket_nonblocking(fd);
+	c->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int engine_conn_open(struct engine_conn **out, struct event_base *base, const char *spec,
+		     const char *self_exe, char *err, size_t errlen)
+{
+	struct engine_conn *c;
+	char prog[PATH_MAX];
+	const char *env;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->base = base;
+	c->err_fd = -1;
+	c->next_token = 1;
+	env = getenv("HOPWATCH_ENGINE");
+	if (!spec && env && *env)
+		spec = env;
+
+	if (spec && !strncmp(spec, "unix:", 5)) {
+		rc = connect_unix(c, spec + 5);
+		if (rc)
+			set_err(err, errlen, "cannot connect to the engine at %s: %s", c->desc,
+				strerror(-rc));
+	} else if (spec) {
+		rc = spawn(c, spec, err, errlen);
+	} else {
+		rc = connect_unix(c, ENGINE_CONN_DEFAULT_SOCKET);
+		if (rc == -ENOENT || rc == -ECONNREFUSED) {
+			if (find_engine(self_exe, prog, sizeof(prog))) {
+				set_err(err, errlen,
+					"cannot find the engine %s (next to hopwatch or on PATH); "
+					"set HOPWATCH_ENGINE or use --engine",
+					ENGINE_CONN_PROGRAM);
+				rc = -ENOENT;
+			} else {
+				rc = spawn(c, prog, err, errlen);
+			}
+		} else if (rc) {
+			set_err(err, errlen, "cannot connect to the engine at %s: %s", c->desc,
+				strerror(-rc));
+		}
+	}
+	if (rc) {
+		engine_conn_free(c);
+		return rc;
+	}
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_LINE_MAX * 4);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	*out = c;
+	return 0;
+}
+
+struct engine_conn *engine_conn_free(struct engine_conn *c)
+{
+	if (!c)
+		return NULL;
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->err_bev)
+		bufferevent_free(c->err_bev);
+	if (c->pid > 0) {
+		/* EOF alone would let it wait out every probe's timeout. */
+		kill(c->pid, SIGTERM);
+		waitpid(c->pid, NULL, 0);
+	}
+	free(c);
+	return NULL;
+}
+
+void engine_conn_set_handlers(struct engine_conn *c, engine_result_fn on_result,
+			      engine_lost_fn on_lost, void *ctx)
+{
+	c->on_result = on_result;
+	c->on_lost = on_lost;
+	c->ctx = ctx;
+}
+
+static void check_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->check_rc) {
+		c->check_rc = -ETIMEDOUT;
+		set_err(c->check_msg, sizeof(c->check_msg),
+			"engine %s did not answer its start-up check within %d ms", c->desc,
+			ENGINE_CONN_CHECK_TIMEOUT_MS);
+	}
+	event_base_loopbreak(c->base);
+}
+
+int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n, char *err,
+		      size_t errlen)
+{
+	struct timeval tv = {ENGINE_CONN_CHECK_TIMEOUT_MS / 1000,
+			     (ENGINE_CONN_CHECK_TIMEOUT_MS % 1000) * 1000};
+	struct event *timer;
+	size_t i;
+
+	if (n > CHECK_MAX)
+		return -EINVAL;
+	if (c->lost) {
+		set_err(err, errlen, "engine %s is gone", c->desc);
+		return -EPIPE;
+	}
+	timer = evtimer_new(c->base, check_timeout_cb, c);
+	if (!timer)
+		return -ENOMEM;
+	c->checking = 1;
+	c->check_rc = 0;
+	c->ncheck = n;
+	c->npending = n;
+	for (i = 0; i < n; i++) {
+		c->check[i].token = c->next_token++;
+		c->check[i].feature = features[i];
+		c->check[i].answered = 0;
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+				    "%lld check-support feature %s\n", (long long)c->check[i].token,
+				    features[i]);
+	}
+	evtimer_add(timer, &tv);
+	while (c->npending && !c->check_rc)
+		if (event_base_loop(c->base, 0) < 0)
+			break;
+	event_free(timer);
+	c->checking = 0;
+	if (c->check_rc) {
+		set_err(err, errlen, "%s", c->check_msg);
+		return c->check_rc;
+	}
+	return 0;
+}
+
+int engine_conn_send_probe(struct engine_conn *c, const struct engine_probe *p, int64_t *token)
+{
+	char line[PROBE_LINE_MAX], addr[ADDR_TEXT_MAX];
+	int len;
+	size_t used;
+
+	if (c->lost)
+		return -EPIPE;
+	if (!inet_ntop(p->dst.family, &p->dst.u, addr, sizeof(addr)))
+		return -EINVAL;
+	*token = c->next_token++;
+	if (c->next_token > PROTO_TOKEN_MAX)
+		c->next_token = 1;
+	len = snprintf(line, sizeof(line), "%lld send-probe %s %s protocol %s ttl %d",
+		       (long long)*token, p->dst.family == AF_INET ? "ip-4" : "ip-6", addr,
+		       proto_protocol_name(p->protocol), p->ttl);
+	used = (size_t)len;
+#define APPEND(...)                                                                                \
+	do {                                                                                       \
+		if (used < sizeof(line))                                                           \
+			used += (size_t)snprintf(line + used, sizeof(line) - used, __VA_ARGS__);   \
+	} while (0)
+	if (p->size)
+		APPEND(" size %d", p->size);
+	if (p->bitpattern)
+		APPEND(" bit-pattern %d", p->bitpattern);
+	if (p->tos)
+		APPEND(" tos %d", p->tos);
+	if (p->port)
+		APPEND(" port %d", p->port);
+	if (p->local_port)
+		APPEND(" local-port %d", p->local_port);
+	if (p->src)
+		APPEND(" %s %s", p->dst.family == AF_INET ? "local-ip-4" : "local-ip-6", p->src);
+	if (p->device)
+		APPEND(" local-device %s", p->device);
+	if (p->has_mark)
+		APPEND(" mark %u", (unsigned)p->mark);
+	if (p->timeout_s)
+		APPEND(" timeout %d", p->timeout_s);
+#undef APPEND
+	if (used + 1 >= sizeof(line))
+		return -E2BIG;
+	line[used++] = '\n';
+	if (evbuffer_add(bufferevent_get_output(c->bev), line, used))
+		return -ENOMEM;
+	return 0;
+}
+
+const char *engine_conn_describe(const struct engine_conn *c)
+{
+	return c->desc;
+}

@@ -1,0 +1,432 @@
+/*
+ * hopwatch: the mtr-compatible command-line tool. Wires options, the engine connection,
+ * the scheduler, the statistics and the renderers together; owns nothing else.
+ * Test hooks: HOPWATCH_FAKE_TIME (or SOURCE_DATE_EPOCH) fixes the Start: time and
+ * HOPWATCH_FAKE_HOSTNAME the HOST: column, so golden outputs compare byte for byte.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "client/engine_conn.h"
+#include "client/options.h"
+#include "client/report.h"
+#include "client/sched.h"
+#include "client/stats.h"
+#include "common/log.h"
+#include "common/numparse.h"
+
+/* The HOST: column's name. */
+#define MAIN_HOSTNAME_MAX 256
+/* Features asked of the engine at most. */
+#define MAIN_FEATURES_MAX 8
+/* Longest error line. */
+#define MAIN_ERR_MAX 512
+/* Numeric address text. */
+#define MAIN_ADDR_MAX INET6_ADDRSTRLEN
+/* Smallest probe, as mtr's MINPACKET. */
+#define MAIN_PSIZE_MIN 28
+
+struct run {
+	struct event_base *base;
+	const struct options *opt;
+	struct stats_table *table;
+	struct sched *sched;
+	FILE *out;
+	int err;
+	char msg[MAIN_ERR_MAX];
+	int done;
+	int raw_seen[STATS_MAX_HOPS][STATS_MAX_RESPONDERS];
+};
+
+/*
+ * Names for hops. Numeric for now (-n behaviour); an evdns resolver plugs in here: it
+ * returns the cached name or NULL (and starts a lookup) without blocking.
+ */
+static const char *hop_name(const struct stats_addr *addr, void *ctx)
+{
+	(void)addr;
+	(void)ctx;
+	return NULL;
+}
+
+static void on_done(void *ctx, int err, const char *msg)
+{
+	struct run *r = ctx;
+
+	r->done = 1;
+	r->err = err;
+	if (msg)
+		snprintf(r->msg, sizeof(r->msg), "%s", msg);
+	event_base_loopbreak(r->base);
+}
+
+/* -l: mtr's raw lines, written as things happen. Hop positions count from 0. */
+static void raw_sent(void *ctx, int ttl, int round, uint32_t seq)
+{
+	struct run *r = ctx;
+
+	(void)round;
+	fprintf(r->out, "x %d %u\n", ttl - 1, seq);
+}
+
+static void raw_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
+		       const struct stats_addr *from, int64_t rtt_us)
+{
+	struct run *r = ctx;
+	const struct stats_hop *h;
+	char buf[MAIN_ADDR_MAX];
+	size_t i;
+
+	if (!from || outcome == STATS_LOST || ttl < 1 || ttl >= STATS_MAX_HOPS)
+		return;
+	h = &r->table->hops[ttl - 1];
+	for (i = 0; i < h->nresponders; i++) {
+		if (!stats_addr_equal(&h->responders[i].addr, from))
+			continue;
+		if (!r->raw_seen[ttl - 1][i]) {
+			r->raw_seen[ttl - 1][i] = 1;
+			fprintf(r->out, "h %d %s\n", ttl - 1,
+				stats_addr_str(from, buf, sizeof(buf)));
+		}
+		break;
+	}
+	(void)round;
+	fprintf(r->out, "p %d %lld %u\n", ttl - 1, (long long)(rtt_us < 0 ? 0 : rtt_us), seq);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)what;
+	(void)sig;
+	/* Interrupted: print what there is, as mtr's report mode does on Ctrl-C. */
+	if (r->sched)
+		sched_stop(r->sched);
+	r->done = 1;
+	event_base_loopbreak(r->base);
+}
+
+static time_t start_time(void)
+{
+	const char *names[] = {"HOPWATCH_FAKE_TIME", "SOURCE_DATE_EPOCH"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+		int64_t t;
+
+		if (v && numparse_i64_str(v, 0, INT32_MAX, &t) == 0)
+			return (time_t)t;
+	}
+	return time(NULL);
+}
+
+static void local_hostname(char *buf, size_t len)
+{
+	const char *fake = getenv("HOPWATCH_FAKE_HOSTNAME");
+
+	if (fake && *fake) {
+		snprintf(buf, len, "%s", fake);
+		return;
+	}
+	if (gethostname(buf, len) < 0)
+		snprintf(buf, len, "localhost");
+	buf[len - 1] = '\0';
+}
+
+static int resolve(const char *host, int family, struct stats_addr *out, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc) {
+		char clean[OPTIONS_HOST_MAX + 1];
+		size_t i;
+
+		for (i = 0; host[i] && i < OPTIONS_HOST_MAX; i++)
+			clean[i] = (host[i] > 0x20 && host[i] < 0x7f) ? host[i] : '?';
+		clean[i] = '\0';
+		snprintf(err, errlen, "cannot resolve '%s': %s", clean,
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -ENOENT;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		memset(out, 0, sizeof(*out));
+		if (ai->ai_family == AF_INET) {
+			out->family = AF_INET;
+			out->u.v4 = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+			break;
+		}
+		if (ai->ai_family == AF_INET6) {
+			out->family = AF_INET6;
+			out->u.v6 = ((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	if (!ai) {
+		snprintf(err, errlen, "no usable address for '%s'", host);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static enum proto_protocol wire_protocol(enum options_proto p)
+{
+	switch (p) {
+	case OPTIONS_PROTO_UDP:
+		return PROTO_PROTOCOL_UDP;
+	case OPTIONS_PROTO_TCP:
+		return PROTO_PROTOCOL_TCP;
+	case OPTIONS_PROTO_ICMP:
+		break;
+	}
+	return PROTO_PROTOCOL_ICMP;
+}
+
+static void probe_template(const struct options *o, const struct stats_addr *dst,
+			   struct engine_probe *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->dst = *dst;
+	p->protocol = wire_protocol(o->proto);
+	/* A negative -s asks for a random size; one per run keeps the stats comparable. */
+	if (o->psize < 0) {
+		int max = -o->psize;
+
+		p->size = max <= MAIN_PSIZE_MIN
+				  ? max
+				  : MAIN_PSIZE_MIN + rand() % (max - MAIN_PSIZE_MIN + 1);
+	} else {
+		p->size = o->psize;
+	}
+	p->bitpattern = o->bitpattern < 0 ? rand() % 256 : o->bitpattern;
+	p->tos = o->tos;
+	p->port = o->port;
+	p->local_port = o->local_port;
+	p->src = o->src_addr;
+	p->device = o->interface;
+	p->has_mark = o->has_mark;
+	p->mark = o->mark;
+	p->timeout_s = o->timeout_s;
+}
+
+static int check_engine(struct engine_conn *conn, const struct options *o,
+			const struct stats_addr *dsts, size_t n, char *err, size_t errlen)
+{
+	const char *features[MAIN_FEATURES_MAX];
+	size_t nf = 0, i;
+	int need4 = 0, need6 = 0;
+
+	for (i = 0; i < n; i++) {
+		need4 |= dsts[i].family == AF_INET;
+		need6 |= dsts[i].family == AF_INET6;
+	}
+	features[nf++] = "send-probe";
+	if (need4)
+		features[nf++] = "ip-4";
+	if (need6)
+		features[nf++] = "ip-6";
+	features[nf++] = options_proto_name(o->proto);
+	if (o->has_mark)
+		features[nf++] = "mark";
+	if (o->interface)
+		features[nf++] = "local-device";
+	return engine_conn_check(conn, features, nf, err, errlen);
+}
+
+static int trace_one(struct run *r, struct engine_conn *conn, const char *target,
+		     const struct stats_addr *dst, const char *hostname)
+{
+	const struct options *o = r->opt;
+	struct sched_config cfg = {
+		.count = o->count,
+		.interval_us = o->interval_us,
+		.first_ttl = o->first_ttl,
+		.max_ttl = o->max_ttl,
+		.max_unknown = o->max_unknown,
+		.grace_us = (int64_t)o->grace_s * 1000000,
+	};
+	struct sched_hooks hooks = {.done = on_done, .ctx = r};
+	struct report_meta meta;
+	struct engine_probe tmpl;
+	int rc;
+
+	if (o->report && o->format == REPORT_FORMAT_RAW) {
+		hooks.sent = raw_sent;
+		hooks.answer = raw_answer;
+	}
+	rc = stats_table_new(&r->table);
+	if (rc) {
+		snprintf(r->msg, sizeof(r->msg), "out of memory");
+		return rc;
+	}
+	probe_template(o, dst, &tmpl);
+	memset(r->raw_seen, 0, sizeof(r->raw_seen));
+	r->done = 0;
+	r->err = 0;
+	rc = sched_new(&r->sched, r->base, conn, r->table, &cfg, &tmpl, &hooks);
+	if (!rc)
+		rc = sched_start(r->sched);
+	while (!rc && !r->done)
+		if (event_base_loop(r->base, 0) < 0)
+			break;
+	if (!rc && r->err)
+		rc = r->err;
+	if (rc && !r->msg[0])
+		snprintf(r->msg, sizeof(r->msg), "tracing %s failed: %s", target, strerror(-rc));
+	r->sched = sched_free(r->sched);
+	if (rc) {
+		r->table = stats_table_free(r->table);
+		return rc;
+	}
+
+	if (!(o->report && o->format == REPORT_FORMAT_RAW)) {
+		memset(&meta, 0, sizeof(meta));
+		meta.local_host = hostname;
+		meta.target = target;
+		meta.target_addr = dst;
+		meta.start = start_time();
+		meta.fields = o->fields;
+		meta.show_ips = o->show_ips;
+		meta.numeric = 1; /* until reverse DNS lands: see hop_name() */
+		meta.max_ecmp = o->max_ecmp;
+		meta.show_mpls = o->mpls;
+		meta.tos = o->tos;
+		meta.psize = tmpl.size;
+		meta.bitpattern = tmpl.bitpattern;
+		meta.count = o->count;
+		meta.protocol = options_proto_name(o->proto);
+		meta.name = hop_name;
+		meta.name_ctx = r;
+		/* Without a report flag the live view runs; until it exists, a report. */
+		rc = report_render(o->report ? o->format : REPORT_FORMAT_REPORT, r->table, &meta,
+				   r->out);
+		if (!rc && fflush(r->out))
+			rc = -errno;
+		if (rc)
+			snprintf(r->msg, sizeof(r->msg), "cannot write the report: %s",
+				 strerror(-rc));
+	}
+	r->table = stats_table_free(r->table);
+	return rc;
+}
+
+static int self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct options opt;
+	static struct stats_addr dsts[OPTIONS_MAX_TARGETS];
+	char err[MAIN_ERR_MAX], exe[PATH_MAX], hostname[MAIN_HOSTNAME_MAX];
+	struct engine_conn *conn = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
+	struct run r;
+	size_t i;
+	int rc;
+
+	log_init("hopwatch", LOG_LEVEL_WARN);
+	signal(SIGPIPE, SIG_IGN);
+	rc = options_parse(&opt, argc, argv, getenv("HOPWATCH_OPTIONS"), geteuid() == 0, err,
+			   sizeof(err));
+	if (rc == OPTIONS_HELP) {
+		fputs(options_usage(), stdout);
+		options_deinit(&opt);
+		return 0;
+	}
+	if (rc == OPTIONS_VERSION) {
+		printf("hopwatch %s\n", HOPWATCH_VERSION);
+		options_deinit(&opt);
+		return 0;
+	}
+	if (rc < 0) {
+		log_warnx("%s", err);
+		options_deinit(&opt);
+		return 1;
+	}
+	for (i = 0; i < opt.ntargets; i++) {
+		if (resolve(opt.targets[i], opt.family, &dsts[i], err, sizeof(err))) {
+			log_warnx("%s", err);
+			options_deinit(&opt);
+			return 1;
+		}
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.opt = &opt;
+	r.out = stdout;
+	if (opt.output && opt.report) {
+		r.out = fopen(opt.output, "w");
+		if (!r.out) {
+			log_warn("cannot open %s", opt.output);
+			options_deinit(&opt);
+			return 1;
+		}
+	}
+	r.base = event_base_new();
+	if (!r.base)
+		fatalx("cannot create the event loop");
+	rc = engine_conn_open(&conn, r.base, opt.engine, self_exe(exe, sizeof(exe)) ? NULL : exe,
+			      err, sizeof(err));
+	if (!rc)
+		rc = check_engine(conn, &opt, dsts, opt.ntargets, err, sizeof(err));
+	if (rc) {
+		log_warnx("%s", err);
+		rc = 1;
+		goto out;
+	}
+	sigint = evsignal_new(r.base, SIGINT, on_signal, &r);
+	sigterm = evsignal_new(r.base, SIGTERM, on_signal, &r);
+	if (sigint)
+		evsignal_add(sigint, NULL);
+	if (sigterm)
+		evsignal_add(sigterm, NULL);
+
+	local_hostname(hostname, sizeof(hostname));
+	for (i = 0; i < opt.ntargets; i++) {
+		r.msg[0] = '\0';
+		rc = trace_one(&r, conn, opt.targets[i], &dsts[i], hostname);
+		if (rc) {
+			log_warnx("%s", r.msg);
+			rc = 1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	conn = engine_conn_free(conn);
+	event_base_free(r.base);
+	if (r.out && r.out != stdout && fclose(r.out) && !rc) {
+		log_warn("cannot write %s", opt.output);
+		rc = 1;
+	}
+	options_deinit(&opt);
+	return rc;
+}

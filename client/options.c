@@ -1,0 +1,604 @@
+/*
+ * options: mtr's command line for hopwatch. HOPWATCH_OPTIONS words go first, as
+ * MTR_OPTIONS does, so that the command line overrides them.
+ */
+#include "client/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/numparse.h"
+
+/* Longest part of a bad value echoed back in an error line. */
+#define OPT_ECHO_MAX 40
+
+enum {
+	OPT_HTML = 256,
+	OPT_TEXT,
+	OPT_ENGINE,
+	OPT_OUTPUT,
+	OPT_REPORT_ON_EXIT,
+	OPT_DISPLAYMODE,
+};
+
+static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgyz";
+
+static const struct option long_opts[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'v'},
+	{"report", no_argument, NULL, 'r'},
+	{"report-wide", no_argument, NULL, 'w'},
+	{"json", no_argument, NULL, 'j'},
+	{"csv", no_argument, NULL, 'C'},
+	{"xml", no_argument, NULL, 'x'},
+	{"raw", no_argument, NULL, 'l'},
+	{"split", no_argument, NULL, 'p'},
+	{"html", no_argument, NULL, OPT_HTML},
+	{"text", no_argument, NULL, OPT_TEXT},
+	{"report-cycles", required_argument, NULL, 'c'},
+	{"interval", required_argument, NULL, 'i'},
+	{"no-dns", no_argument, NULL, 'n'},
+	{"show-ips", no_argument, NULL, 'b'},
+	{"inet", no_argument, NULL, '4'},
+	{"inet6", no_argument, NULL, '6'},
+	{"psize", required_argument, NULL, 's'},
+	{"bitpattern", required_argument, NULL, 'B'},
+	{"tos", required_argument, NULL, 'Q'},
+	{"address", required_argument, NULL, 'a'},
+	{"interface", required_argument, NULL, 'I'},
+	{"first-ttl", required_argument, NULL, 'f'},
+	{"max-ttl", required_argument, NULL, 'm'},
+	{"max-unknown", required_argument, NULL, 'U'},
+	{"udp", no_argument, NULL, 'u'},
+	{"tcp", no_argument, NULL, 'T'},
+	{"sctp", no_argument, NULL, 'S'},
+	{"port", required_argument, NULL, 'P'},
+	{"localport", required_argument, NULL, 'L'},
+	{"mark", required_argument, NULL, 'M'},
+	{"mpls", no_argument, NULL, 'e'},
+	{"max-display-path", required_argument, NULL, 'E'},
+	{"order", required_argument, NULL, 'o'},
+	{"timeout", required_argument, NULL, 'Z'},
+	{"gracetime", required_argument, NULL, 'G'},
+	{"filename", required_argument, NULL, 'F'},
+	{"curses", no_argument, NULL, 't'},
+	{"gtk", no_argument, NULL, 'g'},
+	{"ipinfo", no_argument, NULL, 'y'},
+	{"aslookup", no_argument, NULL, 'z'},
+	{"displaymode", required_argument, NULL, OPT_DISPLAYMODE},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"report-on-exit", no_argument, NULL, OPT_REPORT_ON_EXIT},
+	{NULL, 0, NULL, 0},
+};
+
+static const char usage_text[] =
+	"Usage: hopwatch [OPTION...] HOSTNAME...\n"
+	" -F, --filename FILE        read hostnames from a file\n"
+	" -4, --inet                 use IPv4 only\n"
+	" -6, --inet6                use IPv6 only\n"
+	" -u, --udp                  use UDP instead of ICMP echo\n"
+	" -T, --tcp                  use TCP instead of ICMP echo\n"
+	" -I, --interface NAME       use named network interface\n"
+	" -a, --address ADDRESS      bind the outgoing socket to ADDRESS\n"
+	" -f, --first-ttl NUMBER     set what TTL to start\n"
+	" -m, --max-ttl NUMBER       maximum number of hops (default 30)\n"
+	" -U, --max-unknown NUMBER   maximum unknown host (default 12)\n"
+	" -P, --port PORT            target port number for TCP, UDP\n"
+	" -L, --localport LOCALPORT  source port number for UDP\n"
+	" -s, --psize PACKETSIZE     set the packet size used for probing\n"
+	" -B, --bitpattern NUMBER    set bit pattern to use in payload\n"
+	" -i, --interval SECONDS     ICMP echo request interval (default 1)\n"
+	" -G, --gracetime SECONDS    number of seconds to wait for responses (default 5)\n"
+	" -Q, --tos NUMBER           type of service field in IP header\n"
+	" -e, --mpls                 display information from ICMP extensions\n"
+	" -Z, --timeout SECONDS      seconds to keep probe sockets open (default 10)\n"
+	" -M, --mark MARK            mark each sent packet\n"
+	" -r, --report               output using report mode\n"
+	" -w, --report-wide          output wide report\n"
+	" -c, --report-cycles COUNT  set the number of pings sent (default 10)\n"
+	" -j, --json                 output json\n"
+	" -x, --xml                  output xml\n"
+	" -C, --csv                  output comma separated values\n"
+	" -l, --raw                  output raw format\n"
+	" -p, --split                split output\n"
+	"     --html, --text         WinMTR export (to stdout or --output FILE)\n"
+	"     --output FILE          file for --html and --text\n"
+	" -t, --curses               use curses terminal interface (the default)\n"
+	"     --report-on-exit       print a report when the live view ends\n"
+	" -n, --no-dns               do not resolve host names\n"
+	" -b, --show-ips             show IP numbers and host names\n"
+	" -o, --order FIELDS         select output fields\n"
+	" -E, --max-display-path N   maximum number of ECMP paths shown per hop (default 8)\n"
+	"     --engine SPEC          unix:PATH of a shared hopwatchd, or an engine program\n"
+	" -h, --help                 display this help and exit\n"
+	" -v, --version              output version information and exit\n"
+	"Environment: HOPWATCH_OPTIONS (default options), HOPWATCH_ENGINE (engine program).\n";
+
+const char *options_usage(void)
+{
+	return usage_text;
+}
+
+const char *options_proto_name(enum options_proto p)
+{
+	switch (p) {
+	case OPTIONS_PROTO_ICMP:
+		return "icmp";
+	case OPTIONS_PROTO_UDP:
+		return "udp";
+	case OPTIONS_PROTO_TCP:
+		return "tcp";
+	}
+	return "icmp";
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A user's value echoed back: printable ASCII only, bounded. */
+static void echo_value(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len && i < OPT_ECHO_MAX; i++)
+		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	buf[i] = '\0';
+}
+
+static int bad_value(int opt, const char *name, const char *arg, const char *want, char *err,
+		     size_t errlen)
+{
+	char v[OPT_ECHO_MAX + 1];
+
+	echo_value(arg, v, sizeof(v));
+	if (opt < OPT_HTML)
+		set_err(err, errlen, "invalid value '%s' for -%c (--%s): expected %s", v, opt, name,
+			want);
+	else
+		set_err(err, errlen, "invalid value '%s' for --%s: expected %s", v, name, want);
+	return -EINVAL;
+}
+
+static const char *long_name(int opt)
+{
+	size_t i;
+
+	for (i = 0; long_opts[i].name; i++)
+		if (long_opts[i].val == opt)
+			return long_opts[i].name;
+	return "?";
+}
+
+static int parse_int(int opt, const char *arg, int64_t min, int64_t max, int64_t *out, char *err,
+		     size_t errlen)
+{
+	char want[64];
+
+	if (numparse_i64_str(arg, min, max, out) == 0)
+		return 0;
+	snprintf(want, sizeof(want), "an integer in %lld..%lld", (long long)min, (long long)max);
+	return bad_value(opt, long_name(opt), arg, want, err, errlen);
+}
+
+/* Seconds as a decimal number, e.g. "0.25", into microseconds. */
+static int parse_seconds(int opt, const char *arg, double max_s, int64_t *out_us, char *err,
+			 size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v <= 0 || v > max_s ||
+	    !isdigit((unsigned char)arg[0]))
+		return bad_value(opt, long_name(opt), arg, "a positive number of seconds", err,
+				 errlen);
+	*out_us = (int64_t)llround(v * 1e6);
+	if (*out_us < 1)
+		*out_us = 1;
+	return 0;
+}
+
+static int add_target(struct options *o, const char *name, char *err, size_t errlen)
+{
+	if (o->ntargets >= OPTIONS_MAX_TARGETS) {
+		set_err(err, errlen, "too many hosts (at most %d)", OPTIONS_MAX_TARGETS);
+		return -EINVAL;
+	}
+	o->targets[o->ntargets] = strdup(name);
+	if (!o->targets[o->ntargets]) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	o->ntargets++;
+	return 0;
+}
+
+/* -F: one host a line; blank lines and lines starting with '#' are skipped. */
+static int read_hosts(struct options *o, const char *path, char *err, size_t errlen)
+{
+	char line[OPTIONS_HOST_MAX + 2];
+	char v[OPT_ECHO_MAX + 1];
+	FILE *f;
+	int rc = 0;
+
+	echo_value(path, v, sizeof(v));
+	f = fopen(path, "r");
+	if (!f) {
+		set_err(err, errlen, "cannot open host file '%s': %s", v, strerror(errno));
+		return -EINVAL;
+	}
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *s = line, *e;
+
+		if (!strchr(line, '\n') && !feof(f)) {
+			set_err(err, errlen, "host file '%s': line longer than %d bytes", v,
+				OPTIONS_HOST_MAX);
+			rc = -EINVAL;
+			break;
+		}
+		while (isspace((unsigned char)*s))
+			s++;
+		e = s + strlen(s);
+		while (e > s && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (!*s || *s == '#')
+			continue;
+		rc = add_target(o, s, err, errlen);
+	}
+	if (!rc && ferror(f)) {
+		set_err(err, errlen, "cannot read host file '%s'", v);
+		rc = -EINVAL;
+	}
+	fclose(f);
+	return rc;
+}
+
+static void set_format(struct options *o, enum report_format f)
+{
+	o->report = 1;
+	o->format = f;
+}
+
+static void defaults(struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = REPORT_FORMAT_REPORT;
+	o->count = OPTIONS_DEFAULT_COUNT;
+	o->interval_us = OPTIONS_DEFAULT_INTERVAL_US;
+	o->psize = OPTIONS_DEFAULT_PSIZE;
+	o->first_ttl = 1;
+	o->max_ttl = OPTIONS_DEFAULT_MAX_TTL;
+	o->max_unknown = OPTIONS_DEFAULT_MAX_UNKNOWN;
+	o->proto = OPTIONS_PROTO_ICMP;
+	o->max_ecmp = OPTIONS_DEFAULT_MAX_ECMP;
+	o->timeout_s = OPTIONS_DEFAULT_TIMEOUT_S;
+	o->grace_s = OPTIONS_DEFAULT_GRACE_S;
+}
+
+static int handle(struct options *o, int c, const char *arg, int is_root, char *err, size_t errlen)
+{
+	int64_t v;
+	int rc;
+
+	switch (c) {
+	case 'h':
+		return OPTIONS_HELP;
+	case 'v':
+		return OPTIONS_VERSION;
+	case 'r':
+		set_format(o, REPORT_FORMAT_REPORT);
+		break;
+	case 'w':
+		set_format(o, REPORT_FORMAT_WIDE);
+		break;
+	case 'j':
+		set_format(o, REPORT_FORMAT_JSON);
+		break;
+	case 'C':
+		set_format(o, REPORT_FORMAT_CSV);
+		break;
+	case 'x':
+		set_format(o, REPORT_FORMAT_XML);
+		break;
+	case 'l':
+		set_format(o, REPORT_FORMAT_RAW);
+		break;
+	case 'p':
+		set_format(o, REPORT_FORMAT_SPLIT);
+		break;
+	case OPT_HTML:
+		set_format(o, REPORT_FORMAT_HTML);
+		break;
+	case OPT_TEXT:
+		set_format(o, REPORT_FORMAT_TEXT);
+		break;
+	case 'c':
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_COUNT, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->count = (int)v;
+		break;
+	case 'i':
+		rc = parse_seconds(c, arg, OPTIONS_MAX_INTERVAL_S, &o->interval_us, err, errlen);
+		if (rc)
+			return rc;
+		if (o->interval_us < OPTIONS_DEFAULT_INTERVAL_US && !is_root) {
+			set_err(err, errlen,
+				"non-root users cannot request an interval < 1.0 seconds");
+			return -EINVAL;
+		}
+		break;
+	case 'n':
+		o->numeric = 1;
+		break;
+	case 'b':
+		o->show_ips = 1;
+		break;
+	case '4':
+		o->family = 4;
+		break;
+	case '6':
+		o->family = 6;
+		break;
+	case 's':
+		rc = parse_int(c, arg, -OPTIONS_MAX_PSIZE, OPTIONS_MAX_PSIZE, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->psize = (int)v;
+		break;
+	case 'B':
+		rc = parse_int(c, arg, 0, INT32_MAX, &v, err, errlen);
+		if (rc)
+			return rc;
+		/* mtr: a pattern above 255 means a random one per probe. */
+		o->bitpattern = v > 255 ? -1 : (int)v;
+		break;
+	case 'Q':
+		rc = parse_int(c, arg, 0, 255, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->tos = (int)v;
+		break;
+	case 'a':
+		o->src_addr = arg;
+		break;
+	case 'I':
+		if (!*arg || strlen(arg) > 15 || strchr(arg, '/'))
+			return bad_value(c, long_name(c), arg, "an interface name", err, errlen);
+		o->interface = arg;
+		break;
+	case 'f':
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_TTL, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->first_ttl = (int)v;
+		break;
+	case 'm':
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_TTL, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->max_ttl = (int)v;
+		break;
+	case 'U':
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_TTL, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->max_unknown = (int)v;
+		break;
+	case 'u':
+		o->proto = OPTIONS_PROTO_UDP;
+		break;
+	case 'T':
+		o->proto = OPTIONS_PROTO_TCP;
+		break;
+	case 'S':
+		set_err(err, errlen, "SCTP is not supported by the hopwatch engine");
+		return -EINVAL;
+	case 'P':
+		rc = parse_int(c, arg, 1, 65535, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->port = (int)v;
+		break;
+	case 'L':
+		rc = parse_int(c, arg, 1024, 65535, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->local_port = (int)v;
+		break;
+	case 'M':
+		rc = parse_int(c, arg, 0, UINT32_MAX, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->has_mark = 1;
+		o->mark = (uint32_t)v;
+		break;
+	case 'e':
+		o->mpls = 1;
+		break;
+	case 'E':
+		rc = parse_int(c, arg, 1, 8, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->max_ecmp = (int)v;
+		break;
+	case 'o':
+		if (report_check_fields(arg))
+			return bad_value(c, long_name(c), arg, "mtr field letters (e.g. LSRNABWV)",
+					 err, errlen);
+		o->fields = arg;
+		break;
+	case 'Z':
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_TIMEOUT_S, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->timeout_s = (int)v;
+		break;
+	case 'G':
+		rc = parse_int(c, arg, 0, OPTIONS_MAX_TIMEOUT_S, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->grace_s = (int)v;
+		break;
+	case 'F':
+		return read_hosts(o, arg, err, errlen);
+	case 't':
+		o->report = 0;
+		break;
+	case OPT_DISPLAYMODE:
+		rc = parse_int(c, arg, 0, 2, &v, err, errlen);
+		if (rc)
+			return rc;
+		break;
+	case 'g':
+		set_err(err, errlen,
+			"the GTK interface is not available in hopwatch; use the "
+			"terminal view (-t) or a report");
+		return -EINVAL;
+	case 'y':
+	case 'z':
+		set_err(err, errlen, "-%c (--%s) is not supported yet", c, long_name(c));
+		return -EINVAL;
+	case OPT_ENGINE:
+		o->engine = arg;
+		break;
+	case OPT_OUTPUT:
+		o->output = arg;
+		break;
+	case OPT_REPORT_ON_EXIT:
+		o->report_on_exit = 1;
+		break;
+	default:
+		set_err(err, errlen, "unknown option; try 'hopwatch --help'");
+		return -EINVAL;
+	}
+	return OPTIONS_RUN;
+}
+
+/* Split the environment defaults on white space into words appended to argv_out. */
+static int split_env(struct options *o, const char *env, char **argv_out, int *argc_out, char *err,
+		     size_t errlen)
+{
+	char *p;
+
+	if (strlen(env) > OPTIONS_ENV_MAX) {
+		set_err(err, errlen, "HOPWATCH_OPTIONS is longer than %d bytes", OPTIONS_ENV_MAX);
+		return -EINVAL;
+	}
+	o->env_copy = strdup(env);
+	if (!o->env_copy) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (p = strtok(o->env_copy, " \t\n"); p; p = strtok(NULL, " \t\n")) {
+		if (*argc_out >= OPTIONS_MAX_ARGS - 1) {
+			set_err(err, errlen, "too many words in HOPWATCH_OPTIONS");
+			return -EINVAL;
+		}
+		argv_out[(*argc_out)++] = p;
+	}
+	return 0;
+}
+
+int options_parse(struct options *o, int argc, char *const *argv, const char *env, int is_root,
+		  char *err, size_t errlen)
+{
+	char *args[OPTIONS_MAX_ARGS];
+	int nargs = 0, i, c, rc;
+
+	defaults(o);
+	if (err && errlen)
+		err[0] = '\0';
+	args[nargs++] = (char *)(argc > 0 ? argv[0] : "hopwatch");
+	if (env && *env) {
+		rc = split_env(o, env, args, &nargs, err, errlen);
+		if (rc)
+			return rc;
+	}
+	for (i = 1; i < argc; i++) {
+		if (nargs >= OPTIONS_MAX_ARGS - 1) {
+			set_err(err, errlen, "too many arguments");
+			return -EINVAL;
+		}
+		args[nargs++] = argv[i];
+	}
+	args[nargs] = NULL;
+
+	optind = 0; /* GNU: reinitialise, so options_parse can run more than once */
+	opterr = 0;
+	while ((c = getopt_long(nargs, args, short_opts, long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			char v[OPT_ECHO_MAX + 1];
+
+			if (optopt && optopt < OPT_HTML && isprint(optopt) &&
+			    strchr(short_opts, optopt))
+				set_err(err, errlen, "option -%c needs a value", optopt);
+			else if (optopt) {
+				echo_value(args[optind - 1], v, sizeof(v));
+				if (optopt >= OPT_HTML || !isprint(optopt))
+					set_err(err, errlen, "option '%s' needs a value", v);
+				else
+					set_err(err, errlen,
+						"unknown option -%c; try 'hopwatch --help'",
+						optopt);
+			} else {
+				echo_value(args[optind - 1], v, sizeof(v));
+				set_err(err, errlen, "unknown option '%s'; try 'hopwatch --help'",
+					v);
+			}
+			return -EINVAL;
+		}
+		rc = handle(o, c, optarg, is_root, err, errlen);
+		if (rc != OPTIONS_RUN)
+			return rc;
+	}
+	for (i = optind; i < nargs; i++) {
+		rc = add_target(o, args[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (o->first_ttl > o->max_ttl) {
+		set_err(err, errlen, "first TTL (-f %d) is above the maximum TTL (-m %d)",
+			o->first_ttl, o->max_ttl);
+		return -EINVAL;
+	}
+	if (o->local_port && o->proto == OPTIONS_PROTO_ICMP) {
+		set_err(err, errlen, "-L (--localport) needs -u or -T");
+		return -EINVAL;
+	}
+	if (!o->ntargets) {
+		set_err(err, errlen, "no destination host given; try 'hopwatch --help'");
+		return -EINVAL;
+	}
+	return OPTIONS_RUN;
+}
+
+void options_deinit(struct options *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->ntargets; i++)
+		free(o->targets[i]);
+	o->ntargets = 0;
+	free(o->env_copy);
+	o->env_copy = NULL;
+}

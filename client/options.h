@@ -1,0 +1,98 @@
+/*
+ * options: the hopwatch command line, with mtr's letters, meanings and defaults.
+ * Owns parsing and validation of argv, of the HOPWATCH_OPTIONS defaults and of -F host
+ * files. Never opens sockets, never resolves names, never exits: a bad value comes back
+ * as -EINVAL with one line of text for the caller to print.
+ */
+#ifndef HOPWATCH_CLIENT_OPTIONS_H
+#define HOPWATCH_CLIENT_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/report.h"
+
+/* mtr's defaults. */
+#define OPTIONS_DEFAULT_COUNT	    10
+#define OPTIONS_DEFAULT_INTERVAL_US 1000000
+#define OPTIONS_DEFAULT_MAX_TTL	    30
+#define OPTIONS_DEFAULT_MAX_UNKNOWN 12
+#define OPTIONS_DEFAULT_TIMEOUT_S   10
+#define OPTIONS_DEFAULT_GRACE_S	    5
+#define OPTIONS_DEFAULT_MAX_ECMP    8
+#define OPTIONS_DEFAULT_PSIZE	    64
+/* Limits. */
+#define OPTIONS_MAX_TTL	       255
+#define OPTIONS_MAX_TARGETS    256
+#define OPTIONS_MAX_PSIZE      4470 /* mtr's MAXPACKET */
+#define OPTIONS_MAX_COUNT      1000000000
+#define OPTIONS_MAX_INTERVAL_S 86400
+#define OPTIONS_MAX_TIMEOUT_S  3600
+#define OPTIONS_MAX_ARGS       256  /* words in HOPWATCH_OPTIONS plus argv */
+#define OPTIONS_ERR_MAX	       256  /* length of the error line */
+#define OPTIONS_HOST_MAX       255  /* longest host name in a -F file */
+#define OPTIONS_ENV_MAX	       4096 /* longest HOPWATCH_OPTIONS */
+
+enum options_result {
+	OPTIONS_RUN = 0,     /* go */
+	OPTIONS_HELP = 1,    /* --help printed by the caller */
+	OPTIONS_VERSION = 2, /* --version */
+};
+
+enum options_proto {
+	OPTIONS_PROTO_ICMP,
+	OPTIONS_PROTO_UDP,
+	OPTIONS_PROTO_TCP,
+};
+
+struct options {
+	int report;		   /* a report flag was given: run -c rounds then print */
+	enum report_format format; /* with report */
+	int report_on_exit;	   /* live view, then a report on exit */
+	int count;		   /* -c, rounds */
+	int64_t interval_us;	   /* -i */
+	int numeric;		   /* -n */
+	int show_ips;		   /* -b */
+	int family;		   /* 0, 4 or 6 */
+	int psize;		   /* -s, bytes; negative = random up to -psize */
+	int bitpattern;		   /* -B, 0..255; -1 = random */
+	int tos;		   /* -Q */
+	const char *src_addr;	   /* -a, NULL = kernel's choice */
+	const char *interface;	   /* -I */
+	int first_ttl;		   /* -f */
+	int max_ttl;		   /* -m */
+	int max_unknown;	   /* -U */
+	enum options_proto proto;  /* -u, -T, default ICMP */
+	int port;		   /* -P, 0 = engine default */
+	int local_port;		   /* -L, 0 = engine's choice */
+	int has_mark;
+	uint32_t mark;	    /* -M */
+	int mpls;	    /* -e */
+	int max_ecmp;	    /* -E */
+	const char *fields; /* -o, NULL = default */
+	int timeout_s;	    /* -Z */
+	int grace_s;	    /* -G */
+	const char *engine; /* --engine, NULL = default search */
+	const char *output; /* --output FILE for --html/--text, NULL = stdout */
+	size_t ntargets;
+	char *targets[OPTIONS_MAX_TARGETS]; /* owned */
+	/* private: storage of the HOPWATCH_OPTIONS words */
+	char *env_copy;
+};
+
+/*
+ * Parse HOPWATCH_OPTIONS (env, may be NULL) then argv. is_root decides whether an
+ * interval below 1 s is allowed. Returns an enum options_result, or -EINVAL/-ENOMEM with
+ * err holding one line (no program name, no newline). Free with options_deinit().
+ */
+int options_parse(struct options *o, int argc, char *const *argv, const char *env, int is_root,
+		  char *err, size_t errlen);
+void options_deinit(struct options *o);
+
+/* The --help text. */
+const char *options_usage(void);
+
+/* Wire name of a protocol: "icmp", "udp", "tcp". */
+const char *options_proto_name(enum options_proto p);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * sched: mtr's probing rounds on libevent timers. Round k starts at start + k * interval
+ * (no drift); inside a round one probe per TTL, spaced by a short gap so that the
+ * destination's answer can end the round before TTLs past it are probed. After the
+ * last round the run ends when nothing is in flight, or when -G runs out.
+ */
+#include "client/sched.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+
+/* Longest error line from the scheduler. */
+#define SCHED_ERR_MAX 256
+
+struct slot {
+	int64_t token; /* 0 = free */
+	int ttl;
+	int round;
+	uint32_t seq;
+};
+
+struct sched {
+	struct event_base *base;
+	struct engine_conn *conn;
+	struct stats_table *table;
+	struct sched_config cfg;
+	struct engine_probe tmpl;
+	struct sched_hooks hooks;
+	struct event *round_ev, *gap_ev, *grace_ev;
+	int64_t start_us; /* monotonic time of round 0 */
+	int round;	  /* rounds started */
+	int cur_ttl;	  /* next TTL of the round being sent, 0 = none */
+	int sending;	  /* a round is being sent */
+	int stopped, paused, finished;
+	int dest_ttl; /* lowest TTL the destination answered at, 0 = not yet */
+	uint32_t inflight;
+	uint32_t seq; /* probes sent */
+	struct slot slots[SCHED_SLOTS];
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct timeval tv_of(int64_t us)
+{
+	struct timeval tv;
+
+	if (us < 0)
+		us = 0;
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	return tv;
+}
+
+static void finish(struct sched *s, int err, const char *msg)
+{
+	if (s->finished)
+		return;
+	s->finished = 1;
+	evtimer_del(s->round_ev);
+	evtimer_del(s->gap_ev);
+	evtimer_del(s->grace_ev);
+	if (s->hooks.done)
+		s->hooks.done(s->hooks.ctx, err, msg);
+}
+
+static int all_rounds_sent(const struct sched *s)
+{
+	return s->cfg.count > 0 && s->round >= s->cfg.count && !s->sending;
+}
+
+static void maybe_done(struct sched *s)
+{
+	if (!s->finished && all_rounds_sent(s) && s->inflight == 0)
+		finish(s, 0, NULL);
+}
+
+/* The highest TTL worth probing in this round. */
+static int round_limit(const struct sched *s)
+{
+	int limit = s->cfg.max_ttl;
+
+	if (s->dest_ttl && s->dest_ttl < limit)
+		limit = s->dest_ttl;
+	/* An unreachable answer does not end rounds: mtr keeps probing past it, and with
+	 * ECMP or policy routing only some flows may be refused. */
+	return limit;
+}
+
+/* Hops first..ttl known to be silent: probed, nothing in flight, nobody answered. */
+static int silent_hops(const struct sched *s, int ttl)
+{
+	int t, n = 0;
+
+	for (t = s->cfg.first_ttl; t <= ttl && t < STATS_MAX_HOPS; t++) {
+		const struct stats_hop *h = &s->table->hops[t - 1];
+
+		if (h->acc.sent && !h->acc.inflight && !h->nresponders)
+			n++;
+	}
+	return n;
+}
+
+static int64_t gap_us(const struct sched *s)
+{
+	int64_t span = round_limit(s) - s->cfg.first_ttl + 1;
+	int64_t gap = s->cfg.interval_us / (span > 0 ? span : 1);
+
+	if (gap > SCHED_GAP_MAX_US)
+		gap = SCHED_GAP_MAX_US;
+	if (gap < SCHED_GAP_MIN_US)
+		gap = SCHED_GAP_MIN_US;
+	return gap;
+}
+
+static void end_round(struct sched *s)
+{
+	s->sending = 0;
+	s->cur_ttl = 0;
+	if (s->cfg.count > 0 && s->round >= s->cfg.count) {
+		struct timeval tv = tv_of(s->cfg.grace_us);
+
+		evtimer_add(s->grace_ev, &tv);
+		maybe_done(s);
+	}
+}
+
+static void send_one(struct sched *s)
+{
+	struct engine_probe p = s->tmpl;
+	struct slot *sl;
+	int64_t token;
+	int ttl = s->cur_ttl, rc;
+
+	p.ttl = ttl;
+	rc = engine_conn_send_probe(s->conn, &p, &token);
+	if (rc) {
+		char msg[SCHED_ERR_MAX];
+
+		snprintf(msg, sizeof(msg), "cannot send a probe: %s", strerror(-rc));
+		finish(s, rc, msg);
+		return;
+	}
+	sl = &s->slots[token % SCHED_SLOTS];
+	if (sl->token) {
+		/* SCHED_SLOTS probes later and still no answer: count it lost. */
+		stats_answer(s->table, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
+		s->inflight--;
+	}
+	sl->token = token;
+	sl->ttl = ttl;
+	sl->round = s->round - 1;
+	sl->seq = s->seq++;
+	s->inflight++;
+	stats_sent(s->table, ttl);
+	if (s->hooks.sent)
+		s->hooks.sent(s->hooks.ctx, ttl, sl->round, sl->seq);
+}
+
+static void gap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (s->finished || s->stopped || !s->sending)
+		return;
+	send_one(s);
+	if (s->finished)
+		return;
+	/* mtr's end of a round: the destination, -m, or more than -U silent hops. */
+	if (s->cur_ttl >= round_limit(s) || silent_hops(s, s->cur_ttl) > s->cfg.max_unknown) {
+		end_round(s);
+		return;
+	}
+	s->cur_ttl++;
+	tv = tv_of(gap_us(s));
+	evtimer_add(s->gap_ev, &tv);
+}
+
+static void round_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct timeval tv;
+	int64_t next;
+
+	(void)fd;
+	(void)what;
+	if (s->finished || s->stopped)
+		return;
+	if (!s->paused && !s->sending) {
+		s->round++;
+		s->sending = 1;
+		s->cur_ttl = s->cfg.first_ttl;
+		gap_cb(-1, 0, s);
+	}
+	if (s->cfg.count > 0 && s->round >= s->cfg.count)
+		return;
+	next = s->start_us + (int64_t)s->round * s->cfg.interval_us;
+	if (s->paused || next <= now_us())
+		next = now_us() + s->cfg.interval_us;
+	tv = tv_of(next - now_us());
+	evtimer_add(s->round_ev, &tv);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	/* -G ran out: what is still out there is lost, as mtr would count it. */
+	for (i = 0; i < SCHED_SLOTS; i++) {
+		if (s->slots[i].token) {
+			stats_answer(s->table, s->slots[i].ttl, STATS_LOST, NULL, 0, NULL, 0);
+			s->slots[i].token = 0;
+		}
+	}
+	s->inflight = 0;
+	finish(s, 0, NULL);
+}
+
+static int fatal_reply(enum proto_reply r)
+{
+	switch (r) {
+	case PROTO_REPLY_INVALID_ARGUMENT:
+	case PROTO_REPLY_UNKNOWN_COMMAND:
+	case PROTO_REPLY_COMMAND_PARSE_ERROR:
+	case PROTO_REPLY_COMMAND_BUFFER_OVERFLOW:
+		return 1;
+	case PROTO_REPLY_REPLY:
+	case PROTO_REPLY_TTL_EXPIRED:
+	case PROTO_REPLY_NO_REPLY:
+	case PROTO_REPLY_NO_ROUTE:
+	case PROTO_REPLY_NO_ROUTE_HOST:
+	case PROTO_REPLY_NO_ROUTE_NETWORK:
+	case PROTO_REPLY_HOST_DOWN:
+	case PROTO_REPLY_PROHIBITED:
+	case PROTO_REPLY_NETWORK_DOWN:
+	case PROTO_REPLY_PERMISSION_DENIED:
+	case PROTO_REPLY_ADDRESS_IN_USE:
+	case PROTO_REPLY_ADDRESS_NOT_AVAILABLE:
+	case PROTO_REPLY_PROBES_EXHAUSTED:
+	case PROTO_REPLY_FEATURE_SUPPORT:
+	case PROTO_REPLY_EXTENSION_ENABLED:
+	case PROTO_REPLY_UNEXPECTED_ERROR:
+	case PROTO_REPLY__COUNT:
+		break;
+	}
+	return 0;
+}
+
+static enum stats_outcome outcome_of(const struct engine_result *r)
+{
+	switch (r->reply) {
+	case PROTO_REPLY_REPLY:
+		return r->from.family ? STATS_REPLY : STATS_LOST;
+	case PROTO_REPLY_TTL_EXPIRED:
+		return r->from.family ? STATS_TTL_EXPIRED : STATS_LOST;
+	case PROTO_REPLY_NO_ROUTE:
+	case PROTO_REPLY_NO_ROUTE_HOST:
+	case PROTO_REPLY_NO_ROUTE_NETWORK:
+	case PROTO_REPLY_HOST_DOWN:
+	case PROTO_REPLY_PROHIBITED:
+		/* A send error carries no address: nobody answered. */
+		return r->from.family ? STATS_UNREACHABLE : STATS_LOST;
+	case PROTO_REPLY_NO_REPLY:
+	case PROTO_REPLY_NETWORK_DOWN:
+	case PROTO_REPLY_PERMISSION_DENIED:
+	case PROTO_REPLY_ADDRESS_IN_USE:
+	case PROTO_REPLY_ADDRESS_NOT_AVAILABLE:
+	case PROTO_REPLY_PROBES_EXHAUSTED:
+	case PROTO_REPLY_INVALID_ARGUMENT:
+	case PROTO_REPLY_UNKNOWN_COMMAND:
+	case PROTO_REPLY_COMMAND_PARSE_ERROR:
+	case PROTO_REPLY_COMMAND_BUFFER_OVERFLOW:
+	case PROTO_REPLY_FEATURE_SUPPORT:
+	case PROTO_REPLY_EXTENSION_ENABLED:
+	case PROTO_REPLY_UNEXPECTED_ERROR:
+	case PROTO_REPLY__COUNT:
+		break;
+	}
+	return STATS_LOST;
+}
+
+static void on_result(void *ctx, int64_t token, const struct engine_result *r)
+{
+	struct sched *s = ctx;
+	struct slot *sl;
+	enum stats_outcome oc;
+	uint32_t seq;
+	int ttl, round;
+
+	if (s->finished)
+		return;
+	if (token <= 0)
+		sl = NULL;
+	else
+		sl = &s->slots[token % SCHED_SLOTS];
+	if (fatal_reply(r->reply)) {
+		const struct proto_reply_info *ri = proto_reply_info(r->reply);
+		char msg[SCHED_ERR_MAX];
+
+		snprintf(msg, sizeof(msg), "the engine refused a probe: %s",
+			 ri ? ri->name : "error");
+		finish(s, -EINVAL, msg);
+		return;
+	}
+	if (!sl || sl->token != token) {
+		log_debug("engine answered unknown token %lld", (long long)token);
+		return;
+	}
+	ttl = sl->ttl;
+	round = sl->round;
+	seq = sl->seq;
+	sl->token = 0;
+	s->inflight--;
+	oc = outcome_of(r);
+	stats_answer(s->table, ttl, oc, oc == STATS_LOST ? NULL : &r->from,
+		     r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
+	if (oc == STATS_REPLY && (!s->dest_ttl || ttl < s->dest_ttl))
+		s->dest_ttl = ttl;
+	if (s->hooks.answer)
+		s->hooks.answer(s->hooks.ctx, ttl, round, seq, oc,
+				oc == STATS_LOST ? NULL : &r->from, r->rtt_us);
+	/* The destination answered mid-round: nothing past it is worth probing. */
+	if (s->sending && s->cur_ttl > round_limit(s)) {
+		evtimer_del(s->gap_ev);
+		end_round(s);
+	}
+	maybe_done(s);
+}
+
+static void on_lost(void *ctx, const char *err)
+{
+	struct sched *s = ctx;
+
+	finish(s, -EPIPE, err);
+}
+
+int sched_new(struct sched **out, struct event_base *base, struct engine_conn *conn,
+	      struct stats_table *table, const struct sched_config *cfg,
+	      const struct engine_probe *tmpl, const struct sched_hooks *hooks)
+{
+	struct sched *s;
+
+	*out = NULL;
+	if (cfg->first_ttl < 1 || cfg->max_ttl >= STATS_MAX_HOPS || cfg->first_ttl > cfg->max_ttl ||
+	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	s->conn = conn;
+	s->table = table;
+	s->cfg = *cfg;
+	s->tmpl = *tmpl;
+	if (hooks)
+		s->hooks = *hooks;
+	s->round_ev = evtimer_new(base, round_cb, s);
+	s->gap_ev = evtimer_new(base, gap_cb, s);
+	s->grace_ev = evtimer_new(base, grace_cb, s);
+	if (!s->round_ev || !s->gap_ev || !s->grace_ev) {
+		sched_free(s);
+		return -ENOMEM;
+	}
+	engine_conn_set_handlers(conn, on_result, on_lost, s);
+	*out = s;
+	return 0;
+}
+
+struct sched *sched_free(struct sched *s)
+{
+	if (!s)
+		return NULL;
+	if (s->conn)
+		engine_conn_set_handlers(s->conn, NULL, NULL, NULL);
+	if (s->grace_ev)
+		event_free(s->grace_ev);
+	if (s->gap_ev)
+		event_free(s->gap_ev);
+	if (s->round_ev)
+		event_free(s->round_ev);
+	free(s);
+	return NULL;
+}
+
+int sched_start(struct sched *s)
+{
+	s->start_us = now_us();
+	round_cb(-1, 0, s);
+	return s->finished ? -EIO : 0;
+}
+
+void sched_stop(struct sched *s)
+{
+	s->stopped = 1;
+	s->sending = 0;
+	evtimer_del(s->round_ev);
+	evtimer_del(s->gap_ev);
+}
+
+void sched_pause(struct sched *s, int paused)
+{
+	s->paused = paused;
+}
+
+int sched_rounds(const struct sched *s)
+{
+	return s->round;
+}
+
+uint32_t sched_inflight(const struct sched *s)
+{
+	return s->inflight;
+}

@@ -1,0 +1,64 @@
+/*
+ * sched: rounds of probes over TTL first..max, with mtr's -c, -i, -f, -m, -U, -Z and -G.
+ * Owns timing and the probes in flight; feeds every send and every answer into the stats
+ * table. Never renders and never resolves names. A run is over as soon as every probe of
+ * the last round is answered or timed out; -G only bounds how long that may take.
+ */
+#ifndef HOPWATCH_CLIENT_SCHED_H
+#define HOPWATCH_CLIENT_SCHED_H
+
+#include <stdint.h>
+
+#include "client/engine_conn.h"
+#include "client/stats.h"
+
+struct event_base;
+struct sched;
+
+/* Probes remembered in flight (by token); more at once are refused. */
+#define SCHED_SLOTS 16384
+/* Longest pause between two probes of one round. */
+#define SCHED_GAP_MAX_US 25000
+/* Shortest pause between two probes of one round. */
+#define SCHED_GAP_MIN_US 1000
+
+struct sched_config {
+	int count;	     /* rounds; 0 = until sched_stop() */
+	int64_t interval_us; /* from one round's start to the next */
+	int first_ttl;	     /* 1..max_ttl */
+	int max_ttl;	     /* 1..255 */
+	int max_unknown;     /* end a round after this many silent hops */
+	int64_t grace_us;    /* after the last round, wait at most this for answers */
+};
+
+/* Optional observers; any may be NULL. round counts from 0, seq numbers each probe. */
+struct sched_hooks {
+	void (*sent)(void *ctx, int ttl, int round, uint32_t seq);
+	void (*answer)(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
+		       const struct stats_addr *from, int64_t rtt_us);
+	/* The run ended: err 0 (all rounds done) or -errno with msg one line. */
+	void (*done)(void *ctx, int err, const char *msg);
+	void *ctx;
+};
+
+/*
+ * tmpl is copied: every probe is tmpl with its ttl set. The scheduler takes over the
+ * engine connection's handlers. Returns 0 or -errno.
+ */
+int sched_new(struct sched **out, struct event_base *base, struct engine_conn *conn,
+	      struct stats_table *table, const struct sched_config *cfg,
+	      const struct engine_probe *tmpl, const struct sched_hooks *hooks);
+struct sched *sched_free(struct sched *s);
+
+/* Start the first round now. */
+int sched_start(struct sched *s);
+/* Stop sending; pending answers are still counted. done is not called. */
+void sched_stop(struct sched *s);
+/* Pause or resume new rounds (the live view's 'p'). */
+void sched_pause(struct sched *s, int paused);
+
+/* Rounds started so far, and probes in flight. */
+int sched_rounds(const struct sched *s);
+uint32_t sched_inflight(const struct sched *s);
+
+#endif
