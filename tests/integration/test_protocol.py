@@ -6,7 +6,6 @@ reply word and argument names in order; round-trip times only as numbers in a sa
 range. Lab changes (nftables rules, routes) are undone when a case ends.
 """
 
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,13 @@ LINUX_TTL = 64
 EXTENSIONS = ("icmp-type", "reply-ttl", "quoted-ttl", "flow-id", "unreachable-detail")
 PROTOCOLS = ("icmp", "udp", "tcp")
 FAMILIES = (4, 6)
+# The source's own addresses on link 0 (lab.sh: left side of link 0 is ".1" / "::1").
+SRC4 = "198.51.100.1"
+SRC6 = "2001:db8::1"
+# Unreachable from the source once the local-route cases add their routes: TEST-NET-1
+# and a 2001:db8: prefix the lab never uses.
+LOCAL_UNREACH4 = "192.0.2.1"
+LOCAL_UNREACH6 = "2001:db8:77::1"
 # A token for a check-support line that marks "everything before me has been answered".
 SENTINEL = 999999
 
@@ -228,6 +234,15 @@ class Unreachable(EngineCase):
             r = self.ask(probe(9, fam, "timeout", "2"), PROBE_S)
         self.assertResult(r, word, fam, hop(fam, BLOCK_AT))
 
+    def test_reject_icmp_type(self):
+        self.enable("icmp-type")
+        names = ["ip-4", "round-trip-time", "icmp-type", "icmp-code"]
+        rule = "%s reject with icmp type admin-prohibited" % nft_match(4)
+        with LAB.nft_rules(LAB.router(BLOCK_AT), "forward", [rule]):
+            r = self.ask(probe(11, 4, "timeout", "2"), PROBE_S)
+        self.assertResult(r, "no-route", 4, hop(4, BLOCK_AT), names)
+        self.assertEqual((r.int("icmp-type"), r.int("icmp-code")), (3, 13), r.line)
+
     def test_route_unreachable_ip4(self):
         self.routed(4, "unreachable", "no-route", False)
 
@@ -280,6 +295,35 @@ class LocalErrors(EngineCase):
 
     def test_permission_denied_ip6(self):
         self.permission_denied(6)
+
+    def local_route(self, fam, kind, word, detail):
+        """A route in the source namespace itself: the send fails with an errno, which
+        becomes a result line without addresses (as mtr-packet's)."""
+        if detail:
+            self.enable("unreachable-detail")
+        target = LOCAL_UNREACH4 if fam == 4 else LOCAL_UNREACH6
+        with LAB.ip_route(LAB.src, kind, "%s/%d" % (target, 32 if fam == 4 else 128)):
+            for i, proto in enumerate(PROTOCOLS):
+                self.assertLine("%d send-probe ip-%d %s protocol %s" % (40 + i, fam, target, proto),
+                                "%d %s" % (40 + i, word))
+
+    def test_local_unreachable_route_ip4(self):
+        self.local_route(4, "unreachable", "no-route", False)
+
+    def test_local_unreachable_route_ip6(self):
+        self.local_route(6, "unreachable", "no-route", False)
+
+    def test_local_unreachable_route_detail_ip4(self):
+        self.local_route(4, "unreachable", "no-route-host", True)
+
+    def test_local_unreachable_route_detail_ip6(self):
+        self.local_route(6, "unreachable", "no-route-host", True)
+
+    def test_local_prohibit_route_ip4(self):
+        self.local_route(4, "prohibit", "permission-denied", False)
+
+    def test_local_prohibit_route_ip6(self):
+        self.local_route(6, "prohibit", "permission-denied", False)
 
     def test_address_not_available_ip4(self):
         self.assertLine(probe(1, 4, "local-ip-4", "198.51.100.200"),
@@ -362,6 +406,35 @@ class Exhaustion(EngineCase):
         self.assertEqual(code, 0)
 
 
+class EndOfInput(EngineCase):
+    def test_last_line_without_newline(self):
+        self.eng.write(b"1 check-support feature ip-4")
+        self.eng.close()
+        self.assertEqual(self.eng.read_all(), ["1 feature-support support ok"])
+        self.assertEqual(self.eng.wait(), 0)
+
+    def test_probes_finish_after_eof(self):
+        # EOF ends the input, not the session: probes in flight are still answered.
+        with LAB.nft_rules(LAB.router(1), "forward", ["%s drop" % nft_match(6)]):
+            self.eng.send(probe(1, 4, "ttl", "2"), probe(2, 6, "timeout", "1"), probe(3, 4))
+            self.eng.close()
+            lines = self.eng.read_all()
+        got = {r.token: r for r in map(Reply, lines)}
+        self.assertEqual(sorted(got), [1, 2, 3], lines)
+        self.assertResult(got[1], "ttl-expired", 4, hop(4, 2))
+        self.assertEqual(got[2].line, "2 no-reply")
+        self.assertResult(got[3], "reply", 4, LAB.dst4)
+        self.assertEqual(self.eng.wait(), 0)
+
+    def test_every_argument(self):
+        # All send-probe arguments in one line, mark and local-device through the broker.
+        for fam, local in ((4, "local-ip-4 " + SRC4), (6, "local-ip-6 " + SRC6)):
+            r = self.ask(probe(fam, fam, "protocol udp port 33500", local,
+                               "local-port 5001 ttl 2 size 100 bit-pattern 255 tos 16",
+                               "timeout 3 mark 7 local-device right"), PROBE_S)
+            self.assertResult(r, "ttl-expired", fam, hop(fam, 2))
+
+
 # ---- parse errors -------------------------------------------------------------------
 
 # Line length the engine reads, newline excluded: mtr-packet's 4096-byte buffer holds a
@@ -425,6 +498,16 @@ class ParseErrors(EngineCase):
         self.assertEqual(self.before_sentinel(ok + b"\n"), ["1 feature-support support ok"])
         self.assertEqual(self.before_sentinel(ok + b" \n"), ["0 command-buffer-overflow"])
 
+    def test_too_many_arguments(self):
+        # More pairs than the parser holds (PROTO_ARGS_MAX 32) is a parse error, not a
+        # silently truncated command.
+        self.parse_error(b"1 check-support" + b" feature ip-4" * 33 + b"\n")
+
+    def test_spaces_and_crlf_tolerated(self):
+        out = self.before_sentinel(b"1  check-support   feature  ip-4 \n"
+                                   b"2 check-support feature ip-6\r\n")
+        self.assertEqual(out, ["1 feature-support support ok", "2 feature-support support ok"])
+
     def test_unknown_command(self):
         self.assertLine("5 frobnicate", "5 unknown-command")
         self.assertLine("6 SEND-PROBE ip-4 203.0.113.1", "6 unknown-command")
@@ -450,6 +533,11 @@ INVALID = {
 
 
 class InvalidArgument(EngineCase):
+    def test_repeated_feature(self):
+        self.assertLine("1 check-support feature ip-4 feature ip-6",
+                        "1 invalid-argument reason repeated-argument")
+
+
     def test_bad_address(self):
         self.assertLine("1 send-probe ip-4 300.1.1.1", "1 invalid-argument reason bad-value")
         self.assertLine("2 send-probe ip-6 2001:db8::zz", "2 invalid-argument reason bad-value")
@@ -513,6 +601,10 @@ class Extensions(EngineCase):
             self.assertEqual((r.int("icmp-type"), r.int("icmp-code")), exceeded, r.line)
         self.assertResult(rs[-1], "reply", fam, dst(fam), names)
         self.assertEqual((rs[-1].int("icmp-type"), rs[-1].int("icmp-code")), echo_reply)
+        for proto in ("udp", "tcp"):
+            for k, r in enumerate(self.path_lines(fam, proto)[:-1], 1):
+                self.assertResult(r, "ttl-expired", fam, hop(fam, k), names)
+                self.assertEqual((r.int("icmp-type"), r.int("icmp-code")), exceeded, r.line)
         r = self.ask(probe(300, fam, "protocol", "udp"), PROBE_S)
         self.assertResult(r, "reply", fam, dst(fam), names)
         self.assertEqual((r.int("icmp-type"), r.int("icmp-code")), port_unreach, r.line)
@@ -529,12 +621,13 @@ class Extensions(EngineCase):
     def reply_ttl(self, fam):
         self.enable("reply-ttl")
         names = ["ip-%d" % fam, "round-trip-time", "reply-ttl"]
-        rs = self.path_lines(fam)
-        # Every responder sends with TTL 64; each router on the way back takes one.
-        for k, r in enumerate(rs, 1):
-            self.assertResult(r, "reply" if k == HOPS + 1 else "ttl-expired", fam,
-                              dst(fam) if k == HOPS + 1 else hop(fam, k), names)
-            self.assertEqual(r.int("reply-ttl"), LINUX_TTL - (k - 1), r.line)
+        for proto in PROTOCOLS:
+            rs = self.path_lines(fam, proto)
+            # Every responder sends with TTL 64; each router on the way back takes one.
+            for k, r in enumerate(rs, 1):
+                self.assertResult(r, "reply" if k == HOPS + 1 else "ttl-expired", fam,
+                                  dst(fam) if k == HOPS + 1 else hop(fam, k), names)
+                self.assertEqual(r.int("reply-ttl"), LINUX_TTL - (k - 1), r.line)
 
     def test_reply_ttl_ip4(self):
         self.reply_ttl(4)
@@ -589,6 +682,12 @@ class Tokens(EngineCase):
         self.assertLine(probe(big, 4, "ttl", "0"), "%d invalid-argument reason out-of-range"
                         % big)
 
+    def test_same_token_twice(self):
+        # Tokens are the client's business: a repeated one is answered twice, not refused.
+        self.eng.send(probe(8, 4, "ttl", "1"), probe(8, 4, "ttl", "1"))
+        for _ in range(2):
+            self.assertResult(self.eng.expect(8, PROBE_S), "ttl-expired", 4, hop(4, 1))
+
     def test_token_zero(self):
         self.assertLine("0 check-support feature ip-4", "0 feature-support support ok")
 
@@ -614,6 +713,5 @@ class Tokens(EngineCase):
 
 
 if __name__ == "__main__":
-    socket.setdefaulttimeout(10)
     prog = unittest.main(verbosity=2, exit=False)
     sys.exit(0 if prog.result.wasSuccessful() else 1)
