@@ -275,7 +275,10 @@ static int64_t rtt_us(const struct timespec *sent, const struct timespec *got)
 	int64_t ns =
 		(int64_t)(got->tv_sec - sent->tv_sec) * 1000000000 + (got->tv_nsec - sent->tv_nsec);
 
-	return ns < 0 ? 0 : ns / 1000;
+	if (ns < 0)
+		return 0;
+	/* mtr reads round-trip-time as an int; a later answer still gets a line. */
+	return ns / 1000 > INT32_MAX ? INT32_MAX : ns / 1000;
 }
 
 static enum proto_reply verdict_reply(enum packet_verdict v, uint32_t ext)
@@ -405,8 +408,14 @@ static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		for (i = 0; i < got; i++) {
-			packet_parse(sock_family[which], sock_proto[which], rx[i].buf, rx[i].len,
-				     &rx[i].from, rx[i].hop_limit, &r);
+			if (rx[i].preparsed) {
+				r = rx[i].reply;
+				/* The kernel matched the echo id of a ping socket already. */
+				r.icmp_id = e->icmp_id;
+			} else {
+				packet_parse(sock_family[which], sock_proto[which], rx[i].buf,
+					     rx[i].len, &rx[i].from, rx[i].hop_limit, &r);
+			}
 			if (r.kind == PACKET_KIND_IGNORE)
 				continue;
 			p = match_probe(e, &r, &id);
@@ -590,6 +599,10 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		session_invalid(s, c->token, "ip-version-not-supported");
 		return;
 	}
+	if (!net_supports(e->net, protocol)) {
+		session_invalid(s, c->token, "protocol-not-supported");
+		return;
+	}
 	if (has_flow && !(s->ext & (1u << PROTO_EXT_FLOW_ID))) {
 		session_invalid(s, c->token, "extension-not-enabled");
 		return;
@@ -737,7 +750,8 @@ static const char *support_of(struct session *s, const struct proto_slice *f)
 		return net_have_family(e->net, AF_INET6) ? "ok" : "no";
 #undef IS
 	if (proto_protocol_lookup(f->ptr, f->len, &pr) == 0)
-		return protocol_number(pr) >= 0 ? "ok" : "no";
+		return protocol_number(pr) >= 0 && net_supports(e->net, protocol_number(pr)) ? "ok"
+											     : "no";
 	if (proto_ext_lookup(f->ptr, f->len, &ext) == 0)
 		return "ok";
 	return "no";

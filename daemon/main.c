@@ -59,11 +59,16 @@ int main(int argc, char **argv)
 
 	err = net_new(&net);
 	if (err == -EPERM || err == -EACCES)
-		fatalx("cannot open raw sockets: CAP_NET_RAW is missing. Run as root, or grant "
-		       "it once: setcap cap_net_raw,cap_net_admin+ep %s",
+		fatalx("cannot open raw sockets: CAP_NET_RAW is missing (and ICMP datagram "
+		       "sockets are not allowed for this group by net.ipv4.ping_group_range). "
+		       "Run as root, or grant it once: setcap cap_net_raw,cap_net_admin+ep %s",
 		       argv[0]);
 	if (err < 0)
 		fatalx("cannot open raw sockets: %s", strerror(-err));
+	if (net_get_mode(net) == NET_MODE_DGRAM)
+		log_warnx("no CAP_NET_RAW: using ICMP datagram sockets, ICMP probes only "
+			  "(setcap cap_net_raw,cap_net_admin+ep %s for UDP and TCP)",
+			  argv[0]);
 
 	/* The broker is forked while we still hold the capabilities it keeps. */
 	err = privsep_new(&ps, &cfg);

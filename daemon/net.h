@@ -38,16 +38,31 @@ struct net_rx {
 	union packet_addr from;
 	int hop_limit;	       /* IPv6 only, -1 if unknown */
 	struct timespec stamp; /* SO_TIMESTAMPNS, CLOCK_REALTIME */
+	/*
+	 * ICMP datagram sockets deliver no IP header (errors come from the error queue),
+	 * so net fills the reply itself; the kernel already matched the ICMP id.
+	 */
+	int preparsed;
+	struct packet_reply reply;
+};
+
+enum net_mode {
+	NET_MODE_RAW,	/* raw sockets: every protocol, any TTL */
+	NET_MODE_DGRAM, /* no CAP_NET_RAW: ICMP datagram sockets, ICMP probes only */
 };
 
 struct net;
 
 /*
- * Open every raw socket (needs CAP_NET_RAW). Returns 0, or -EPERM / -EACCES when the
- * process has no raw-socket privilege, or another -errno. A family whose sockets cannot
- * be opened (e.g. IPv6 disabled) is marked unavailable rather than failing.
+ * Open every raw socket (needs CAP_NET_RAW). Without that privilege, fall back to ICMP
+ * datagram sockets where net.ipv4.ping_group_range admits our group (NET_MODE_DGRAM).
+ * Returns 0, -EPERM / -EACCES when neither is possible, or another -errno. A family
+ * whose sockets cannot be opened (e.g. IPv6 disabled) is marked unavailable.
  */
 int net_new(struct net **out);
+enum net_mode net_get_mode(const struct net *n);
+/* Whether probes of this protocol (IPPROTO_ICMP/UDP/TCP) can be sent in this mode. */
+int net_supports(const struct net *n, int protocol);
 struct net *net_free(struct net *n);
 
 int net_fd(const struct net *n, enum net_sock which);

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <linux/icmp.h>
 #include <netinet/icmp6.h>
@@ -42,10 +43,11 @@ struct net_src_entry {
 };
 
 struct net {
-	int rx[NET_SOCK__COUNT];
-	int send4;	      /* IPPROTO_RAW, header included */
-	int udp6_send;	      /* raw IPPROTO_UDP, reads nothing */
-	int lookup4, lookup6; /* UDP sockets for connect()-based source lookup */
+	enum net_mode mode;
+	int rx[NET_SOCK__COUNT]; /* in NET_MODE_DGRAM: ICMP4/ICMP6 are the ping sockets */
+	int send4;		 /* IPPROTO_RAW, header included */
+	int udp6_send;		 /* raw IPPROTO_UDP, reads nothing */
+	int lookup4, lookup6;	 /* UDP sockets for connect()-based source lookup */
 	int have4, have6;
 	struct net_port reserved[4]; /* udp4, tcp4, udp6, tcp6 */
 	struct net_port ports[NET_PORTS_MAX];
@@ -287,6 +289,57 @@ static void close_v6(struct net *n)
 	close_fd(&n->reserved[3].fd);
 }
 
+/*
+ * An ICMP "ping" socket: the kernel lets a process without CAP_NET_RAW send echo
+ * requests when its group is in net.ipv4.ping_group_range. Errors (time exceeded,
+ * unreachable) arrive on the error queue with the offender's address.
+ */
+static int open_ping(int family)
+{
+	int one = 1, fd, err;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		goto fail;
+	if (family == AF_INET) {
+		if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one)) < 0)
+			goto fail;
+	} else {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one)) < 0)
+			goto fail;
+	}
+	big_rcvbuf(fd);
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+static int open_dgram(struct net *n)
+{
+	int fd4, fd6;
+
+	fd4 = open_ping(AF_INET);
+	fd6 = open_ping(AF_INET6);
+	if (fd4 < 0 && fd6 < 0)
+		return fd4;
+	n->mode = NET_MODE_DGRAM;
+	/* Source lookups need no privilege: plain UDP sockets, as in raw mode. */
+	n->lookup4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	n->lookup6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	n->rx[NET_SOCK_ICMP4] = fd4 < 0 ? -1 : fd4;
+	n->rx[NET_SOCK_ICMP6] = fd6 < 0 ? -1 : fd6;
+	n->have4 = fd4 >= 0;
+	n->have6 = fd6 >= 0;
+	return 0;
+}
+
 int net_new(struct net **out)
 {
 	struct net *n;
@@ -314,11 +367,27 @@ int net_new(struct net **out)
 	n->have4 = err4 == 0;
 	n->have6 = err6 == 0;
 	if (!n->have4 && !n->have6) {
+		if ((err4 == -EPERM || err4 == -EACCES) && open_dgram(n) == 0) {
+			*out = n;
+			return 0;
+		}
 		free(n);
 		return err4;
 	}
 	*out = n;
 	return 0;
+}
+
+enum net_mode net_get_mode(const struct net *n)
+{
+	return n->mode;
+}
+
+int net_supports(const struct net *n, int protocol)
+{
+	if (n->mode == NET_MODE_DGRAM)
+		return protocol == IPPROTO_ICMP;
+	return protocol == IPPROTO_ICMP || protocol == IPPROTO_UDP || protocol == IPPROTO_TCP;
 }
 
 struct net *net_free(struct net *n)
@@ -537,6 +606,68 @@ static int pick_fd(const struct net *n, int family, int protocol)
 	}
 }
 
+/*
+ * Ping sockets take the ICMP message only (the kernel builds the IP header and sets the
+ * echo id); TTL and TOS ride as ancillary data.
+ */
+static int send_ping(struct net *n, const struct packet_probe *p, const uint8_t *pkt, size_t len,
+		     struct timespec *sent)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int)) * 2 + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctrl;
+	struct sockaddr_storage ss;
+	struct iovec iov;
+	struct msghdr msg = {0};
+	struct cmsghdr *c;
+	socklen_t sslen;
+	int fd = n->rx[p->family == AF_INET ? NET_SOCK_ICMP4 : NET_SOCK_ICMP6];
+	int ttl = p->ttl, tos = p->tos, level, type_ttl, type_tos;
+	size_t skip = p->family == AF_INET ? 20 : 0;
+
+	if (fd < 0 || p->protocol != IPPROTO_ICMP || len <= skip)
+		return -EAFNOSUPPORT;
+	memset(&ctrl, 0, sizeof(ctrl));
+	fill_sockaddr(p->family, &p->dst, 0, &ss, &sslen);
+	iov.iov_base = (void *)(pkt + skip);
+	iov.iov_len = len - skip;
+	msg.msg_name = &ss;
+	msg.msg_namelen = sslen;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctrl.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int)) * 2;
+	level = p->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	type_ttl = p->family == AF_INET ? IP_TTL : IPV6_HOPLIMIT;
+	type_tos = p->family == AF_INET ? IP_TOS : IPV6_TCLASS;
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = level;
+	c->cmsg_type = type_ttl;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &ttl, sizeof(ttl));
+	c = CMSG_NXTHDR(&msg, c);
+	c->cmsg_level = level;
+	c->cmsg_type = type_tos;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+	clock_gettime(CLOCK_REALTIME, sent);
+	if (sendmsg(fd, &msg, 0) < 0) {
+		/*
+		 * An ICMP error queued for an earlier probe is also reported once as the
+		 * socket's pending error by the next send; that send did not happen. The
+		 * error was consumed by failing, so the retry tells whether it is real.
+		 */
+		if (errno != EHOSTUNREACH && errno != ENETUNREACH && errno != EACCES &&
+		    errno != EPROTO && errno != EMSGSIZE && errno != ECONNREFUSED)
+			return -errno;
+		clock_gettime(CLOCK_REALTIME, sent);
+		if (sendmsg(fd, &msg, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t *pkt, size_t len,
 	     uint32_t flowlabel, struct timespec *sent)
 {
@@ -544,6 +675,8 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 	socklen_t sslen;
 	ssize_t rc;
 
+	if (n->mode == NET_MODE_DGRAM)
+		return send_ping(n, p, pkt, len, sent);
 	if (fd < 0)
 		fd = pick_fd(n, p->family, p->protocol);
 	if (fd < 0)
@@ -598,53 +731,127 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 	return 0;
 }
 
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* An echo reply or an error-queue entry from a ping socket, as packet_parse would say. */
+static void ping_reply(int family, struct net_rx *rx, struct msghdr *m, int errqueue)
+{
+	struct packet_reply *r = &rx->reply;
+	struct sock_extended_err *ee = NULL;
+	struct cmsghdr *c;
+	int ttl = -1;
+
+	memset(r, 0, sizeof(*r));
+	rx->preparsed = 1;
+	r->kind = PACKET_KIND_IGNORE;
+	r->family = family;
+	r->reply_ttl = -1;
+	r->quoted_ttl = -1;
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR))
+			ee = (struct sock_extended_err *)CMSG_DATA(c);
+		else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL)
+			memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+	}
+	if (rx->len < 8)
+		return;
+	r->probe_protocol = IPPROTO_ICMP;
+	r->icmp_id = get16(rx->buf + 4);
+	r->icmp_seq = get16(rx->buf + 6);
+	if (!errqueue) {
+		/* Only echo replies reach the normal queue of a ping socket. */
+		r->kind = PACKET_KIND_ECHO_REPLY;
+		r->icmp_type = rx->buf[0];
+		r->icmp_code = rx->buf[1];
+		r->responder = rx->from;
+		r->probe_dst = rx->from;
+		r->reply_ttl = family == AF_INET ? ttl : rx->hop_limit;
+		return;
+	}
+	if (!ee || (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6))
+		return;
+	r->kind = PACKET_KIND_ICMP_ERROR;
+	r->icmp_type = ee->ee_type;
+	r->icmp_code = ee->ee_code;
+	/* The error queue names the probe's destination; the offender follows ee. */
+	r->probe_dst = rx->from;
+	read_sockaddr((const struct sockaddr_storage *)SO_EE_OFFENDER(ee), &r->responder);
+}
+
+static int recv_batch(struct net *n, int fd, int family, struct net_rx *rx, size_t first,
+		      size_t max, int errqueue);
+
 int net_recv(struct net *n, enum net_sock which, struct net_rx *rx, size_t max)
 {
-	struct timespec now;
-	int fd, got, i;
+	int got, more, family;
 
 	if ((unsigned)which >= NET_SOCK__COUNT || n->rx[which] < 0)
 		return -EBADF;
-	fd = n->rx[which];
 	if (max > NET_RX_BATCH)
 		max = NET_RX_BATCH;
+	if (n->mode != NET_MODE_DGRAM)
+		return recv_batch(n, n->rx[which], -1, rx, 0, max, 0);
+	family = which == NET_SOCK_ICMP4 ? AF_INET : AF_INET6;
+	got = recv_batch(n, n->rx[which], family, rx, 0, max, 0);
+	if (got < 0 || (size_t)got == max)
+		return got;
+	/* Errors are read into the slots after the echo replies, so rx stays one array. */
+	more = recv_batch(n, n->rx[which], family, rx, (size_t)got, max - (size_t)got, 1);
+	return more < 0 ? got : got + more;
+}
+
+static int recv_batch(struct net *n, int fd, int family, struct net_rx *rx, size_t first,
+		      size_t max, int errqueue)
+{
+	struct mmsghdr *msgs = n->msgs + first;
+	struct timespec now;
+	int got, i;
+
 	for (i = 0; i < (int)max; i++) {
-		struct msghdr *m = &n->msgs[i].msg_hdr;
+		struct msghdr *m = &msgs[i].msg_hdr;
 
 		memset(m, 0, sizeof(*m));
-		m->msg_name = &n->names[i];
-		m->msg_namelen = sizeof(n->names[i]);
-		m->msg_iov = &n->iov[i];
+		m->msg_name = &n->names[first + (size_t)i];
+		m->msg_namelen = sizeof(n->names[0]);
+		m->msg_iov = &n->iov[first + (size_t)i];
 		m->msg_iovlen = 1;
-		m->msg_control = n->ctrl[i];
-		m->msg_controllen = sizeof(n->ctrl[i]);
+		m->msg_control = n->ctrl[first + (size_t)i];
+		m->msg_controllen = sizeof(n->ctrl[0]);
 	}
-	got = recvmmsg(fd, n->msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+	got = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT | (errqueue ? MSG_ERRQUEUE : 0), NULL);
 	if (got < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 	now.tv_sec = 0;
 	for (i = 0; i < got; i++) {
-		struct msghdr *m = &n->msgs[i].msg_hdr;
+		struct msghdr *m = &msgs[i].msg_hdr;
+		struct net_rx *x = &rx[first + (size_t)i];
 		struct cmsghdr *c;
 		int have_stamp = 0;
 
-		rx[i].buf = n->rxbuf[i];
-		rx[i].len = n->msgs[i].msg_len > NET_RX_BUF ? NET_RX_BUF : n->msgs[i].msg_len;
-		rx[i].hop_limit = -1;
-		read_sockaddr(&n->names[i], &rx[i].from);
+		x->buf = n->rxbuf[first + (size_t)i];
+		x->len = msgs[i].msg_len > NET_RX_BUF ? NET_RX_BUF : msgs[i].msg_len;
+		x->hop_limit = -1;
+		x->preparsed = 0;
+		read_sockaddr(&n->names[first + (size_t)i], &x->from);
 		for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-				memcpy(&rx[i].stamp, CMSG_DATA(c), sizeof(rx[i].stamp));
+				memcpy(&x->stamp, CMSG_DATA(c), sizeof(x->stamp));
 				have_stamp = 1;
 			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
-				memcpy(&rx[i].hop_limit, CMSG_DATA(c), sizeof(int));
+				memcpy(&x->hop_limit, CMSG_DATA(c), sizeof(int));
 			}
 		}
 		if (!have_stamp) {
 			if (now.tv_sec == 0)
 				clock_gettime(CLOCK_REALTIME, &now);
-			rx[i].stamp = now;
+			x->stamp = now;
 		}
+		if (family != -1)
+			ping_reply(family, x, m, errqueue);
 	}
 	return got;
 }

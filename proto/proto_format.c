@@ -148,8 +148,24 @@ void proto_write_addr(struct proto_writer *w, int family, const void *addr)
 		return;
 	}
 	/* One reply names one responder: ip-4 and ip-6 together is a bug. */
-	if (!addr || (w->written & (PROTO_BIT(PROTO_ARG_IP_4) | PROTO_BIT(PROTO_ARG_IP_6))) ||
-	    !inet_ntop(family, addr, text, sizeof(text))) {
+	if (!addr || (w->written & (PROTO_BIT(PROTO_ARG_IP_4) | PROTO_BIT(PROTO_ARG_IP_6)))) {
+		w->invalid = 1;
+		return;
+	}
+	if (family == AF_INET) {
+		/* One line per probe: inet_ntop's sprintf is the costliest call on this path. */
+		const uint8_t *b = addr;
+
+		if (put_name(w, arg) != 0)
+			return;
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				put_char(w, '.');
+			put_uint(w, b[i]);
+		}
+		return;
+	}
+	if (!inet_ntop(family, addr, text, sizeof(text))) {
 		w->invalid = 1;
 		return;
 	}
