@@ -58,6 +58,7 @@ struct engine_conn {
 	void *ctx;
 	int lost;
 	char last_err[STDERR_LINE_MAX]; /* the engine's latest stderr line */
+	int err_held; /* last_err not shown yet: it may become part of the failure line */
 	/* start-up check state */
 	int checking;
 	size_t ncheck, npending;
@@ -297,11 +298,16 @@ static void err_read_cb(struct bufferevent *bev, void *arg)
 	size_t len;
 
 	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
-		copy_clean(c->last_err, sizeof(c->last_err), line, len);
-		free(line);
-		/* Once running, the engine's warnings are the user's business. */
-		if (!c->checking && !c->lost)
+		/*
+		 * Once running, the engine's warnings are the user's business; each is shown
+		 * when the next arrives, so that a dying engine's last words appear only once,
+		 * in the failure line.
+		 */
+		if (c->err_held && !c->checking && !c->lost)
 			log_warnx("engine: %s", c->last_err);
+		copy_clean(c->last_err, sizeof(c->last_err), line, len);
+		c->err_held = 1;
+		free(line);
 	}
 	if (evbuffer_get_length(in) >= STDERR_LINE_MAX)
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -357,6 +363,7 @@ static void lose(struct engine_conn *c, const char *why)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	if (c->pid > 0)
 		drain_stderr(c, STDERR_DRAIN_MS);
+	c->err_held = 0;
 	if (c->last_err[0])
 		set_err(msg, sizeof(msg), "engine %s failed: %s", c->desc, c->last_err);
 	else
@@ -574,6 +581,8 @@ struct engine_conn *engine_conn_free(struct engine_conn *c)
 {
 	if (!c)
 		return NULL;
+	if (c->err_held && !c->lost)
+		log_warnx("engine: %s", c->last_err);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->err_bev)

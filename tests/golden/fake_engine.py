@@ -12,11 +12,13 @@ Transcript (FAKE_TRANSCRIPT): one rule a line, first match wins, '#' comments:
   KIND   a reply word: reply, ttl-expired, no-route, no-reply, ...
   RTTS   microseconds, a comma list indexed by round (modulo its length)
   late   hold this answer until the next probe has been answered (reordering)
-A probe no rule matches gets no-reply.
+A probe no rule matches gets no-reply. KIND 'silent' never answers (a lost engine reply,
+so that the client's -G grace limit is what ends the run).
 
 Environment: FAKE_MISSING=feature[,feature] answers check-support with "no";
 FAKE_DIE=TEXT prints TEXT on stderr and exits 1 before reading anything (an engine
-without privileges); FAKE_LOG=FILE appends every line received.
+without privileges); FAKE_EXIT_AFTER=N exits 1 with a message on the Nth send-probe;
+FAKE_LOG=FILE appends every line received.
 """
 import os
 import select
@@ -67,6 +69,8 @@ def main():
     missing = set(filter(None, os.environ.get("FAKE_MISSING", "").split(",")))
     log = open(os.environ["FAKE_LOG"], "a", encoding="ascii") if os.environ.get("FAKE_LOG") else None
     seen = {}
+    exit_after = int(os.environ.get("FAKE_EXIT_AFTER", "0"))
+    probes = 0
     held = []
     out = sys.stdout
     inp = sys.stdin.buffer
@@ -99,11 +103,18 @@ def main():
                 sup = "0.1.0-fake" if feat == "version" else ("no" if feat in missing else "ok")
                 out.write(f"{token} feature-support support {sup}\n")
             elif cmd == "send-probe":
+                probes += 1
+                if probes == exit_after:
+                    out.flush()
+                    sys.stderr.write("fake engine quits after %d probes\n" % probes)
+                    sys.exit(1)
                 ttl = int(args.get("ttl", "255"))
                 family = "ip-6" if "ip-6" in args else "ip-4"
                 rnd = seen.get(ttl, 0)
                 seen[ttl] = rnd + 1
                 text, late = answer(rules, token, ttl, rnd, family)
+                if text.endswith(" silent"):
+                    continue
                 if late:
                     held.append(text)
                     continue

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test_errors.sh: every user error ends with exactly one clear line on stderr, nothing on
+# stdout and a non-zero exit. Uses the scripted fake engine; never touches the network
+# (the unknown host is under .invalid, which resolvers answer locally or fail on).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${HOPWATCH:?}
+fails=0
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+export HOPWATCH_ENGINE="$here/fake_engine.py" FAKE_TRANSCRIPT="$here/transcript.txt"
+export HOPWATCH_OPTIONS=
+
+# expect_error 'what the line must contain' ARGS...
+expect_error() {
+	local want=$1 rc lines
+	shift
+	"$bin" "$@" >"$out" 2>"$err"
+	rc=$?
+	lines=$(wc -l <"$err")
+	if ((rc == 0)) || ((lines != 1)) || [[ -s $out ]] || ! grep -qF -- "$want" "$err" ||
+		! grep -q '^hopwatch: ' "$err"; then
+		echo "FAIL: hopwatch $*: rc=$rc, $lines stderr lines, want one with '$want':" >&2
+		sed 's/^/  stderr: /' "$err" >&2
+		sed 's/^/  stdout: /' "$out" >&2
+		fails=$((fails + 1))
+	else
+		echo "ok: hopwatch $* -> $(cat "$err")"
+	fi
+}
+
+expect_error "-c" -r -c 0 203.0.113.1
+expect_error "'abc' for -c" -r -c abc 203.0.113.1
+expect_error "-i" -r -i -1 203.0.113.1
+expect_error "-i" -r -i abc 203.0.113.1
+expect_error "'300' for -m" -r -m 300 203.0.113.1
+expect_error "'abc' for -s" -r -s abc 203.0.113.1
+expect_error "-Q" -r -Q 256 203.0.113.1
+expect_error "-P" -r -u -P 70000 203.0.113.1
+expect_error "unknown option '--bogus'" -r --bogus 203.0.113.1
+expect_error "unknown option -k" -r -k 203.0.113.1
+expect_error "needs a value" -r 203.0.113.1 -c
+expect_error "no destination host" -r
+expect_error "first TTL" -r -f 10 -m 5 203.0.113.1
+expect_error "-o" -r -o 'L!' 203.0.113.1
+expect_error "cannot resolve 'no-such-host.invalid'" -r -c 1 no-such-host.invalid
+expect_error "cannot open host file" -r -F /nonexistent/hosts
+HOPWATCH_OPTIONS="-c 0" expect_error "-c" -r 203.0.113.1
+
+# The engine: missing, without privileges (it dies with its reason), lacking a feature.
+HOPWATCH_ENGINE=/nonexistent expect_error "cannot run the engine /nonexistent" -r 203.0.113.1
+expect_error "cannot connect to the engine at unix:/nonexistent.sock" \
+	--engine unix:/nonexistent.sock -r 203.0.113.1
+FAKE_DIE="hopwatchd: cannot open raw sockets: CAP_NET_RAW is missing" \
+	expect_error "CAP_NET_RAW is missing" -r -c 1 203.0.113.1
+FAKE_MISSING=ip-4 expect_error "cannot send IPv4 probes" -r -c 1 203.0.113.1
+FAKE_MISSING=udp expect_error "does not support 'udp'" -r -c 1 -u 203.0.113.1
+FAKE_MISSING=mark expect_error "does not support 'mark'" -r -c 1 -M 7 203.0.113.1
+
+# Non-root users may not ask for an interval below one second (as mtr).
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+	"$bin" -r -i 0.5 -c 1 203.0.113.1 >"$out" 2>"$err" # allowed for root
+	if [[ $? -ne 0 ]]; then
+		echo "FAIL: root was refused -i 0.5: $(cat "$err")" >&2
+		fails=$((fails + 1))
+	fi
+	# A copy nobody can run: the build tree may sit in a directory only root can read.
+	tmpbin=$(mktemp -d)
+	cp "$bin" "$tmpbin/hopwatch"
+	chmod 755 "$tmpbin" "$tmpbin/hopwatch"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$tmpbin/hopwatch" -r -i 0.5 \
+		203.0.113.1 >"$out" 2>"$err"
+	rc=$?
+	if ((rc == 0)) || (($(wc -l <"$err") != 1)) || ! grep -q "non-root" "$err"; then
+		echo "FAIL: non-root -i 0.5: rc=$rc $(cat "$err")" >&2
+		fails=$((fails + 1))
+	else
+		echo "ok: non-root -i 0.5 -> $(cat "$err")"
+	fi
+	rm -rf "$tmpbin"
+fi
+
+if ((fails)); then
+	echo "$fails failure(s)" >&2
+	exit 1
+fi
