@@ -75,19 +75,28 @@ lab_src() {
 # per-destination token bucket) silently drop time-exceeded errors under load, which would
 # look like loss in every test that probes fast.
 lab_sysctls() {
-	local ns=$1
+	local ns=$1 key
 	lab_ns "$ns" sysctl -qw \
 		net.ipv4.ip_forward=1 \
 		net.ipv4.conf.all.rp_filter=0 \
 		net.ipv4.conf.default.rp_filter=0 \
-		net.ipv4.icmp_msgs_per_sec=1000000 \
-		net.ipv4.icmp_msgs_burst=1000000 \
 		net.ipv4.icmp_ratelimit=0 \
 		net.ipv6.icmp.ratelimit=0 \
 		net.ipv6.conf.all.forwarding=1 \
 		net.ipv6.conf.default.accept_dad=0 \
 		net.ipv6.conf.all.accept_dad=0 ||
 		lab_die "sysctl failed in $ns"
+	# Per namespace only on newer kernels; before that they are host-wide and the lab must
+	# not change the host, so it only says that heavy probing may see throttled errors.
+	for key in icmp_msgs_per_sec icmp_msgs_burst; do
+		if lab_ns "$ns" test -e "/proc/sys/net/ipv4/$key"; then
+			lab_ns "$ns" sysctl -qw "net.ipv4.$key=1000000" ||
+				lab_die "sysctl $key failed in $ns"
+		elif [[ -z ${LAB_WARNED_GLOBAL:-} ]]; then
+			lab_log "warning: net.ipv4.$key is host-wide on this kernel; left as is"
+			LAB_WARNED_GLOBAL=1
+		fi
+	done
 	lab_ns "$ns" ip link set lo up || lab_die "lo up failed in $ns"
 }
 

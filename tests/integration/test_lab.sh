@@ -92,6 +92,26 @@ check "LAB_HOP6 has $ROUTERS entries" test "${#LAB_HOP6[@]}" -eq "$ROUTERS"
 check "host namespace has no lab link" \
 	bash -c '! ip -o link show | grep -qE "(left|right)@"'
 
+sysctls_ok() {
+	local ns want
+	for ns in "$LAB_SRC" "${LAB_ROUTERS[@]}" "$LAB_DST"; do
+		for want in net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
+			net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.icmp_msgs_per_sec=1000000 \
+			net.ipv4.icmp_msgs_burst=1000000; do
+			local key=${want%%=*}
+			if [[ $key == *msgs* ]] && ! lab_ns "$ns" test -e "/proc/sys/${key//.//}"; then
+				continue # host-wide on this kernel, see lab.sh
+			fi
+			if [[ $(lab_ns "$ns" sysctl -n "$key") != "${want#*=}" ]]; then
+				echo "     $ns: $key is not ${want#*=}"
+				return 1
+			fi
+		done
+	done
+}
+check "forwarding and ICMP limits set in every namespace" sysctls_ok
+
 # ping_ttl FAMILY TTL DEST EXPECTED-REGEX
 ping_ttl() {
 	local fam=$1 ttl=$2 dst=$3 want=$4 out
