@@ -25,6 +25,11 @@ if [[ ${HOPWATCH_UPDATE_GOLDEN:-} == 1 ]]; then
 	echo "updated expected/$name"
 	exit 0
 fi
+if [[ ! -f $here/expected/$name ]]; then
+	echo "FAIL $name: no expected/$name yet; create it with HOPWATCH_UPDATE_GOLDEN=1," \
+		"check it by hand, commit it" >&2
+	exit 1
+fi
 if ! cmp -s "$out" "$here/expected/$name"; then
 	echo "FAIL $name: output differs from expected/$name:" >&2
 	diff -u "$here/expected/$name" "$out" >&2
