@@ -48,7 +48,22 @@ struct report_meta {
 int report_render(enum report_format fmt, const struct stats_table *t,
 		  const struct report_meta *meta, FILE *out);
 
-/* Validate an -o field string: 0 or -EINVAL for an unknown letter. */
+/*
+ * Validate an -o field string: 0 or -EINVAL for an unknown letter. Letters are mtr's
+ * (L D R S N B A W V G J M X I and space) plus hopwatch's P, Q, Y: p50, p90, p99
+ * (nearest-rank, see stats_summarize).
+ */
 int report_check_fields(const char *fields);
+
+/*
+ * -l raw lines, written live as events happen (mtr's display_raw*): ttl is 1-based here
+ * and printed 0-based as mtr does. Each returns 0 or -EIO.
+ *   x TTL-1 SEQ       a probe was sent     h TTL-1 ADDR   a responder was seen
+ *   p TTL-1 RTT SEQ   an answer (us)       d TTL-1 NAME   a name resolved (escaped)
+ */
+int report_raw_xmit(FILE *out, int ttl, unsigned int seq);
+int report_raw_host(FILE *out, int ttl, const struct stats_addr *addr);
+int report_raw_ping(FILE *out, int ttl, int64_t rtt_us, unsigned int seq);
+int report_raw_dns(FILE *out, int ttl, const char *name);
 
 #endif

@@ -33,18 +33,22 @@ struct stats_mpls {
 	uint8_t exp, bos, ttl;
 };
 
-/* Running numbers for one hop or one responder; all times in microseconds. */
+/*
+ * Running numbers for one hop or one responder; all times in microseconds. A responder's
+ * accumulator counts only the answers it gave: its sent is the answers attributed to it
+ * (== received), so its Loss% is 0 by definition: a lost probe has no responder.
+ */
 struct stats_acc {
 	uint32_t sent;	   /* probes sent (Snt) */
 	uint32_t received; /* answered (Rcv) */
 	uint32_t inflight; /* sent, not yet answered or timed out: not counted as lost */
 	int64_t last, best, worst;
-	double mean, m2; /* Welford */
-	double log_sum;	 /* for the geometric mean */
+	double mean, m2; /* Welford, truncated to whole us at each step as mtr */
+	int64_t gmean;	 /* running geometric mean, whole microseconds as mtr */
 	int64_t jitter;	 /* |last - previous| (Jttr) */
 	double javg;	 /* mean jitter (Javg) */
 	int64_t jmax;	 /* (Jmax) */
-	double jinta;	 /* RFC 3550 interarrival jitter (Jint) */
+	int64_t jinta;	 /* mtr's RFC 1889 A.8 integer estimator, 16x scaled (Jint) */
 	int has_prev;
 	int64_t samples[STATS_SAMPLES_MAX]; /* ring of the latest RTTs */
 	uint32_t nsamples, sample_pos;
@@ -70,8 +74,10 @@ struct stats_hop {
 	struct stats_acc acc; /* the hop as a whole, all responders */
 	size_t nresponders;
 	struct stats_responder responders[STATS_MAX_RESPONDERS];
-	int is_destination; /* a reply (not ttl-expired) came from this TTL */
-	int unreachable;    /* last answer was a no-route */
+	int is_destination;	     /* a reply (not ttl-expired) came from this TTL */
+	int unreachable;	     /* last answer was a no-route */
+	struct stats_addr last_addr; /* who answered last: mtr's row name for the hop */
+	uint32_t overflow;	     /* answers from responders beyond STATS_MAX_RESPONDERS */
 };
 
 struct stats_table {
@@ -96,15 +102,26 @@ void stats_sent(struct stats_table *t, int ttl);
 
 /*
  * Its answer: outcome, responder (NULL for STATS_LOST), RTT in microseconds, MPLS
- * labels. Moves the probe from in flight to done.
+ * labels. Moves the probe from in flight to done. An answer for a TTL with nothing in
+ * flight is ignored (a duplicate or a probe sent before a reset).
  */
 void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,
 		  const struct stats_addr *from, int64_t rtt_us, const struct stats_mpls *mpls,
 		  size_t nmpls);
 
-/* The hops to show: 1..dest_ttl when the destination answered, else 1..max_ttl_seen. */
+/*
+ * The hops to show (mtr's net_max): 1..dest_ttl when the destination answered; else up to
+ * the first hop whose last answer was a no-route; else one past the deepest hop with any
+ * answer, at most max_ttl_seen. 0 when nothing was sent.
+ */
 int stats_last_hop(const struct stats_table *t);
 
+/*
+ * Summary in mtr's units: RTTs in whole microseconds (truncated, as mtr keeps them) shown
+ * as milliseconds. Percentiles are nearest-rank over the kept samples: the smallest sample
+ * with at least p% of the samples <= it (rank ceil(p/100 * n)); 0 with no samples.
+ * Javg is mtr's: the mean of the jitters of all answers, the first counting as 0.
+ */
 void stats_summarize(const struct stats_acc *a, struct stats_summary *out);
 
 int stats_addr_equal(const struct stats_addr *a, const struct stats_addr *b);

@@ -1,0 +1,815 @@
+/*
+ * report: the finished-table formats. Layouts follow mtr 0.95 byte for byte where mtr has
+ * them (checked against real mtr output: tests/unit/golden/), and WinMTR's export for
+ * --text/--html. Every name from the network goes through one escaper before any format.
+ */
+#include "client/report.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* The mtr release whose formats these are; also the CSV Mtr_Version column. */
+#define REPORT_MTR_VERSION    "0.95"
+#define REPORT_DEFAULT_FIELDS "LS NABWV"
+/* mtr's report host column (len_hosts) and its name buffer (MAX_FORMAT_STR - 1). */
+#define REPORT_HOST_WIDTH 33
+#define REPORT_NAME_MAX	  80
+/* An escaped name can grow 4x (\xNN per byte); the address is appended for -b. */
+#define REPORT_ESC_MAX	  (4 * REPORT_NAME_MAX + 64)
+#define REPORT_ADDR_MAX	  64
+#define REPORT_LINE_MAX	  1024
+#define REPORT_FIELDS_MAX 32
+/* mtr's MINPACKET: the smallest random size, printed in "rand(36-N)". */
+#define REPORT_MINPACKET 36
+/* mtr's strftime for the Start line (iso_time). */
+#define REPORT_TIME_FMT	   "%Y-%m-%dT%H:%M:%S%z"
+#define REPORT_TIME_MAX	   64
+#define REPORT_JSON_INDENT 4
+/* WinMTR's host column. */
+#define REPORT_WINMTR_HOST_WIDTH 40
+
+enum field_val {
+	FV_DROP,
+	FV_LOSS,
+	FV_RCV,
+	FV_SNT,
+	FV_LAST,
+	FV_BEST,
+	FV_AVG,
+	FV_WRST,
+	FV_STDEV,
+	FV_GMEAN,
+	FV_JTTR,
+	FV_JAVG,
+	FV_JMAX,
+	FV_JINT,
+	FV_P50,
+	FV_P90,
+	FV_P99,
+};
+
+struct field {
+	char key;
+	const char *title;
+	const char *format; /* mtr's printf format; 'f' in it = a float field */
+	int width;
+	enum field_val val;
+};
+
+/*
+ * mtr's data_fields (ui/mtr.c), then hopwatch's own: P, Q, Y are letters mtr does not use
+ * (P50, P90, P99: nearest-rank percentiles of the kept samples, milliseconds).
+ */
+static const struct field fields[] = {
+	{' ', " ", " ", 1, FV_DROP},	       {'L', "Loss%", " %4.1f%%", 6, FV_LOSS},
+	{'D', "Drop", " %4d", 5, FV_DROP},     {'R', "Rcv", " %5d", 6, FV_RCV},
+	{'S', "Snt", " %5d", 6, FV_SNT},       {'N', "Last", " %5.1f", 6, FV_LAST},
+	{'B', "Best", " %5.1f", 6, FV_BEST},   {'A', "Avg", " %5.1f", 6, FV_AVG},
+	{'W', "Wrst", " %5.1f", 6, FV_WRST},   {'V', "StDev", " %5.1f", 6, FV_STDEV},
+	{'G', "Gmean", " %5.1f", 6, FV_GMEAN}, {'J', "Jttr", " %4.1f", 5, FV_JTTR},
+	{'M', "Javg", " %4.1f", 5, FV_JAVG},   {'X', "Jmax", " %4.1f", 5, FV_JMAX},
+	{'I', "Jint", " %4.1f", 5, FV_JINT},   {'P', "P50", " %5.1f", 6, FV_P50},
+	{'Q', "P90", " %5.1f", 6, FV_P90},     {'Y', "P99", " %5.1f", 6, FV_P99},
+};
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+struct ctx {
+	const struct stats_table *t;
+	const struct report_meta *m;
+	FILE *out;
+	const struct field *f[REPORT_FIELDS_MAX];
+	size_t nf;
+	int last_hop;
+};
+
+static const struct field *field_of(char key)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (fields[i].key == key)
+			return &fields[i];
+	return NULL;
+}
+
+static int is_float(const struct field *f)
+{
+	return strchr(f->format, 'f') != NULL;
+}
+
+static double fvalue(const struct field *f, const struct stats_summary *s)
+{
+	switch (f->val) {
+	case FV_DROP:
+		return s->dropped;
+	case FV_LOSS:
+		return s->loss_pct;
+	case FV_RCV:
+		return s->received;
+	case FV_SNT:
+		return s->sent;
+	case FV_LAST:
+		return s->last;
+	case FV_BEST:
+		return s->best;
+	case FV_AVG:
+		return s->avg;
+	case FV_WRST:
+		return s->worst;
+	case FV_STDEV:
+		return s->stdev;
+	case FV_GMEAN:
+		return s->gmean;
+	case FV_JTTR:
+		return s->jitter;
+	case FV_JAVG:
+		return s->javg;
+	case FV_JMAX:
+		return s->jmax;
+	case FV_JINT:
+		return s->jinta;
+	case FV_P50:
+		return s->p50;
+	case FV_P90:
+		return s->p90;
+	case FV_P99:
+		return s->p99;
+	}
+	return 0;
+}
+
+/*
+ * Untrusted bytes to printable ASCII: control characters, DEL and bytes >= 0x80 become
+ * \xNN, a backslash becomes \\, so nothing a name holds can drive a terminal or split a
+ * record. Truncates (never mid-escape) to fit len.
+ */
+static void escape_name(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+		char tmp[5];
+		size_t n;
+
+		if (c == '\\')
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\\\");
+		else if (c < 0x20 || c >= 0x7f)
+			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+		else
+			n = (size_t)snprintf(tmp, sizeof(tmp), "%c", c);
+		if (o + n >= len)
+			break;
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+}
+
+/* mtr's snprint_addr: name, "name (addr)" with -b, the address, or "???". */
+static void addr_name(const struct ctx *c, const struct stats_addr *a, char *out, size_t len)
+{
+	char addr[REPORT_ADDR_MAX], raw[REPORT_NAME_MAX + 1], esc[REPORT_ESC_MAX];
+	const char *name = NULL;
+
+	if (!a || (a->family != AF_INET && a->family != AF_INET6)) {
+		snprintf(out, len, "???");
+		return;
+	}
+	stats_addr_str(a, addr, sizeof(addr));
+	if (!c->m->numeric && c->m->name)
+		name = c->m->name(a, c->m->name_ctx);
+	if (!name) {
+		snprintf(out, len, "%s", addr);
+		return;
+	}
+	snprintf(raw, sizeof(raw), "%s", name);
+	escape_name(raw, esc, sizeof(esc));
+	/* A name cut short is still a name: the width is mtr's, not the DNS's. */
+	if (snprintf(out, len, c->m->show_ips ? "%s (%s)" : "%s", esc, addr) < 0)
+		snprintf(out, len, "???");
+}
+
+static const struct stats_addr *hop_addr(const struct stats_hop *h)
+{
+	return h->acc.received ? &h->last_addr : NULL;
+}
+
+static void escaped(const char *s, char *out, size_t len)
+{
+	escape_name(s ? s : "", out, len);
+}
+
+/* Writes fmt at buf + off the way mtr does: a field that overflows is cut by the next. */
+static size_t put_at(char *buf, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static size_t put_at(char *buf, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (off >= REPORT_LINE_MAX)
+		return off;
+	va_start(ap, fmt);
+	vsnprintf(buf + off, REPORT_LINE_MAX - off, fmt, ap);
+	va_end(ap);
+	return off;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void put_field(char *buf, size_t off, const struct field *f, const struct stats_summary *s)
+{
+	if (off >= REPORT_LINE_MAX)
+		return;
+	if (is_float(f))
+		snprintf(buf + off, REPORT_LINE_MAX - off, f->format, fvalue(f, s));
+	else
+		snprintf(buf + off, REPORT_LINE_MAX - off, f->format, (int)fvalue(f, s));
+}
+
+/* mtr's field format with the title around it, for XML. */
+static void xml_field(FILE *out, const struct field *f, const struct stats_summary *s)
+{
+	const char *title = strcmp(f->title, "Loss%") == 0 ? "Loss" : f->title;
+
+	fprintf(out, "        <%s>", title);
+	if (is_float(f))
+		fprintf(out, f->format, fvalue(f, s));
+	else
+		fprintf(out, f->format, (int)fvalue(f, s));
+	fprintf(out, "</%s>\n", title);
+}
+#pragma GCC diagnostic pop
+
+/* ---- -r / -w ---- */
+
+static int render_report(struct ctx *c, int wide)
+{
+	char buf[REPORT_LINE_MAX], name[REPORT_ESC_MAX], host[REPORT_ESC_MAX];
+	char when[REPORT_TIME_MAX];
+	struct tm tm;
+	size_t len_hosts = REPORT_HOST_WIDTH, len, i, r;
+	int ttl;
+
+	escaped(c->m->local_host, host, sizeof(host));
+	if (!localtime_r(&c->m->start, &tm) || !strftime(when, sizeof(when), REPORT_TIME_FMT, &tm))
+		snprintf(when, sizeof(when), "?");
+	fprintf(c->out, "Start: %s\n", when);
+
+	if (wide) {
+		len_hosts = strlen(host);
+		for (ttl = 1; ttl <= c->last_hop; ttl++) {
+			addr_name(c, hop_addr(&c->t->hops[ttl - 1]), name, sizeof(name));
+			if (strlen(name) > len_hosts)
+				len_hosts = strlen(name);
+		}
+	}
+	snprintf(buf, sizeof(buf), "HOST: %-*s", (int)len_hosts, host);
+	len = wide ? strlen(buf) : len_hosts;
+	for (i = 0; i < c->nf; i++) {
+		put_at(buf, len, "%*s", c->f[i]->width, c->f[i]->title);
+		len += (size_t)c->f[i]->width;
+	}
+	fprintf(c->out, "%s\n", buf);
+
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct stats_summary s;
+		size_t listed = 0;
+
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		snprintf(buf, sizeof(buf), " %2d.|-- %-*s", ttl, (int)len_hosts, name);
+		len = wide ? strlen(buf) : len_hosts;
+		for (i = 0; i < c->nf; i++) {
+			put_field(buf, len, c->f[i], &s);
+			len += (size_t)c->f[i]->width;
+		}
+		fprintf(c->out, "%s\n", buf);
+		if (c->m->show_mpls) {
+			for (r = 0; r < h->nresponders; r++) {
+				const struct stats_responder *rp = &h->responders[r];
+				size_t k;
+
+				if (!stats_addr_equal(&rp->addr, &h->last_addr))
+					continue;
+				for (k = 0; k < rp->nmpls; k++)
+					fprintf(c->out,
+						"    |   +-- [MPLS: Lbl %u Exp %u S %u TTL %u]\n",
+						rp->mpls[k].label, rp->mpls[k].exp, rp->mpls[k].bos,
+						rp->mpls[k].ttl);
+			}
+		}
+		/* mtr 0.95 lists the hop's other responders under it, in order of first answer. */
+		for (r = 0; r < h->nresponders; r++) {
+			const struct stats_responder *rp = &h->responders[r];
+
+			if (stats_addr_equal(&rp->addr, &h->last_addr))
+				continue;
+			if (c->m->max_ecmp > 0 && listed >= (size_t)c->m->max_ecmp)
+				break;
+			listed++;
+			addr_name(c, &rp->addr, name, sizeof(name));
+			fprintf(c->out, "        %-*s\n", (int)len_hosts, name);
+		}
+	}
+	return 0;
+}
+
+/* ---- -j ---- */
+
+/* mtr's JSON numbers: whole microseconds in ms, shortest form, at least one decimal. */
+static struct json_object *json_ms(double v)
+{
+	char s[REPORT_ADDR_MAX];
+	size_t n;
+
+	snprintf(s, sizeof(s), "%.3f", v);
+	n = strlen(s);
+	while (n > 2 && s[n - 1] == '0' && s[n - 2] != '.')
+		s[--n] = '\0';
+	return json_object_new_double_s(v, s);
+}
+
+static struct json_object *json_field(const struct field *f, const struct stats_summary *s)
+{
+	if (is_float(f))
+		return json_ms(fvalue(f, s));
+	return json_object_new_int64((int64_t)fvalue(f, s));
+}
+
+static void json_add_summary(struct json_object *o, const struct stats_summary *s)
+{
+	json_object_object_add(o, "Loss%", json_ms(s->loss_pct));
+	json_object_object_add(o, "Drop", json_object_new_int64(s->dropped));
+	json_object_object_add(o, "Rcv", json_object_new_int64(s->received));
+	json_object_object_add(o, "Snt", json_object_new_int64(s->sent));
+	json_object_object_add(o, "Last", json_ms(s->last));
+	json_object_object_add(o, "Best", json_ms(s->best));
+	json_object_object_add(o, "Avg", json_ms(s->avg));
+	json_object_object_add(o, "Wrst", json_ms(s->worst));
+	json_object_object_add(o, "StDev", json_ms(s->stdev));
+	json_object_object_add(o, "Gmean", json_ms(s->gmean));
+	json_object_object_add(o, "Jttr", json_ms(s->jitter));
+	json_object_object_add(o, "Javg", json_ms(s->javg));
+	json_object_object_add(o, "Jmax", json_ms(s->jmax));
+	json_object_object_add(o, "Jint", json_ms(s->jinta));
+	json_object_object_add(o, "p50", json_ms(s->p50));
+	json_object_object_add(o, "p90", json_ms(s->p90));
+	json_object_object_add(o, "p99", json_ms(s->p99));
+}
+
+static struct json_object *json_hop_extra(const struct ctx *c, const struct stats_hop *h)
+{
+	struct json_object *x = json_object_new_object(), *arr = json_object_new_array();
+	struct stats_summary s;
+	char name[REPORT_ESC_MAX], addr[REPORT_ADDR_MAX];
+	size_t r;
+
+	stats_summarize(&h->acc, &s);
+	json_object_object_add(x, "p50", json_ms(s.p50));
+	json_object_object_add(x, "p90", json_ms(s.p90));
+	json_object_object_add(x, "p99", json_ms(s.p99));
+	json_object_object_add(x, "destination", json_object_new_boolean(h->is_destination));
+	json_object_object_add(x, "unreachable", json_object_new_boolean(h->unreachable));
+	for (r = 0; r < h->nresponders; r++) {
+		const struct stats_responder *rp = &h->responders[r];
+		struct json_object *o = json_object_new_object();
+		struct stats_summary rs;
+
+		stats_summarize(&rp->acc, &rs);
+		addr_name(c, &rp->addr, name, sizeof(name));
+		json_object_object_add(o, "host", json_object_new_string(name));
+		json_object_object_add(
+			o, "ip",
+			json_object_new_string(stats_addr_str(&rp->addr, addr, sizeof(addr))));
+		json_add_summary(o, &rs);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(x, "responders", arr);
+	json_object_object_add(x, "overflow", json_object_new_int64(h->overflow));
+	return x;
+}
+
+/* jansson's JSON_INDENT(4) layout, which mtr 0.95 prints; json-c only builds and escapes. */
+static void json_write(FILE *out, struct json_object *o, int depth)
+{
+	int pad = (depth + 1) * REPORT_JSON_INDENT;
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_object:
+		n = (size_t)json_object_object_length(o);
+		if (!n) {
+			fputs("{}", out);
+			return;
+		}
+		fputs("{\n", out);
+		i = 0;
+		json_object_object_foreach(o, key, val)
+		{
+			struct json_object *k = json_object_new_string(key);
+
+			fprintf(out, "%*s%s: ", pad, "",
+				json_object_to_json_string_ext(k, JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(k);
+			json_write(out, val, depth + 1);
+			fputs(++i < n ? ",\n" : "\n", out);
+		}
+		fprintf(out, "%*s}", depth * REPORT_JSON_INDENT, "");
+		return;
+	case json_type_array:
+		n = json_object_array_length(o);
+		if (!n) {
+			fputs("[]", out);
+			return;
+		}
+		fputs("[\n", out);
+		for (i = 0; i < n; i++) {
+			fprintf(out, "%*s", pad, "");
+			json_write(out, json_object_array_get_idx(o, i), depth + 1);
+			fputs(i + 1 < n ? ",\n" : "\n", out);
+		}
+		fprintf(out, "%*s]", depth * REPORT_JSON_INDENT, "");
+		return;
+	case json_type_null:
+	case json_type_boolean:
+	case json_type_double:
+	case json_type_int:
+	case json_type_string:
+		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_NOSLASHESCAPE), out);
+		return;
+	}
+}
+
+static struct json_object *json_str_printf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static struct json_object *json_str_printf(const char *fmt, ...)
+{
+	char s[REPORT_ADDR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s, sizeof(s), fmt, ap);
+	va_end(ap);
+	return json_object_new_string(s);
+}
+
+static int render_json(struct ctx *c)
+{
+	struct json_object *root = json_object_new_object(), *rep = json_object_new_object();
+	struct json_object *mtr = json_object_new_object(), *hubs = json_object_new_array();
+	struct json_object *hw = json_object_new_object();
+	char name[REPORT_ESC_MAX];
+	size_t i;
+	int ttl;
+
+	escaped(c->m->local_host, name, sizeof(name));
+	json_object_object_add(mtr, "src", json_object_new_string(name));
+	escaped(c->m->target, name, sizeof(name));
+	json_object_object_add(mtr, "dst", json_object_new_string(name));
+	json_object_object_add(mtr, "tos", json_object_new_int(c->m->tos));
+	json_object_object_add(mtr, "tests", json_object_new_int(c->m->count));
+	if (c->m->psize >= 0)
+		json_object_object_add(mtr, "psize", json_str_printf("%d", c->m->psize));
+	else
+		json_object_object_add(
+			mtr, "psize",
+			json_str_printf("rand(%d-%d)", REPORT_MINPACKET, -c->m->psize));
+	if (c->m->bitpattern >= 0)
+		json_object_object_add(mtr, "bitpattern",
+				       json_str_printf("0x%02X", (unsigned char)c->m->bitpattern));
+	else
+		json_object_object_add(mtr, "bitpattern", json_str_printf("rand(0x00-FF)"));
+	json_object_object_add(rep, "mtr", mtr);
+
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct json_object *hub = json_object_new_object();
+		struct stats_summary s;
+
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		json_object_object_add(hub, "count", json_object_new_int(ttl));
+		json_object_object_add(hub, "host", json_object_new_string(name));
+		for (i = 0; i < c->nf; i++)
+			if (c->f[i]->key != ' ')
+				json_object_object_add(hub, c->f[i]->title,
+						       json_field(c->f[i], &s));
+		json_object_object_add(hub, "hopwatch", json_hop_extra(c, h));
+		json_object_array_add(hubs, hub);
+	}
+	json_object_object_add(rep, "hubs", hubs);
+	json_object_object_add(hw, "version", json_object_new_string(HOPWATCH_VERSION));
+	json_object_object_add(hw, "start", json_object_new_int64((int64_t)c->m->start));
+	json_object_object_add(hw, "protocol",
+			       json_object_new_string(c->m->protocol ? c->m->protocol : "icmp"));
+	json_object_object_add(rep, "hopwatch", hw);
+	json_object_object_add(root, "report", rep);
+	json_write(c->out, root, 0);
+	fputc('\n', c->out);
+	json_object_put(root);
+	return 0;
+}
+
+/* ---- -C ---- */
+
+/* RFC 4180 quoting when a field needs it; mtr never quotes, and never needs to. */
+static void csv_str(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static int render_csv(struct ctx *c)
+{
+	char name[REPORT_ESC_MAX], target[REPORT_ESC_MAX];
+	size_t i;
+	int ttl;
+
+	escaped(c->m->target, target, sizeof(target));
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct stats_summary s;
+
+		if (ttl == 1) {
+			fputs("Mtr_Version,Start_Time,Status,Host,Hop,Ip,", c->out);
+			for (i = 0; i < c->nf; i++)
+				fprintf(c->out, "%s,", c->f[i]->title);
+			fputc('\n', c->out);
+		}
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		fprintf(c->out, "MTR.%s,%lld,OK,", REPORT_MTR_VERSION, (long long)c->m->start);
+		csv_str(c->out, target);
+		fprintf(c->out, ",%d,", ttl);
+		csv_str(c->out, name);
+		for (i = 0; i < c->nf; i++) {
+			if (is_float(c->f[i]))
+				fprintf(c->out, ",%.2f", fvalue(c->f[i], &s));
+			else
+				fprintf(c->out, ",%d", (int)fvalue(c->f[i], &s));
+		}
+		fputc('\n', c->out);
+	}
+	return 0;
+}
+
+/* ---- -x ---- */
+
+static void xml_str(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&apos;", out);
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}
+
+static int render_xml(struct ctx *c)
+{
+	char name[REPORT_ESC_MAX];
+	size_t i;
+	int ttl;
+
+	fputs("<?xml version=\"1.0\"?>\n<MTR SRC=\"", c->out);
+	escaped(c->m->local_host, name, sizeof(name));
+	xml_str(c->out, name);
+	fputs("\" DST=\"", c->out);
+	escaped(c->m->target, name, sizeof(name));
+	xml_str(c->out, name);
+	fprintf(c->out, "\" TOS=\"0x%X\"", (unsigned int)c->m->tos);
+	if (c->m->psize >= 0)
+		fprintf(c->out, " PSIZE=\"%d\"", c->m->psize);
+	else
+		fprintf(c->out, " PSIZE=\"rand(%d-%d)\"", REPORT_MINPACKET, -c->m->psize);
+	if (c->m->bitpattern >= 0)
+		fprintf(c->out, " BITPATTERN=\"0x%02X\"", (unsigned char)c->m->bitpattern);
+	else
+		fputs(" BITPATTERN=\"rand(0x00-FF)\"", c->out);
+	fprintf(c->out, " TESTS=\"%d\">\n", c->m->count);
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct stats_summary s;
+
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		fprintf(c->out, "    <HUB COUNT=\"%d\" HOST=\"", ttl);
+		xml_str(c->out, name);
+		fputs("\">\n", c->out);
+		for (i = 0; i < c->nf; i++)
+			if (c->f[i]->key != ' ')
+				xml_field(c->out, c->f[i], &s);
+		fputs("    </HUB>\n", c->out);
+	}
+	fputs("</MTR>\n", c->out);
+	return 0;
+}
+
+/* ---- -p ---- */
+
+/* mtr's split_redraw once per hop: loss in thousandths of a percent, as mtr prints it. */
+static int render_split(struct ctx *c)
+{
+	char name[REPORT_ESC_MAX];
+	int ttl;
+
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct stats_summary s;
+
+		if (!hop_addr(h)) {
+			fprintf(c->out, "%d ???\n", ttl);
+			continue;
+		}
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		fprintf(c->out, "%d %s %d %u %u %.1f %.1f %.1f\n", ttl, name,
+			(int)(s.loss_pct * 1000.0 + 0.5), s.received, s.sent, s.best, s.avg,
+			s.worst);
+	}
+	return 0;
+}
+
+/* ---- --text / --html (WinMTR's export) ---- */
+
+static int render_winmtr_text(struct ctx *c)
+{
+	static const char rule[] = "|-----------------------------------------------------------"
+				   "---------------------------------------------|";
+	char name[REPORT_ESC_MAX];
+	int ttl;
+
+	fprintf(c->out, "%s\n", rule);
+	fprintf(c->out, "|%-*s|\n", (int)strlen(rule) - 2,
+		"                                         WinMTR statistics");
+	fprintf(c->out, "| %*s | Nr |  Loss%% | Sent | Recv | Best |  Avg | Worst | Last |\n",
+		REPORT_WINMTR_HOST_WIDTH, "Hostname");
+	fprintf(c->out, "%s\n", rule);
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct stats_summary s;
+
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		fprintf(c->out,
+			"| %*.*s | %2d | %5.1f%% | %4u | %4u | %4.0f | %4.0f | %5.0f | %4.0f |\n",
+			REPORT_WINMTR_HOST_WIDTH, REPORT_WINMTR_HOST_WIDTH, name, ttl, s.loss_pct,
+			s.sent, s.received, s.best, s.avg, s.worst, s.last);
+	}
+	fprintf(c->out, "%s\n", rule);
+	return 0;
+}
+
+static int render_winmtr_html(struct ctx *c)
+{
+	char name[REPORT_ESC_MAX];
+	int ttl;
+
+	fputs("<html><head><title>WinMTR Statistics</title></head><body bgcolor=\"white\">\n"
+	      "<center><h2>WinMTR statistics</h2></center>\n"
+	      "<p align=\"center\"><table border=\"1\" align=\"center\">\n"
+	      "<tr><td>Hostname</td><td>Nr</td><td>Loss%</td><td>Sent</td><td>Recv</td>"
+	      "<td>Best</td><td>Avg</td><td>Worst</td><td>Last</td></tr>\n",
+	      c->out);
+	for (ttl = 1; ttl <= c->last_hop; ttl++) {
+		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		struct stats_summary s;
+
+		stats_summarize(&h->acc, &s);
+		addr_name(c, hop_addr(h), name, sizeof(name));
+		fputs("<tr><td>", c->out);
+		xml_str(c->out, name);
+		fprintf(c->out,
+			"</td><td>%d</td><td>%.1f</td><td>%u</td><td>%u</td><td>%.0f</td>"
+			"<td>%.0f</td><td>%.0f</td><td>%.0f</td></tr>\n",
+			ttl, s.loss_pct, s.sent, s.received, s.best, s.avg, s.worst, s.last);
+	}
+	fputs("</table></p></body></html>\n", c->out);
+	return 0;
+}
+
+/* ---- public ---- */
+
+int report_check_fields(const char *f)
+{
+	size_t n = 0;
+
+	if (!f)
+		return -EINVAL;
+	for (; *f; f++, n++)
+		if (!field_of(*f) || n >= REPORT_FIELDS_MAX)
+			return -EINVAL;
+	return 0;
+}
+
+int report_render(enum report_format fmt, const struct stats_table *t,
+		  const struct report_meta *meta, FILE *out)
+{
+	struct ctx c = {.t = t, .m = meta, .out = out};
+	const char *f;
+	int rc = -EINVAL;
+
+	if (!t || !meta || !out)
+		return -EINVAL;
+	f = meta->fields ? meta->fields : REPORT_DEFAULT_FIELDS;
+	if (report_check_fields(f))
+		return -EINVAL;
+	for (; *f; f++)
+		c.f[c.nf++] = field_of(*f);
+	c.last_hop = stats_last_hop(t);
+
+	switch (fmt) {
+	case REPORT_FORMAT_REPORT:
+		rc = render_report(&c, 0);
+		break;
+	case REPORT_FORMAT_WIDE:
+		rc = render_report(&c, 1);
+		break;
+	case REPORT_FORMAT_JSON:
+		rc = render_json(&c);
+		break;
+	case REPORT_FORMAT_CSV:
+		rc = render_csv(&c);
+		break;
+	case REPORT_FORMAT_XML:
+		rc = render_xml(&c);
+		break;
+	case REPORT_FORMAT_RAW:
+		rc = 0; /* written live through report_raw_* */
+		break;
+	case REPORT_FORMAT_SPLIT:
+		rc = render_split(&c);
+		break;
+	case REPORT_FORMAT_HTML:
+		rc = render_winmtr_html(&c);
+		break;
+	case REPORT_FORMAT_TEXT:
+		rc = render_winmtr_text(&c);
+		break;
+	case REPORT_FORMAT__COUNT:
+		break;
+	}
+	if (!rc && ferror(out))
+		rc = -EIO;
+	return rc;
+}
+
+int report_raw_xmit(FILE *out, int ttl, unsigned int seq)
+{
+	return fprintf(out, "x %d %u\n", ttl - 1, seq) < 0 ? -EIO : 0;
+}
+
+int report_raw_host(FILE *out, int ttl, const struct stats_addr *addr)
+{
+	char a[REPORT_ADDR_MAX];
+
+	return fprintf(out, "h %d %s\n", ttl - 1, stats_addr_str(addr, a, sizeof(a))) < 0 ? -EIO
+											  : 0;
+}
+
+int report_raw_ping(FILE *out, int ttl, int64_t rtt_us, unsigned int seq)
+{
+	return fprintf(out, "p %d %lld %u\n", ttl - 1, (long long)(rtt_us < 0 ? 0 : rtt_us), seq) <
+			       0
+		       ? -EIO
+		       : 0;
+}
+
+int report_raw_dns(FILE *out, int ttl, const char *name)
+{
+	char esc[REPORT_ESC_MAX];
+
+	escaped(name, esc, sizeof(esc));
+	return fprintf(out, "d %d %s\n", ttl - 1, esc) < 0 ? -EIO : 0;
+}
