@@ -31,6 +31,7 @@
 #define REPORT_JSON_INDENT 4
 /* WinMTR's host column. */
 #define REPORT_WINMTR_HOST_WIDTH 40
+#define REPORT_WINMTR_TITLE	 "WinMTR statistics"
 
 enum field_val {
 	FV_DROP,
@@ -505,7 +506,6 @@ static int render_json(struct ctx *c)
 		json_object_array_add(hubs, hub);
 	}
 	json_object_object_add(rep, "hubs", hubs);
-	json_object_object_add(hw, "version", json_object_new_string(HOPWATCH_VERSION));
 	json_object_object_add(hw, "start", json_object_new_int64((int64_t)c->m->start));
 	json_object_object_add(hw, "protocol",
 			       json_object_new_string(c->m->protocol ? c->m->protocol : "icmp"));
@@ -663,31 +663,45 @@ static int render_split(struct ctx *c)
 
 /* ---- --text / --html (WinMTR's export) ---- */
 
+static void winmtr_rule(FILE *out, size_t width)
+{
+	size_t i;
+
+	fputc('|', out);
+	for (i = 2; i < width; i++)
+		fputc('-', out);
+	fputs("|\n", out);
+}
+
 static int render_winmtr_text(struct ctx *c)
 {
-	static const char rule[] = "|-----------------------------------------------------------"
-				   "---------------------------------------------|";
-	char name[REPORT_ESC_MAX];
+	char name[REPORT_ESC_MAX], head[REPORT_LINE_MAX];
+	size_t width;
 	int ttl;
 
-	fprintf(c->out, "%s\n", rule);
-	fprintf(c->out, "|%-*s|\n", (int)strlen(rule) - 2,
-		"                                         WinMTR statistics");
-	fprintf(c->out, "| %*s | Nr |  Loss%% | Sent | Recv | Best |  Avg | Worst | Last |\n",
-		REPORT_WINMTR_HOST_WIDTH, "Hostname");
-	fprintf(c->out, "%s\n", rule);
+	snprintf(head, sizeof(head),
+		 "| %*s | Nr |  Loss%% | Sent | Recv | Best |  Avg | Worst | Last |",
+		 REPORT_WINMTR_HOST_WIDTH, "Hostname");
+	width = strlen(head);
+	winmtr_rule(c->out, width);
+	fprintf(c->out, "|%*s%*s|\n", (int)(width - 2 + strlen(REPORT_WINMTR_TITLE)) / 2,
+		REPORT_WINMTR_TITLE,
+		(int)(width - 2 - (width - 2 + strlen(REPORT_WINMTR_TITLE)) / 2), "");
+	fprintf(c->out, "%s\n", head);
+	winmtr_rule(c->out, width);
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
 		const struct stats_hop *h = &c->t->hops[ttl - 1];
 		struct stats_summary s;
 
 		stats_summarize(&h->acc, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
+		/* WinMTR prints whole milliseconds */
 		fprintf(c->out,
 			"| %*.*s | %2d | %5.1f%% | %4u | %4u | %4.0f | %4.0f | %5.0f | %4.0f |\n",
 			REPORT_WINMTR_HOST_WIDTH, REPORT_WINMTR_HOST_WIDTH, name, ttl, s.loss_pct,
 			s.sent, s.received, s.best, s.avg, s.worst, s.last);
 	}
-	fprintf(c->out, "%s\n", rule);
+	winmtr_rule(c->out, width);
 	return 0;
 }
 
