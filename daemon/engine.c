@@ -34,6 +34,8 @@
 #define ENGINE_REPLY_MAX 512
 /* recvmmsg rounds per readable event before yielding to other events. */
 #define ENGINE_RX_ROUNDS 16
+/* Probes sent in one go before the receive queues are read again. */
+#define ENGINE_DRAIN_EVERY 256
 /* Engine's packets: the biggest probe we build. */
 #define ENGINE_PKT_MAX (PACKET_SIZE_MAX + 64)
 
@@ -77,6 +79,7 @@ struct engine {
 	struct session *session;
 	uint16_t icmp_id;
 	uint16_t tcp_base; /* high half of every TCP sequence number we send */
+	unsigned sent_since_drain;
 	int result;
 	struct sock_cache_entry socks[ENGINE_SOCK_CACHE];
 	uint8_t pkt[ENGINE_PKT_MAX];
@@ -384,22 +387,16 @@ static const int sock_proto[NET_SOCK__COUNT] = {
 	[NET_SOCK_TCP6] = IPPROTO_TCP,
 };
 
-static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
+/* Take every reply waiting on one socket; returns the session that got output. */
+static struct session *engine_rx(struct engine *e, enum net_sock which)
 {
-	struct engine *e = arg;
 	struct net_rx rx[NET_RX_BATCH];
 	struct packet_reply r;
 	struct session *touched = NULL;
-	enum net_sock which;
 	int got, i, round;
 	uint16_t id;
 	struct probe *p;
 
-	for (which = 0; which < NET_SOCK__COUNT; which++)
-		if (net_fd(e->net, which) == fd)
-			break;
-	if (which == NET_SOCK__COUNT)
-		return;
 	for (round = 0; round < ENGINE_RX_ROUNDS; round++) {
 		got = net_recv(e->net, which, rx, NET_RX_BATCH);
 		if (got <= 0) {
@@ -413,8 +410,10 @@ static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 				/* The kernel matched the echo id of a ping socket already. */
 				r.icmp_id = e->icmp_id;
 			} else {
-				packet_parse(sock_family[which], sock_proto[which], rx[i].buf,
-					     rx[i].len, &rx[i].from, rx[i].hop_limit, &r);
+				packet_parse(
+					sock_family[which],
+					rx[i].ip_protocol ? rx[i].ip_protocol : sock_proto[which],
+					rx[i].buf, rx[i].len, &rx[i].from, rx[i].hop_limit, &r);
 			}
 			if (r.kind == PACKET_KIND_IGNORE)
 				continue;
@@ -430,6 +429,35 @@ static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 		if (got < NET_RX_BATCH)
 			break;
 	}
+	return touched;
+}
+
+/*
+ * Replies to a long run of sends pile up in kernel buffers (on a local path they
+ * arrive during the send call itself): read them between sends, not only when the
+ * event loop comes round, so that no receive queue overflows.
+ */
+static void engine_drain(struct engine *e)
+{
+	enum net_sock which;
+
+	for (which = 0; which < NET_SOCK__COUNT; which++)
+		if (net_fd(e->net, which) >= 0)
+			engine_rx(e, which);
+}
+
+static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	struct session *touched;
+	enum net_sock which;
+
+	for (which = 0; which < NET_SOCK__COUNT; which++)
+		if (net_fd(e->net, which) == fd)
+			break;
+	if (which == NET_SOCK__COUNT)
+		return;
+	touched = engine_rx(e, which);
 	if (touched)
 		session_flush(touched);
 	engine_maybe_done(e);
@@ -729,6 +757,10 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 	probe_table_arm(e->probes, id);
 	s->inflight++;
 	engine_schedule(e);
+	if (++e->sent_since_drain >= ENGINE_DRAIN_EVERY) {
+		e->sent_since_drain = 0;
+		engine_drain(e);
+	}
 }
 
 /* ---- other commands ---- */
@@ -989,7 +1021,7 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 		return -ENOMEM;
 	e->net = net;
 	e->ps = ps;
-	e->icmp_id = (uint16_t)getpid();
+	e->icmp_id = net_icmp_id(net);
 	if (getrandom(&e->tcp_base, sizeof(e->tcp_base), 0) != sizeof(e->tcp_base))
 		e->tcp_base = (uint16_t)(getpid() * 2654435761u >> 16);
 	/*

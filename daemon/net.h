@@ -37,6 +37,7 @@ struct net_rx {
 	size_t len;
 	union packet_addr from;
 	int hop_limit;	       /* IPv6 only, -1 if unknown */
+	int ip_protocol;       /* L4 protocol when the socket does not say (rings), else 0 */
 	struct timespec stamp; /* SO_TIMESTAMPNS, CLOCK_REALTIME */
 	/*
 	 * ICMP datagram sockets deliver no IP header (errors come from the error queue),
@@ -67,6 +68,9 @@ struct net *net_free(struct net *n);
 
 int net_fd(const struct net *n, enum net_sock which);
 int net_have_family(const struct net *n, int family);
+
+/* The ICMP echo id this engine's probes carry (its replies are filtered on it). */
+uint16_t net_icmp_id(const struct net *n);
 
 /* The port this engine reserved for UDP or TCP probes of a family (host order). */
 uint16_t net_reserved_port(const struct net *n, int family, int protocol);

@@ -16,10 +16,13 @@
 #include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <linux/icmp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +30,15 @@
 #define NET_RX_BUF 2048
 /* Seconds a cached source address is trusted before the route is asked again. */
 #define NET_SRC_TTL_NS (5ull * 1000000000ull)
+/*
+ * Receive ring (AF_PACKET, TPACKET_V2): one reply per frame. A frame keeps the first
+ * ~450 bytes of a datagram: every header we read, RFC 4884 extensions included (they
+ * start 128 bytes into the quote). Small, because the kernel zeroes the whole ring at
+ * start-up and short runs would pay for it; the engine drains it while it sends.
+ */
+#define NET_RING_FRAME	512
+#define NET_RING_BLOCK	(1u << 19)
+#define NET_RING_BLOCKS 1
 /* Send buffer: bursts of probes must not fail with ENOBUFS. */
 #define NET_SNDBUF_BYTES (4 * 1024 * 1024)
 
@@ -42,12 +54,29 @@ struct net_src_entry {
 	union packet_addr dst, src;
 };
 
+/*
+ * A mapped receive ring. Replies are read straight from shared memory: no system call
+ * and no copy per reply, and the kernel stamps each frame as it arrives without
+ * switching on timestamps for every packet of the host (SO_TIMESTAMPNS does that).
+ */
+struct net_ring {
+	int fd;
+	uint8_t *map;
+	size_t map_len;
+	unsigned frames, next;
+	unsigned held[NET_RX_BATCH]; /* frames handed out by the last net_recv() */
+	unsigned nheld;
+};
+
 struct net {
 	enum net_mode mode;
-	int rx[NET_SOCK__COUNT]; /* in NET_MODE_DGRAM: ICMP4/ICMP6 are the ping sockets */
-	int send4;		 /* IPPROTO_RAW, header included */
-	int udp6_send;		 /* raw IPPROTO_UDP, reads nothing */
-	int lookup4, lookup6;	 /* UDP sockets for connect()-based source lookup */
+	uint16_t icmp_id;	   /* echo id of every ICMP probe of this engine */
+	struct net_ring ring[2];   /* [0] IPv4, [1] IPv6; fd -1 when raw sockets are used */
+	int icmp6_send, tcp6_send; /* IPv6 raw senders that read nothing */
+	int rx[NET_SOCK__COUNT];   /* in NET_MODE_DGRAM: ICMP4/ICMP6 are the ping sockets */
+	int send4;		   /* IPPROTO_RAW, header included */
+	int udp6_send;		   /* raw IPPROTO_UDP, reads nothing */
+	int lookup4, lookup6;	   /* UDP sockets for connect()-based source lookup */
 	int have4, have6;
 	struct net_port reserved[4]; /* udp4, tcp4, udp6, tcp6 */
 	struct net_port ports[NET_PORTS_MAX];
@@ -206,6 +235,351 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/*
+ * The ring's socket filter, rebuilt whenever the set of our ports changes: the kernel
+ * keeps only packets that can answer one of OUR probes (our ICMP echo id, our UDP/TCP
+ * source ports), so other engines' and other programs' traffic costs a filter run, not
+ * a copy, and cannot crowd our replies out of the ring.
+ */
+enum bpf_label {
+	BPF_L_NEXT = -1,
+	BPF_L_ACC,
+	BPF_L_REJ,
+	BPF_L_ICMP,
+	BPF_L_ECHO,
+	BPF_L_ERR,
+	BPF_L_QICMP,
+	BPF_L_QPORT,
+	BPF_L_TCP,
+	BPF_L_TPORT,
+	BPF_L__COUNT,
+};
+
+/* Instructions in one filter: the fixed part plus two port lists. */
+#define NET_BPF_MAX (48 + 2 * (NET_PORTS_MAX + 4))
+
+struct bpf_prog_builder {
+	struct sock_filter ins[NET_BPF_MAX];
+	int jt[NET_BPF_MAX], jf[NET_BPF_MAX]; /* labels to resolve */
+	int at[BPF_L__COUNT];		      /* where each label is */
+	int n;
+	int overflow;
+};
+
+static void bpf_emit(struct bpf_prog_builder *b, uint16_t code, uint32_t k, int jt, int jf)
+{
+	if (b->n >= NET_BPF_MAX) {
+		b->overflow = 1;
+		return;
+	}
+	b->ins[b->n] = (struct sock_filter)BPF_JUMP(code, k, 0, 0);
+	b->jt[b->n] = jt;
+	b->jf[b->n] = jf;
+	b->n++;
+}
+
+static void bpf_stmt(struct bpf_prog_builder *b, uint16_t code, uint32_t k)
+{
+	bpf_emit(b, code, k, BPF_L_NEXT, BPF_L_NEXT);
+}
+
+static void bpf_label(struct bpf_prog_builder *b, enum bpf_label l)
+{
+	b->at[l] = b->n;
+}
+
+/* A accepted if the 16-bit value loaded is one of ports. */
+static void bpf_ports(struct bpf_prog_builder *b, const uint16_t *ports, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		bpf_emit(b, BPF_JMP | BPF_JEQ | BPF_K, ports[i], BPF_L_ACC, BPF_L_NEXT);
+	bpf_emit(b, BPF_JMP | BPF_JA, 0, BPF_L_REJ, BPF_L_REJ);
+}
+
+static int bpf_resolve(struct bpf_prog_builder *b)
+{
+	int i, t;
+
+	if (b->overflow)
+		return -E2BIG;
+	for (i = 0; i < b->n; i++) {
+		if (BPF_CLASS(b->ins[i].code) != BPF_JMP)
+			continue;
+		if (BPF_OP(b->ins[i].code) == BPF_JA) {
+			b->ins[i].k = (uint32_t)(b->at[b->jt[i]] - i - 1);
+			continue;
+		}
+		t = b->jt[i] == BPF_L_NEXT ? i + 1 : b->at[b->jt[i]];
+		if (t - i - 1 < 0 || t - i - 1 > 255)
+			return -E2BIG;
+		b->ins[i].jt = (uint8_t)(t - i - 1);
+		t = b->jf[i] == BPF_L_NEXT ? i + 1 : b->at[b->jf[i]];
+		if (t - i - 1 < 0 || t - i - 1 > 255)
+			return -E2BIG;
+		b->ins[i].jf = (uint8_t)(t - i - 1);
+	}
+	return 0;
+}
+
+#define LD_B_ABS (BPF_LD | BPF_B | BPF_ABS)
+#define LD_H_ABS (BPF_LD | BPF_H | BPF_ABS)
+#define LD_B_IND (BPF_LD | BPF_B | BPF_IND)
+#define LD_H_IND (BPF_LD | BPF_H | BPF_IND)
+#define JEQ	 (BPF_JMP | BPF_JEQ | BPF_K)
+#define JSET	 (BPF_JMP | BPF_JSET | BPF_K)
+
+/*
+ * IPv4 (SOCK_DGRAM packet socket: offset 0 is the IP header). Quoted headers are
+ * assumed option-free: our probes never carry IP options.
+ */
+static void bpf_build4(struct bpf_prog_builder *b, uint16_t icmp_id, const uint16_t *ports,
+		       size_t nports)
+{
+	bpf_stmt(b, BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE);
+	bpf_emit(b, JEQ, PACKET_HOST, BPF_L_NEXT, BPF_L_REJ);
+	bpf_stmt(b, LD_H_ABS, 6);
+	bpf_emit(b, JSET, 0x1fff, BPF_L_REJ, BPF_L_NEXT); /* fragments */
+	bpf_stmt(b, BPF_LDX | BPF_B | BPF_MSH, 0);	  /* X = header length */
+	bpf_stmt(b, LD_B_ABS, 9);
+	bpf_emit(b, JEQ, IPPROTO_ICMP, BPF_L_ICMP, BPF_L_NEXT);
+	bpf_emit(b, JEQ, IPPROTO_TCP, BPF_L_TCP, BPF_L_REJ);
+	bpf_label(b, BPF_L_ICMP);
+	bpf_stmt(b, LD_B_IND, 0);
+	bpf_emit(b, JEQ, ICMP_ECHOREPLY, BPF_L_ECHO, BPF_L_NEXT);
+	bpf_emit(b, JEQ, ICMP_DEST_UNREACH, BPF_L_ERR, BPF_L_NEXT);
+	bpf_emit(b, JEQ, ICMP_TIME_EXCEEDED, BPF_L_ERR, BPF_L_NEXT);
+	bpf_emit(b, JEQ, ICMP_PARAMETERPROB, BPF_L_ERR, BPF_L_REJ);
+	bpf_label(b, BPF_L_ECHO);
+	bpf_stmt(b, LD_H_IND, 4);
+	bpf_emit(b, JEQ, icmp_id, BPF_L_ACC, BPF_L_REJ);
+	bpf_label(b, BPF_L_ERR);
+	bpf_stmt(b, LD_B_IND, 8 + 9); /* quoted protocol */
+	bpf_emit(b, JEQ, IPPROTO_ICMP, BPF_L_QICMP, BPF_L_NEXT);
+	bpf_emit(b, JEQ, IPPROTO_UDP, BPF_L_QPORT, BPF_L_NEXT);
+	bpf_emit(b, JEQ, IPPROTO_TCP, BPF_L_QPORT, BPF_L_REJ);
+	bpf_label(b, BPF_L_QICMP);
+	bpf_stmt(b, LD_H_IND, 8 + 20 + 4); /* quoted echo id */
+	bpf_emit(b, JEQ, icmp_id, BPF_L_ACC, BPF_L_REJ);
+	bpf_label(b, BPF_L_QPORT);
+	bpf_stmt(b, LD_H_IND, 8 + 20); /* quoted source port */
+	bpf_ports(b, ports, nports);
+	bpf_label(b, BPF_L_TCP);
+	bpf_stmt(b, LD_B_IND, 13); /* flags: RST, or SYN+ACK */
+	bpf_emit(b, JSET, 0x04, BPF_L_TPORT, BPF_L_NEXT);
+	bpf_stmt(b, BPF_ALU | BPF_AND | BPF_K, 0x12);
+	bpf_emit(b, JEQ, 0x12, BPF_L_TPORT, BPF_L_REJ);
+	bpf_label(b, BPF_L_TPORT);
+	bpf_stmt(b, LD_H_IND, 2); /* destination port = our source port */
+	bpf_ports(b, ports, nports);
+	bpf_label(b, BPF_L_ACC);
+	bpf_stmt(b, BPF_RET | BPF_K, 0xffff);
+	bpf_label(b, BPF_L_REJ);
+	bpf_stmt(b, BPF_RET | BPF_K, 0);
+}
+
+/* IPv6 (offset 0 is the IPv6 header; no extension headers in what we accept). */
+static void bpf_build6(struct bpf_prog_builder *b, uint16_t icmp_id, const uint16_t *ports,
+		       size_t nports)
+{
+	bpf_stmt(b, BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE);
+	bpf_emit(b, JEQ, PACKET_HOST, BPF_L_NEXT, BPF_L_REJ);
+	bpf_stmt(b, LD_B_ABS, 6);
+	bpf_emit(b, JEQ, IPPROTO_ICMPV6, BPF_L_ICMP, BPF_L_NEXT);
+	bpf_emit(b, JEQ, IPPROTO_TCP, BPF_L_TCP, BPF_L_REJ);
+	bpf_label(b, BPF_L_ICMP);
+	bpf_stmt(b, LD_B_ABS, 40);
+	bpf_emit(b, JEQ, ICMP6_ECHO_REPLY, BPF_L_ECHO, BPF_L_NEXT);
+	bpf_emit(b, JEQ, ICMP6_DST_UNREACH, BPF_L_ERR, BPF_L_NEXT);
+	bpf_emit(b, JEQ, ICMP6_TIME_EXCEEDED, BPF_L_ERR, BPF_L_NEXT);
+	bpf_emit(b, JEQ, ICMP6_PARAM_PROB, BPF_L_ERR, BPF_L_REJ);
+	bpf_label(b, BPF_L_ECHO);
+	bpf_stmt(b, LD_H_ABS, 40 + 4);
+	bpf_emit(b, JEQ, icmp_id, BPF_L_ACC, BPF_L_REJ);
+	bpf_label(b, BPF_L_ERR);
+	bpf_stmt(b, LD_B_ABS, 48 + 6); /* quoted next header */
+	bpf_emit(b, JEQ, IPPROTO_ICMPV6, BPF_L_QICMP, BPF_L_NEXT);
+	bpf_emit(b, JEQ, IPPROTO_UDP, BPF_L_QPORT, BPF_L_NEXT);
+	bpf_emit(b, JEQ, IPPROTO_TCP, BPF_L_QPORT, BPF_L_REJ);
+	bpf_label(b, BPF_L_QICMP);
+	bpf_stmt(b, LD_H_ABS, 48 + 40 + 4);
+	bpf_emit(b, JEQ, icmp_id, BPF_L_ACC, BPF_L_REJ);
+	bpf_label(b, BPF_L_QPORT);
+	bpf_stmt(b, LD_H_ABS, 48 + 40);
+	bpf_ports(b, ports, nports);
+	bpf_label(b, BPF_L_TCP);
+	bpf_stmt(b, LD_B_ABS, 40 + 13);
+	bpf_emit(b, JSET, 0x04, BPF_L_TPORT, BPF_L_NEXT);
+	bpf_stmt(b, BPF_ALU | BPF_AND | BPF_K, 0x12);
+	bpf_emit(b, JEQ, 0x12, BPF_L_TPORT, BPF_L_REJ);
+	bpf_label(b, BPF_L_TPORT);
+	bpf_stmt(b, LD_H_ABS, 40 + 2);
+	bpf_ports(b, ports, nports);
+	bpf_label(b, BPF_L_ACC);
+	bpf_stmt(b, BPF_RET | BPF_K, 0xffff);
+	bpf_label(b, BPF_L_REJ);
+	bpf_stmt(b, BPF_RET | BPF_K, 0);
+}
+
+static void ring_close(struct net_ring *r)
+{
+	if (r->map)
+		munmap(r->map, r->map_len);
+	r->map = NULL;
+	close_fd(&r->fd);
+}
+
+/* Needs CAP_NET_RAW, so it happens at start-up; receives nothing until ring_start(). */
+static int ring_create(struct net_ring *r)
+{
+	r->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return r->fd < 0 ? -errno : 0;
+}
+
+/*
+ * Filter, ring and bind need no privilege, so they wait until the first probe of the
+ * family: the kernel zeroes the ring's memory, which costs milliseconds that an engine
+ * serving only IPv4 (or only a few probes) should not pay at start-up.
+ */
+static int ring_filter(struct net *n, int family);
+
+static int ring_start(struct net *n, struct net_ring *r, int family)
+{
+	struct tpacket_req req = {0};
+	struct sockaddr_ll sll = {0};
+	int version = TPACKET_V2, err;
+	uint16_t eth = family == AF_INET ? ETH_P_IP : ETH_P_IPV6;
+
+	if (r->map)
+		return 0;
+	if (r->fd < 0)
+		return -EBADF;
+	err = ring_filter(n, family);
+	if (err < 0)
+		return err;
+	req.tp_block_size = NET_RING_BLOCK;
+	req.tp_block_nr = NET_RING_BLOCKS;
+	req.tp_frame_size = NET_RING_FRAME;
+	req.tp_frame_nr = NET_RING_BLOCK / NET_RING_FRAME * NET_RING_BLOCKS;
+	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
+	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		return -errno;
+	r->map_len = (size_t)req.tp_block_size * req.tp_block_nr;
+	r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return -errno;
+	}
+	r->frames = req.tp_frame_nr;
+	r->next = 0;
+	r->nheld = 0;
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(eth);
+	sll.sll_ifindex = 0; /* every interface of this namespace */
+	if (bind(r->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Hand the frames of the previous batch back to the kernel. */
+static void ring_release(struct net_ring *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nheld; i++) {
+		struct tpacket2_hdr *h =
+			(struct tpacket2_hdr *)(r->map + (size_t)r->held[i] * NET_RING_FRAME);
+
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+	}
+	r->nheld = 0;
+}
+
+static int ring_recv(struct net_ring *r, int family, struct net_rx *rx, size_t max)
+{
+	size_t got = 0;
+
+	if (!r->map)
+		return 0;
+	ring_release(r);
+	while (got < max) {
+		struct tpacket2_hdr *h =
+			(struct tpacket2_hdr *)(r->map + (size_t)r->next * NET_RING_FRAME);
+		struct net_rx *x = &rx[got];
+		uint8_t *pkt;
+		size_t len;
+
+		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			break;
+		r->held[r->nheld++] = r->next;
+		r->next = (r->next + 1) % r->frames;
+		pkt = (uint8_t *)h + h->tp_net;
+		len = h->tp_snaplen;
+		if (h->tp_net + len > NET_RING_FRAME)
+			continue;
+		memset(x, 0, sizeof(*x));
+		x->stamp.tv_sec = h->tp_sec;
+		x->stamp.tv_nsec = h->tp_nsec;
+		x->hop_limit = -1;
+		if (family == AF_INET) {
+			if (len < 20)
+				continue;
+			memcpy(&x->from.v4, pkt + 12, 4);
+			x->ip_protocol = pkt[9] == IPPROTO_ICMP ? IPPROTO_ICMP : IPPROTO_TCP;
+		} else {
+			/* Raw IPv6 sockets strip the header; packet_parse() expects that. */
+			if (len < 40)
+				continue;
+			memcpy(&x->from.v6, pkt + 8, 16);
+			x->hop_limit = pkt[7];
+			x->ip_protocol = pkt[6] == IPPROTO_ICMPV6 ? IPPROTO_ICMPV6 : IPPROTO_TCP;
+			pkt += 40;
+			len -= 40;
+		}
+		x->buf = pkt;
+		x->len = len;
+		got++;
+	}
+	return (int)got;
+}
+
+/* (Re)attach the ring filter of a family for the current ICMP id and ports. */
+static int ring_filter(struct net *n, int family)
+{
+	struct bpf_prog_builder *b;
+	struct net_ring *r = &n->ring[family == AF_INET6];
+	uint16_t ports[NET_PORTS_MAX + 2];
+	struct sock_fprog prog;
+	size_t np = 0, i;
+	int err;
+
+	if (r->fd < 0)
+		return 0;
+	ports[np++] = n->reserved[reserved_index(family, IPPROTO_UDP)].port;
+	ports[np++] = n->reserved[reserved_index(family, IPPROTO_TCP)].port;
+	for (i = 0; i < n->nports; i++)
+		if (n->ports[i].family == family)
+			ports[np++] = n->ports[i].port;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	if (family == AF_INET)
+		bpf_build4(b, n->icmp_id, ports, np);
+	else
+		bpf_build6(b, n->icmp_id, ports, np);
+	err = bpf_resolve(b);
+	if (err == 0) {
+		prog.len = (unsigned short)b->n;
+		prog.filter = b->ins;
+		/* Replaces the previous program atomically: no packet sees no filter. */
+		if (setsockopt(r->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+			err = -errno;
+	}
+	free(b);
+	return err;
+}
+
 static int open_v4(struct net *n)
 {
 	int fd;
@@ -215,16 +589,20 @@ static int open_v4(struct net *n)
 		return -errno;
 	n->send4 = fd;
 	big_sndbuf(fd);
-	fd = open_rx(AF_INET, IPPROTO_ICMP);
-	if (fd < 0)
-		return fd;
-	n->rx[NET_SOCK_ICMP4] = fd;
-	if (filter_icmp4(fd) < 0)
-		return -errno;
-	fd = open_rx(AF_INET, IPPROTO_TCP);
-	if (fd < 0)
-		return fd;
-	n->rx[NET_SOCK_TCP4] = fd;
+	if (ring_create(&n->ring[0]) == 0) {
+		n->rx[NET_SOCK_ICMP4] = n->ring[0].fd;
+	} else {
+		fd = open_rx(AF_INET, IPPROTO_ICMP);
+		if (fd < 0)
+			return fd;
+		n->rx[NET_SOCK_ICMP4] = fd;
+		if (filter_icmp4(fd) < 0)
+			return -errno;
+		fd = open_rx(AF_INET, IPPROTO_TCP);
+		if (fd < 0)
+			return fd;
+		n->rx[NET_SOCK_TCP4] = fd;
+	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
 	if (fd < 0)
 		return -errno;
@@ -239,19 +617,38 @@ static int open_v6(struct net *n)
 {
 	int fd, err;
 
-	fd = open_rx(AF_INET6, IPPROTO_ICMPV6);
-	if (fd < 0)
-		return fd;
-	n->rx[NET_SOCK_ICMP6] = fd;
-	if ((err = filter_icmp6(fd, 1)) < 0 || (err = net_prepare_send_fd(fd, -1)) < 0)
-		return err;
-	big_sndbuf(fd);
-	fd = open_rx(AF_INET6, IPPROTO_TCP);
-	if (fd < 0)
-		return fd;
-	n->rx[NET_SOCK_TCP6] = fd;
-	if ((err = net_prepare_send_fd(fd, -1)) < 0)
-		return err;
+	if (ring_create(&n->ring[1]) == 0) {
+		/* The ring reads; these raw sockets only send. */
+		n->rx[NET_SOCK_ICMP6] = n->ring[1].fd;
+		fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMPV6);
+		if (fd < 0)
+			return -errno;
+		n->icmp6_send = fd;
+		if ((err = filter_icmp6(fd, 0)) < 0 ||
+		    (err = net_prepare_send_fd(fd, AF_INET6)) < 0)
+			return err;
+		big_sndbuf(fd);
+		fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
+		if (fd < 0)
+			return -errno;
+		n->tcp6_send = fd;
+		if ((err = net_prepare_send_fd(fd, AF_INET6)) < 0)
+			return err;
+	} else {
+		fd = open_rx(AF_INET6, IPPROTO_ICMPV6);
+		if (fd < 0)
+			return fd;
+		n->rx[NET_SOCK_ICMP6] = n->icmp6_send = fd;
+		if ((err = filter_icmp6(fd, 1)) < 0 || (err = net_prepare_send_fd(fd, -1)) < 0)
+			return err;
+		big_sndbuf(fd);
+		fd = open_rx(AF_INET6, IPPROTO_TCP);
+		if (fd < 0)
+			return fd;
+		n->rx[NET_SOCK_TCP6] = n->tcp6_send = fd;
+		if ((err = net_prepare_send_fd(fd, -1)) < 0)
+			return err;
+	}
 	fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP);
 	if (fd < 0)
 		return -errno;
@@ -272,6 +669,10 @@ static int open_v6(struct net *n)
 static void close_v4(struct net *n)
 {
 	close_fd(&n->send4);
+	if (n->ring[0].fd >= 0) {
+		n->rx[NET_SOCK_ICMP4] = -1;
+		ring_close(&n->ring[0]);
+	}
 	close_fd(&n->rx[NET_SOCK_ICMP4]);
 	close_fd(&n->rx[NET_SOCK_TCP4]);
 	close_fd(&n->lookup4);
@@ -281,6 +682,13 @@ static void close_v4(struct net *n)
 
 static void close_v6(struct net *n)
 {
+	if (n->ring[1].fd >= 0) {
+		n->rx[NET_SOCK_ICMP6] = -1;
+		ring_close(&n->ring[1]);
+		close_fd(&n->icmp6_send);
+		close_fd(&n->tcp6_send);
+	}
+	n->icmp6_send = n->tcp6_send = -1; /* else the same fds as rx[], closed below */
 	close_fd(&n->rx[NET_SOCK_ICMP6]);
 	close_fd(&n->rx[NET_SOCK_TCP6]);
 	close_fd(&n->udp6_send);
@@ -351,6 +759,10 @@ int net_new(struct net **out)
 	for (i = 0; i < NET_SOCK__COUNT; i++)
 		n->rx[i] = -1;
 	n->send4 = n->udp6_send = n->lookup4 = n->lookup6 = -1;
+	n->icmp6_send = n->tcp6_send = -1;
+	n->ring[0].fd = n->ring[1].fd = -1;
+	/* Another engine has another pid, so another id (modulo 65536 pids). */
+	n->icmp_id = (uint16_t)getpid();
 	for (i = 0; i < 4; i++)
 		n->reserved[i].fd = -1;
 	for (i = 0; i < NET_RX_BATCH; i++) {
@@ -439,7 +851,15 @@ int net_reserve_port(struct net *n, int family, int protocol, uint16_t port)
 	if (err < 0)
 		return err;
 	n->nports++;
+	/* Replies to the new port must pass the ring's filter. */
+	if (n->ring[family == AF_INET6].map)
+		return ring_filter(n, family);
 	return 0;
+}
+
+uint16_t net_icmp_id(const struct net *n)
+{
+	return n->icmp_id;
 }
 
 static void fill_sockaddr(int family, const union packet_addr *a, uint16_t port,
@@ -596,11 +1016,11 @@ static int pick_fd(const struct net *n, int family, int protocol)
 		return n->send4;
 	switch (protocol) {
 	case IPPROTO_ICMP:
-		return n->rx[NET_SOCK_ICMP6];
+		return n->icmp6_send;
 	case IPPROTO_UDP:
 		return n->udp6_send;
 	case IPPROTO_TCP:
-		return n->rx[NET_SOCK_TCP6];
+		return n->tcp6_send;
 	default:
 		return -1;
 	}
@@ -677,6 +1097,12 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 
 	if (n->mode == NET_MODE_DGRAM)
 		return send_ping(n, p, pkt, len, sent);
+	if (n->ring[p->family == AF_INET6].fd >= 0 && !n->ring[p->family == AF_INET6].map) {
+		int err = ring_start(n, &n->ring[p->family == AF_INET6], p->family);
+
+		if (err < 0)
+			return err;
+	}
 	if (fd < 0)
 		fd = pick_fd(n, p->family, p->protocol);
 	if (fd < 0)
@@ -793,6 +1219,10 @@ int net_recv(struct net *n, enum net_sock which, struct net_rx *rx, size_t max)
 		return -EBADF;
 	if (max > NET_RX_BATCH)
 		max = NET_RX_BATCH;
+	if (which == NET_SOCK_ICMP4 && n->ring[0].fd >= 0)
+		return ring_recv(&n->ring[0], AF_INET, rx, max);
+	if (which == NET_SOCK_ICMP6 && n->ring[1].fd >= 0)
+		return ring_recv(&n->ring[1], AF_INET6, rx, max);
 	if (n->mode != NET_MODE_DGRAM)
 		return recv_batch(n, n->rx[which], -1, rx, 0, max, 0);
 	family = which == NET_SOCK_ICMP4 ? AF_INET : AF_INET6;
@@ -836,6 +1266,7 @@ static int recv_batch(struct net *n, int fd, int family, struct net_rx *rx, size
 		x->len = msgs[i].msg_len > NET_RX_BUF ? NET_RX_BUF : msgs[i].msg_len;
 		x->hop_limit = -1;
 		x->preparsed = 0;
+		x->ip_protocol = 0;
 		read_sockaddr(&n->names[first + (size_t)i], &x->from);
 		for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {

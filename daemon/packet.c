@@ -423,9 +423,14 @@ static void parse_ipv4(int ip_protocol, const uint8_t *buf, size_t len, struct p
 		return;
 	hl = (size_t)(buf[0] & 0x0f) * 4;
 	tot = get16(buf + 2);
-	/* Linux raw sockets hand over the whole datagram, so a longer claim is a lie. */
-	if (hl < IPV4_HDR_LEN || tot < hl || tot > len)
+	/*
+	 * A receive ring keeps only the head of a datagram (its snap length), so a total
+	 * length beyond what we hold means truncated, not forged: parse what is there.
+	 */
+	if (hl < IPV4_HDR_LEN || tot < hl || hl > len)
 		return;
+	if (tot > len)
+		tot = len;
 	copy_addr(AF_INET, &out->responder, buf + 12);
 	out->reply_ttl = buf[8];
 	if (buf[9] != ip_protocol)

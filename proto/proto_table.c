@@ -127,7 +127,9 @@ static int in_range(int v, int count)
 /* The name at s/len equals the NUL-terminated table name; s may hold NUL bytes. */
 static int name_eq(const char *name, const char *s, size_t len)
 {
-	return name && strlen(name) == len && memcmp(name, s, len) == 0;
+	/* The first byte rules out nearly every entry before strlen() is paid for. */
+	return name && len > 0 && name[0] == s[0] && strlen(name) == len &&
+	       memcmp(name, s, len) == 0;
 }
 
 const struct proto_cmd_info *proto_cmd_info(enum proto_cmd cmd)

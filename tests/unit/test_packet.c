@@ -1168,9 +1168,17 @@ static void test_outer_ipv4(void **state)
 	qlen = make_quote(&p, q, 0);
 	n = make_icmp(AF_INET, pkt, 11, 0, 0, q, qlen);
 
-	/* total length larger than what we got: ignored */
-	wr16(pkt + 2, (uint16_t)(n + 1));
+	/*
+	 * total length larger than what we got: a receive ring's snap length cut it, so
+	 * what is there is parsed
+	 */
+	wr16(pkt + 2, (uint16_t)(n + 1000));
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
+	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
+	assert_int_equal(r.probe_protocol, IPPROTO_UDP);
+	assert_int_equal(r.src_port, p.src_port);
+	/* ... but not when even the IP header is cut */
+	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, 19, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 	/* smaller than the header */
 	wr16(pkt + 2, 19);
