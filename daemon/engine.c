@@ -80,6 +80,7 @@ struct engine {
 	uint16_t icmp_id;
 	uint16_t tcp_base; /* high half of every TCP sequence number we send */
 	unsigned sent_since_drain;
+	uint64_t batch_ns; /* CLOCK_MONOTONIC when the current batch of commands began */
 	int result;
 	struct sock_cache_entry socks[ENGINE_SOCK_CACHE];
 	uint8_t pkt[ENGINE_PKT_MAX];
@@ -753,13 +754,15 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		timeout_s = c->num[PROTO_ARG_TIMEOUT];
 	if (timeout_s < 1)
 		timeout_s = 1; /* mtr-packet's "0" cannot mean "already late" */
-	p->deadline_ns = mono_ns() + (uint64_t)timeout_s * 1000000000ull;
+	/* Timeouts are whole seconds: the batch's clock reading is close enough. */
+	p->deadline_ns = e->batch_ns + (uint64_t)timeout_s * 1000000000ull;
 	probe_table_arm(e->probes, id);
 	s->inflight++;
 	engine_schedule(e);
 	if (++e->sent_since_drain >= ENGINE_DRAIN_EVERY) {
 		e->sent_since_drain = 0;
 		engine_drain(e);
+		e->batch_ns = mono_ns();
 	}
 }
 
@@ -869,8 +872,11 @@ static void session_lines(struct session *s)
 	size_t start = 0, i;
 
 	for (i = 0; i < s->inlen && !s->dead; i++) {
-		if (s->inbuf[i] != '\n')
-			continue;
+		const char *nl = memchr(s->inbuf + i, '\n', s->inlen - i);
+
+		if (!nl)
+			break;
+		i = (size_t)(nl - s->inbuf);
 		if (s->discarding)
 			s->discarding = 0;
 		else if (i - start >= PROTO_LINE_MAX - 1)
@@ -926,6 +932,7 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 		s->eof = 1;
 		/* A last line without its newline still counts. */
 		if (s->inlen > 0 && !s->discarding && s->inlen < sizeof(s->inbuf)) {
+			s->eng->batch_ns = mono_ns();
 			s->inbuf[s->inlen++] = '\n';
 			session_lines(s);
 		}
@@ -935,6 +942,7 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->inlen += (size_t)n;
+	s->eng->batch_ns = mono_ns();
 	session_lines(s);
 	session_flush(s);
 }

@@ -95,6 +95,42 @@ int proto_split(const char *line, size_t len, struct proto_line *out)
 	return PROTO_OK;
 }
 
+/*
+ * Dotted quad with inet_pton()'s rules (four decimal octets, no leading zeros), without
+ * its copy: one address per probe line is worth it.
+ */
+static int parse_ip4(const struct proto_slice *v, struct in_addr *addr)
+{
+	uint8_t out[4];
+	size_t i = 0, octet = 0;
+
+	while (octet < 4) {
+		unsigned val = 0, digits = 0;
+
+		while (i < v->len && v->ptr[i] >= '0' && v->ptr[i] <= '9') {
+			if (digits > 0 && val == 0)
+				return PROTO_ERR_BAD_VALUE;
+			val = val * 10 + (unsigned)(v->ptr[i] - '0');
+			if (val > 255)
+				return PROTO_ERR_BAD_VALUE;
+			digits++;
+			i++;
+		}
+		if (digits == 0)
+			return PROTO_ERR_BAD_VALUE;
+		out[octet++] = (uint8_t)val;
+		if (octet < 4) {
+			if (i >= v->len || v->ptr[i] != '.')
+				return PROTO_ERR_BAD_VALUE;
+			i++;
+		}
+	}
+	if (i != v->len)
+		return PROTO_ERR_BAD_VALUE;
+	memcpy(addr, out, sizeof(out));
+	return PROTO_OK;
+}
+
 /* inet_pton wants a NUL-terminated string: copy into a bounded stack buffer first. */
 static int parse_addr(int family, const struct proto_slice *v, void *addr)
 {
@@ -157,7 +193,7 @@ static int decode_value(enum proto_arg arg, const struct proto_arg_info *info,
 			return PROTO_ERR_OUT_OF_RANGE;
 		return st ? PROTO_ERR_BAD_NUMBER : PROTO_OK;
 	case PROTO_VALUE_IP4:
-		return parse_addr(AF_INET, v, &out->ip4[arg]);
+		return parse_ip4(v, &out->ip4[arg]);
 	case PROTO_VALUE_IP6:
 		return parse_addr(AF_INET6, v, &out->ip6[arg]);
 	case PROTO_VALUE_WORD:
