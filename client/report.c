@@ -249,6 +249,19 @@ static void xml_field(FILE *out, const struct field *f, const struct stats_summa
 
 /* ---- -r / -w ---- */
 
+/*
+ * mtr 0.95 -e: the labels of each responder listed under a hop, none for the row's own
+ * (as mtr does). mtr prints S through "%cu", a raw 0/1 byte and a 'u'; here the digit.
+ */
+static void report_mpls(FILE *out, const struct stats_responder *rp)
+{
+	size_t k;
+
+	for (k = 0; k < rp->nmpls; k++)
+		fprintf(out, "       [MPLS: Lbl %u TC %u S %u TTL %u]\n", rp->mpls[k].label,
+			rp->mpls[k].exp, rp->mpls[k].bos, rp->mpls[k].ttl);
+}
+
 static int render_report(struct ctx *c, int wide)
 {
 	char buf[REPORT_LINE_MAX], name[REPORT_ESC_MAX], host[REPORT_ESC_MAX];
@@ -292,20 +305,6 @@ static int render_report(struct ctx *c, int wide)
 			len += (size_t)c->f[i]->width;
 		}
 		fprintf(c->out, "%s\n", buf);
-		if (c->m->show_mpls) {
-			for (r = 0; r < h->nresponders; r++) {
-				const struct stats_responder *rp = &h->responders[r];
-				size_t k;
-
-				if (!stats_addr_equal(&rp->addr, &h->last_addr))
-					continue;
-				for (k = 0; k < rp->nmpls; k++)
-					fprintf(c->out,
-						"    |   +-- [MPLS: Lbl %u Exp %u S %u TTL %u]\n",
-						rp->mpls[k].label, rp->mpls[k].exp, rp->mpls[k].bos,
-						rp->mpls[k].ttl);
-			}
-		}
 		/* mtr 0.95 lists the hop's other responders under it, in order of first answer. */
 		for (r = 0; r < h->nresponders; r++) {
 			const struct stats_responder *rp = &h->responders[r];
@@ -317,6 +316,8 @@ static int render_report(struct ctx *c, int wide)
 			listed++;
 			addr_name(c, &rp->addr, name, sizeof(name));
 			fprintf(c->out, "        %-*s\n", (int)len_hosts, name);
+			if (c->m->show_mpls)
+				report_mpls(c->out, rp);
 		}
 	}
 	return 0;
@@ -390,6 +391,25 @@ static struct json_object *json_hop_extra(const struct ctx *c, const struct stat
 			o, "ip",
 			json_object_new_string(stats_addr_str(&rp->addr, addr, sizeof(addr))));
 		json_add_summary(o, &rs);
+		if (rp->nmpls) {
+			struct json_object *ml = json_object_new_array();
+			size_t k;
+
+			for (k = 0; k < rp->nmpls; k++) {
+				struct json_object *l = json_object_new_object();
+
+				json_object_object_add(l, "label",
+						       json_object_new_int64(rp->mpls[k].label));
+				json_object_object_add(l, "tc",
+						       json_object_new_int(rp->mpls[k].exp));
+				json_object_object_add(l, "s",
+						       json_object_new_int(rp->mpls[k].bos));
+				json_object_object_add(l, "ttl",
+						       json_object_new_int(rp->mpls[k].ttl));
+				json_object_array_add(ml, l);
+			}
+			json_object_object_add(o, "mpls", ml);
+		}
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(x, "responders", arr);

@@ -82,8 +82,10 @@ static struct stats_addr v4(const char *s)
 }
 
 /* Round by round, TTL by TTL, as mtr sends; the last hop answers as the destination. */
-static struct stats_table *build_table(void)
+static struct stats_table *build_table_mpls(int with_mpls)
 {
+	/* what mtr_reference.sh's MPLS variant quotes on hops 1 and 2 */
+	static const struct stats_mpls mpls[] = {{16, 0, 0, 1}, {24001, 5, 1, 2}};
 	struct stats_table *t;
 	size_t round, h;
 
@@ -101,10 +103,16 @@ static struct stats_table *build_table(void)
 			}
 			from = v4(a->from);
 			stats_answer(t, ttl, h + 1 == NHOPS ? STATS_REPLY : STATS_TTL_EXPIRED,
-				     &from, a->rtt, NULL, 0);
+				     &from, a->rtt, with_mpls && ttl <= 2 ? mpls : NULL,
+				     with_mpls && ttl <= 2 ? 2 : 0);
 		}
 	}
 	return t;
+}
+
+static struct stats_table *build_table(void)
+{
+	return build_table_mpls(0);
 }
 
 static struct report_meta base_meta(const char *fields)
@@ -487,6 +495,28 @@ static void test_names(void **state)
 	free(out);
 }
 
+/* -e: mtr 0.95 lists labels under each extra responder only (S as a digit here). */
+static void test_mpls(void **state)
+{
+	struct stats_table *t = build_table_mpls(1);
+	struct report_meta m = base_meta(NULL);
+	char *out;
+
+	(void)state;
+	m.show_mpls = 1;
+	out = render(REPORT_FORMAT_REPORT, t, &m);
+	check_golden(out, "report_r_mpls.txt", 0);
+	free(out);
+	m.show_mpls = 0;
+	out = render(REPORT_FORMAT_REPORT, t, &m);
+	check_golden(out, "report_r.txt", 0);
+	free(out);
+	out = render(REPORT_FORMAT_JSON, t, &m);
+	assert_contains(out, "\"label\": 24001");
+	free(out);
+	stats_table_free(t);
+}
+
 static void test_max_ecmp(void **state)
 {
 	struct report_meta m = base_meta(NULL);
@@ -567,6 +597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mpls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_ecmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw, setup, teardown),

@@ -2,7 +2,10 @@
 # Scripted mtr-packet stand-in for mtr_reference.sh: answers every probe from the table
 # below by TTL and per-TTL probe number (TTLs past 5 answer as the destination). It never
 # sends a packet. The same table is built by hand in test_report.c.
+import os
 import sys
+# FAKE_MPLS=1: hops 1 and 2 quote a two-label stack (report_r_mpls.txt).
+MPLS = os.environ.get("FAKE_MPLS") == "1"
 SCRIPT = {
     1: [("ttl-expired", "198.51.100.2", 1234), ("ttl-expired", "198.51.100.2", 1500),
         ("ttl-expired", "198.51.100.2", 1100), ("ttl-expired", "198.51.100.2", 2000),
@@ -35,6 +38,8 @@ for line in sys.stdin:
             out = f"{tok} no-reply"
         else:
             out = f"{tok} {ans[0]} ip-4 {ans[1]} round-trip-time {ans[2]}"
+            if MPLS and ttl in (1, 2):
+                out += " mpls 16,0,0,1,24001,5,1,2"
     else:
         out = f"{tok} unknown-command"
     sys.stdout.write(out + "\n")

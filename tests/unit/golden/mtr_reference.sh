@@ -25,3 +25,7 @@ run -w -o $all | norm >"$out/report_w_all.txt"
 run -C -o $all | norm >"$out/report_C_all.csv"
 run -x -o $all | norm >"$out/report_x_all.xml"
 run -j -o $all >"$out/mtr_j_all.json"
+# mtr prints the bottom-of-stack bit through "%cu" (a raw 0/1 byte, then 'u'): made a digit.
+lab_src env FAKE_MPLS=1 MTR_PACKET="$here/mtr_fake_packet.py" TZ=UTC \
+	mtr -r -e -n -c 5 -i 0.1 203.0.113.1 </dev/null | norm |
+	sed -e 's/S \x00u/S 0/' -e 's/S \x01u/S 1/' >"$out/report_r_mpls.txt"
