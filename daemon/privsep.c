@@ -45,7 +45,7 @@
 #define PRIVSEP_REPLY_TIMEOUT_MS 5000
 /* After the socketpair closes the broker exits at once; then SIGKILL. */
 #define PRIVSEP_REAP_TIMEOUT_MS 2000
-#define PRIVSEP_REAP_STEP_MS	10
+#define PRIVSEP_REAP_STEP_MS	1
 /* Where the broker keeps its socket after closing everything else. */
 #define PRIVSEP_BROKER_FD 3
 /* Scratch fds are moved at or above this, clear of 0..PRIVSEP_BROKER_FD. */

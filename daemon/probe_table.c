@@ -10,11 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Ids never used yet are handed out first, in order (fresh counts them); released ids
+ * queue in the ring behind them. Nothing is written at creation, so an engine that
+ * sends a few probes touches a few pages, not the whole table.
+ */
 struct probe_table {
 	struct probe slots[PROBE_TABLE_SLOTS];
 	uint16_t free_ring[PROBE_TABLE_SLOTS];
-	uint32_t free_head;  /* next id to hand out */
-	uint32_t free_count; /* ids in the ring */
+	uint32_t fresh;	     /* ids below this have been handed out at least once */
+	uint32_t free_head;  /* next released id to hand out */
+	uint32_t free_count; /* released ids in the ring */
 	uint32_t count;	     /* probes in flight */
 	uint32_t head, tail; /* deadline list */
 };
@@ -22,17 +28,10 @@ struct probe_table {
 int probe_table_new(struct probe_table **out)
 {
 	struct probe_table *t;
-	uint32_t i;
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	for (i = 0; i < PROBE_TABLE_SLOTS; i++) {
-		t->free_ring[i] = (uint16_t)i;
-		t->slots[i].prev = PROBE_TABLE_NONE;
-		t->slots[i].next = PROBE_TABLE_NONE;
-	}
-	t->free_count = PROBE_TABLE_SLOTS;
 	t->head = PROBE_TABLE_NONE;
 	t->tail = PROBE_TABLE_NONE;
 	*out = t;
@@ -47,7 +46,11 @@ struct probe_table *probe_table_free(struct probe_table *t)
 
 static uint16_t free_pop(struct probe_table *t)
 {
-	uint16_t id = t->free_ring[t->free_head];
+	uint16_t id;
+
+	if (t->fresh < PROBE_TABLE_SLOTS)
+		return (uint16_t)t->fresh++;
+	id = t->free_ring[t->free_head];
 
 	t->free_head = (t->free_head + 1) % PROBE_TABLE_SLOTS;
 	t->free_count--;
@@ -60,15 +63,20 @@ static void free_push(struct probe_table *t, uint16_t id)
 	t->free_count++;
 }
 
+static uint32_t free_available(const struct probe_table *t)
+{
+	return (PROBE_TABLE_SLOTS - t->fresh) + t->free_count;
+}
+
 int probe_table_alloc(struct probe_table *t, int avoid_zero, uint16_t *id)
 {
 	uint16_t got;
 
-	if (t->free_count == 0)
+	if (free_available(t) == 0)
 		return -ENOSPC;
 	got = free_pop(t);
 	if (got == 0 && avoid_zero) {
-		if (t->free_count == 0) {
+		if (free_available(t) == 0) {
 			free_push(t, got);
 			return -ENOSPC;
 		}

@@ -1,0 +1,174 @@
+/*
+ * test_probe_table: id allocation order (FIFO, reused as late as possible), the 65,536
+ * limit, avoid_zero, the deadline list under in-order and out-of-order arming, release
+ * from any position.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "daemon/probe_table.h"
+
+static struct probe_table *table(void)
+{
+	struct probe_table *t = NULL;
+
+	assert_int_equal(probe_table_new(&t), 0);
+	assert_non_null(t);
+	return t;
+}
+
+static void test_fresh_ids_in_order(void **state)
+{
+	struct probe_table *t = table();
+	uint16_t id;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+		assert_int_equal(id, i);
+		assert_non_null(probe_table_get(t, id));
+	}
+	assert_int_equal(probe_table_count(t), 10);
+	assert_null(probe_table_get(t, 10));
+	assert_null(probe_table_get(t, PROBE_TABLE_SLOTS));
+	probe_table_free(t);
+}
+
+static void test_limit_and_fifo_reuse(void **state)
+{
+	struct probe_table *t = table();
+	uint16_t id;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < PROBE_TABLE_SLOTS; i++) {
+		assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+		assert_int_equal(id, (uint16_t)i);
+	}
+	assert_int_equal(probe_table_count(t), PROBE_TABLE_SLOTS);
+	assert_int_equal(probe_table_alloc(t, 0, &id), -ENOSPC);
+	/* Released ids come back in the order they were released, never out of turn. */
+	probe_table_release(t, 500);
+	probe_table_release(t, 7);
+	probe_table_release(t, 65535);
+	assert_null(probe_table_get(t, 7));
+	assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+	assert_int_equal(id, 500);
+	assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+	assert_int_equal(id, 7);
+	assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+	assert_int_equal(id, 65535);
+	assert_int_equal(probe_table_alloc(t, 0, &id), -ENOSPC);
+	/* Releasing twice is harmless: the id is queued once. */
+	probe_table_release(t, 3);
+	probe_table_release(t, 3);
+	assert_int_equal(probe_table_count(t), PROBE_TABLE_SLOTS - 1);
+	assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+	assert_int_equal(id, 3);
+	assert_int_equal(probe_table_alloc(t, 0, &id), -ENOSPC);
+	probe_table_free(t);
+}
+
+static void test_avoid_zero(void **state)
+{
+	struct probe_table *t = table();
+	uint16_t id, again;
+
+	(void)state;
+	assert_int_equal(probe_table_alloc(t, 1, &id), 0);
+	assert_int_not_equal(id, 0);
+	/* 0 was skipped, not lost: it waits behind the never-used ids. */
+	assert_int_equal(probe_table_alloc(t, 0, &again), 0);
+	assert_int_equal(again, 2);
+	probe_table_free(t);
+
+	/* With only id 0 left, avoid_zero fails and leaves it available. */
+	t = table();
+	for (uint32_t i = 0; i < PROBE_TABLE_SLOTS; i++)
+		assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+	probe_table_release(t, 0);
+	assert_int_equal(probe_table_alloc(t, 1, &id), -ENOSPC);
+	assert_int_equal(probe_table_alloc(t, 0, &id), 0);
+	assert_int_equal(id, 0);
+	probe_table_free(t);
+}
+
+static void arm(struct probe_table *t, uint16_t id, uint64_t deadline)
+{
+	struct probe *p = probe_table_get(t, id);
+
+	assert_non_null(p);
+	p->deadline_ns = deadline;
+	probe_table_arm(t, id);
+}
+
+static void test_deadline_order(void **state)
+{
+	struct probe_table *t = table();
+	static const uint64_t deadlines[] = {50, 10, 30, 30, 70, 20, 60, 40};
+	uint16_t ids[8];
+	uint64_t last = 0;
+	uint32_t n = 0, id;
+
+	(void)state;
+	assert_int_equal(probe_table_earliest(t), PROBE_TABLE_NONE);
+	for (size_t i = 0; i < 8; i++) {
+		assert_int_equal(probe_table_alloc(t, 0, &ids[i]), 0);
+		arm(t, ids[i], deadlines[i]);
+	}
+	assert_int_equal(probe_table_earliest(t), ids[1]);
+	/* Release one from the middle and the current tail. */
+	probe_table_release(t, ids[2]);
+	probe_table_release(t, ids[4]);
+	while ((id = probe_table_earliest(t)) != PROBE_TABLE_NONE) {
+		struct probe *p = probe_table_get(t, id);
+
+		assert_non_null(p);
+		assert_true(p->deadline_ns >= last);
+		last = p->deadline_ns;
+		probe_table_release(t, (uint16_t)id);
+		n++;
+	}
+	assert_int_equal(n, 6);
+	assert_int_equal(last, 60);
+	assert_int_equal(probe_table_count(t), 0);
+	probe_table_free(t);
+}
+
+static void test_release_unarmed(void **state)
+{
+	struct probe_table *t = table();
+	uint16_t a, b;
+
+	(void)state;
+	assert_int_equal(probe_table_alloc(t, 0, &a), 0);
+	assert_int_equal(probe_table_alloc(t, 0, &b), 0);
+	arm(t, b, 5);
+	/* A probe that failed to send is released without ever being armed. */
+	probe_table_release(t, a);
+	assert_int_equal(probe_table_earliest(t), b);
+	probe_table_release(t, b);
+	assert_int_equal(probe_table_earliest(t), PROBE_TABLE_NONE);
+	assert_null(probe_table_free(NULL));
+	probe_table_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fresh_ids_in_order),
+		cmocka_unit_test(test_limit_and_fifo_reuse),
+		cmocka_unit_test(test_avoid_zero),
+		cmocka_unit_test(test_deadline_order),
+		cmocka_unit_test(test_release_unarmed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
