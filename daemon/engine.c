@@ -692,6 +692,11 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		return;
 	}
 
+	/*
+	 * Our own IPv4 id (never 0, which asks the kernel to pick one): it spares the
+	 * kernel's per-destination id generator and puts the probe id in every quote too.
+	 */
+	pp.ip_id = (uint16_t)(id + 1) ? (uint16_t)(id + 1) : 1;
 	pp.ttl = (uint8_t)((c->present & PROTO_BIT(PROTO_ARG_TTL)) ? c->num[PROTO_ARG_TTL]
 								   : ENGINE_DEFAULT_TTL);
 	pp.size = (size_t)((c->present & PROTO_BIT(PROTO_ARG_SIZE)) ? c->num[PROTO_ARG_SIZE]

@@ -8,7 +8,7 @@ set -u
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$SRC_DIR/build
-ROUNDS=3
+ROUNDS=5
 PROBES=30000
 INFLIGHT=1000
 TTL_MAX=6
