@@ -26,12 +26,11 @@
 /* mtr's MINPACKET: the smallest random size, printed in "rand(36-N)". */
 #define REPORT_MINPACKET 36
 /* mtr's strftime for the Start line (iso_time). */
-#define REPORT_TIME_FMT	   "%Y-%m-%dT%H:%M:%S%z"
-#define REPORT_TIME_MAX	   64
-#define REPORT_JSON_INDENT 4
-/* WinMTR's host column. */
-#define REPORT_WINMTR_HOST_WIDTH 40
-#define REPORT_WINMTR_TITLE	 "WinMTR statistics"
+#define REPORT_TIME_FMT		  "%Y-%m-%dT%H:%M:%S%z"
+#define REPORT_TIME_MAX		  64
+#define REPORT_JSON_INDENT	  4
+#define REPORT_WINMTR_NO_RESPONSE "No response from host"
+#define REPORT_WINMTR_SIGNATURE	  "hopwatch (WinMTR-compatible export)"
 
 enum field_val {
 	FV_DROP,
@@ -690,45 +689,49 @@ static int render_split(struct ctx *c)
 
 /* ---- --text / --html (WinMTR's export) ---- */
 
-static void winmtr_rule(FILE *out, size_t width)
+/*
+ * WinMTR 0.92's export (WinMTRDialog::OnEXPT/OnEXPH): integer loss and milliseconds, the
+ * row number implied by the order, "No response from host" for a silent hop. Unix line
+ * ends instead of WinMTR's CRLF, and hopwatch's name in the signature line.
+ */
+static void winmtr_row(const struct ctx *c, int ttl, char *name, size_t len,
+		       struct stats_summary *s)
 {
-	size_t i;
+	const struct stats_hop *h = &c->t->hops[ttl - 1];
 
-	fputc('|', out);
-	for (i = 2; i < width; i++)
-		fputc('-', out);
-	fputs("|\n", out);
+	stats_summarize(&h->acc, s);
+	if (hop_addr(h))
+		addr_name(c, hop_addr(h), name, len);
+	else
+		snprintf(name, len, "%s", REPORT_WINMTR_NO_RESPONSE);
 }
 
 static int render_winmtr_text(struct ctx *c)
 {
-	char name[REPORT_ESC_MAX], head[REPORT_LINE_MAX];
-	size_t width;
+	char name[REPORT_ESC_MAX];
 	int ttl;
 
-	snprintf(head, sizeof(head),
-		 "| %*s | Nr |  Loss%% | Sent | Recv | Best |  Avg | Worst | Last |",
-		 REPORT_WINMTR_HOST_WIDTH, "Hostname");
-	width = strlen(head);
-	winmtr_rule(c->out, width);
-	fprintf(c->out, "|%*s%*s|\n", (int)(width - 2 + strlen(REPORT_WINMTR_TITLE)) / 2,
-		REPORT_WINMTR_TITLE,
-		(int)(width - 2 - (width - 2 + strlen(REPORT_WINMTR_TITLE)) / 2), "");
-	fprintf(c->out, "%s\n", head);
-	winmtr_rule(c->out, width);
+	fputs("|-----------------------------------------------------------------------------------"
+	      "-------|\n"
+	      "|                                      WinMTR statistics                            "
+	      "       |\n"
+	      "|                       Host              -   %  | Sent | Recv | Best | Avrg | Wrst "
+	      "| Last |\n"
+	      "|------------------------------------------------|------|------|------|------|------"
+	      "|------|\n",
+	      c->out);
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
 		struct stats_summary s;
 
-		stats_summarize(&h->acc, &s);
-		addr_name(c, hop_addr(h), name, sizeof(name));
-		/* WinMTR prints whole milliseconds */
-		fprintf(c->out,
-			"| %*.*s | %2d | %5.1f%% | %4u | %4u | %4.0f | %4.0f | %5.0f | %4.0f |\n",
-			REPORT_WINMTR_HOST_WIDTH, REPORT_WINMTR_HOST_WIDTH, name, ttl, s.loss_pct,
-			s.sent, s.received, s.best, s.avg, s.worst, s.last);
+		winmtr_row(c, ttl, name, sizeof(name), &s);
+		fprintf(c->out, "|%40s - %4d | %4u | %4u | %4d | %4d | %4d | %4d |\n", name,
+			(int)s.loss_pct, s.sent, s.received, (int)s.best, (int)s.avg, (int)s.worst,
+			(int)s.last);
 	}
-	winmtr_rule(c->out, width);
+	fputs("|________________________________________________|______|______|______|______|______"
+	      "|______|\n"
+	      "   " REPORT_WINMTR_SIGNATURE "\n",
+	      c->out);
 	return 0;
 }
 
@@ -739,24 +742,23 @@ static int render_winmtr_html(struct ctx *c)
 
 	fputs("<html><head><title>WinMTR Statistics</title></head><body bgcolor=\"white\">\n"
 	      "<center><h2>WinMTR statistics</h2></center>\n"
-	      "<p align=\"center\"><table border=\"1\" align=\"center\">\n"
-	      "<tr><td>Hostname</td><td>Nr</td><td>Loss%</td><td>Sent</td><td>Recv</td>"
-	      "<td>Best</td><td>Avg</td><td>Worst</td><td>Last</td></tr>\n",
+	      "<p align=\"center\"> <table border=\"1\" align=\"center\">\n"
+	      "<tr><td>Host</td> <td>%</td> <td>Sent</td> <td>Recv</td> <td>Best</td> "
+	      "<td>Avrg</td> <td>Wrst</td> <td>Last</td></tr>\n",
 	      c->out);
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
 		struct stats_summary s;
 
-		stats_summarize(&h->acc, &s);
-		addr_name(c, hop_addr(h), name, sizeof(name));
+		winmtr_row(c, ttl, name, sizeof(name), &s);
 		fputs("<tr><td>", c->out);
 		xml_str(c->out, name);
 		fprintf(c->out,
-			"</td><td>%d</td><td>%.1f</td><td>%u</td><td>%u</td><td>%.0f</td>"
-			"<td>%.0f</td><td>%.0f</td><td>%.0f</td></tr>\n",
-			ttl, s.loss_pct, s.sent, s.received, s.best, s.avg, s.worst, s.last);
+			"</td> <td>%4d</td> <td>%4u</td> <td>%4u</td> <td>%4d</td> <td>%4d</td> "
+			"<td>%4d</td> <td>%4d</td></tr>\n",
+			(int)s.loss_pct, s.sent, s.received, (int)s.best, (int)s.avg, (int)s.worst,
+			(int)s.last);
 	}
-	fputs("</table></p></body></html>\n", c->out);
+	fputs("</table></body></html>\n", c->out);
 	return 0;
 }
 
