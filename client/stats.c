@@ -127,10 +127,13 @@ static struct stats_responder *responder_of(struct stats_hop *h, const struct st
 int stats_table_new(struct stats_table **out)
 {
 	struct stats_table *t = calloc(1, sizeof(*t));
+	int i;
 
 	if (!t)
 		return -ENOMEM;
-	stats_table_reset(t);
+	/* calloc's pages stay untouched until used: the table is ~19 MB mostly of samples */
+	for (i = 0; i < STATS_MAX_HOPS; i++)
+		t->hops[i].ttl = i + 1;
 	*out = t;
 	return 0;
 }
@@ -145,9 +148,13 @@ void stats_table_reset(struct stats_table *t)
 {
 	int i;
 
-	memset(t, 0, sizeof(*t));
-	for (i = 0; i < STATS_MAX_HOPS; i++)
+	/* Only hops up to max_ttl_seen were ever written (stats_answer needs a probe sent). */
+	for (i = 0; i < t->max_ttl_seen && i < STATS_MAX_HOPS; i++) {
+		memset(&t->hops[i], 0, sizeof(t->hops[i]));
 		t->hops[i].ttl = i + 1;
+	}
+	t->max_ttl_seen = 0;
+	t->dest_ttl = 0;
 }
 
 void stats_sent(struct stats_table *t, int ttl)

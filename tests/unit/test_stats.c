@@ -227,6 +227,7 @@ static void test_reset(void **state)
 	probe(t, 1, STATS_TTL_EXPIRED, "198.51.100.2", 1000);
 	probe(t, 2, STATS_REPLY, "203.0.113.1", 2000);
 	stats_sent(t, 3);
+	probe(t, STATS_MAX_HOPS - 1, STATS_TTL_EXPIRED, "198.51.100.250", 4000);
 	stats_table_reset(t);
 	assert_int_equal(t->max_ttl_seen, 0);
 	assert_int_equal(t->dest_ttl, 0);
