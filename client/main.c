@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "client/dns.h"
 #include "client/engine_conn.h"
 #include "client/options.h"
 #include "client/report.h"
@@ -41,6 +42,7 @@ struct run {
 	const struct options *opt;
 	struct stats_table *table;
 	struct sched *sched;
+	struct dns *dns; /* NULL with -n: no resolver, no socket */
 	FILE *out;
 	int err;
 	char msg[MAIN_ERR_MAX];
@@ -49,14 +51,38 @@ struct run {
 };
 
 /*
- * Names for hops. Numeric for now (-n behaviour); an evdns resolver plugs in here: it
- * returns the cached name or NULL (and starts a lookup) without blocking.
+ * Names for hops: the cached (already escaped) name, or NULL, and then the number is
+ * shown, while the lookup runs in the background. Never blocks.
  */
 static const char *hop_name(const struct stats_addr *addr, void *ctx)
 {
-	(void)addr;
-	(void)ctx;
-	return NULL;
+	struct run *r = ctx;
+
+	return dns_lookup(r->dns, addr);
+}
+
+/*
+ * A report is printed once, so, as mtr does, it waits for the names of the responders it
+ * will show; bounded by DNS_REPORT_WAIT_US in total, after which numbers are printed.
+ */
+static void wait_names(struct run *r)
+{
+	static struct stats_addr addrs[STATS_MAX_HOPS * (STATS_MAX_RESPONDERS + 1)];
+	size_t n = 0, i, j;
+
+	if (!r->dns)
+		return;
+	for (i = 0; i < STATS_MAX_HOPS; i++) {
+		const struct stats_hop *h = &r->table->hops[i];
+
+		if (!h->acc.received)
+			continue;
+		addrs[n++] = h->last_addr;
+		for (j = 0; j < h->nresponders && j < (size_t)r->opt->max_ecmp; j++)
+			addrs[n++] = h->responders[j].addr;
+	}
+	if (dns_wait(r->dns, addrs, n, DNS_REPORT_WAIT_US) > 0)
+		log_debug("some hop names did not arrive in time; showing numbers");
 }
 
 static void on_done(void *ctx, int err, const char *msg)
@@ -304,7 +330,7 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 		meta.start = start_time();
 		meta.fields = o->fields;
 		meta.show_ips = o->show_ips;
-		meta.numeric = 1; /* until reverse DNS lands: see hop_name() */
+		meta.numeric = !r->dns;
 		meta.max_ecmp = o->max_ecmp;
 		meta.show_mpls = o->mpls;
 		meta.tos = o->tos;
@@ -314,6 +340,8 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 		meta.protocol = options_proto_name(o->proto);
 		meta.name = hop_name;
 		meta.name_ctx = r;
+		if (o->report)
+			wait_names(r);
 		/* Without a report flag the live view runs; until it exists, a report. */
 		rc = report_render(o->report ? o->format : REPORT_FORMAT_REPORT, r->table, &meta,
 				   r->out);
@@ -389,6 +417,11 @@ int main(int argc, char **argv)
 	r.base = event_base_new();
 	if (!r.base)
 		fatalx("cannot create the event loop");
+	if (!opt.numeric) {
+		rc = dns_new(&r.dns, r.base, getenv(DNS_RESOLV_CONF_ENV));
+		if (rc)
+			log_warnx("reverse DNS unavailable (%s); showing numbers", strerror(-rc));
+	}
 	rc = engine_conn_open(&conn, r.base, opt.engine, self_exe(exe, sizeof(exe)) ? NULL : exe,
 			      err, sizeof(err));
 	if (!rc)
@@ -422,6 +455,7 @@ out:
 	if (sigint)
 		event_free(sigint);
 	conn = engine_conn_free(conn);
+	r.dns = dns_free(r.dns);
 	event_base_free(r.base);
 	if (r.out && r.out != stdout && fclose(r.out) && !rc) {
 		log_warn("cannot write %s", opt.output);

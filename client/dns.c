@@ -1,0 +1,354 @@
+/*
+ * dns: reverse lookups of hop addresses through evdns, answered from a bounded cache.
+ * The cache and the escaper are pure functions so that tests can drive them without a
+ * network; the rest ties them to evdns queries on the caller's event base.
+ */
+#include "client/dns.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+
+#define US_PER_S 1000000
+
+/* One query out in evdns; freed by its callback, or by dns_free when it never came. */
+struct dns_query {
+	struct dns *dns;
+	struct stats_addr addr;
+	struct dns_query *prev, *next;
+};
+
+struct dns {
+	struct event_base *base;
+	struct evdns_base *evdns;
+	struct dns_query *queries; /* outstanding, for dns_free */
+	struct dns_cache cache;
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
+}
+
+static int addr_ok(const struct stats_addr *a)
+{
+	return a && (a->family == AF_INET || a->family == AF_INET6);
+}
+
+/* Only family and the address bytes of that family count: padding may hold anything. */
+static int addr_same(const struct stats_addr *a, const struct stats_addr *b)
+{
+	if (a->family != b->family)
+		return 0;
+	if (a->family == AF_INET)
+		return a->u.v4.s_addr == b->u.v4.s_addr;
+	return !memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6));
+}
+
+size_t dns_escape(const char *in, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (!outlen)
+		return 0;
+	if (len > DNS_NAME_MAX)
+		len = DNS_NAME_MAX;
+	for (i = 0; i < len && in[i]; i++) {
+		unsigned char c = (unsigned char)in[i];
+		char tmp[4];
+		size_t n;
+
+		/* A space would split the columns that scripts cut reports into. */
+		if (c == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = '\\';
+			n = 2;
+		} else if (c <= ' ' || c >= 0x7f) {
+			tmp[0] = '\\';
+			tmp[1] = 'x';
+			tmp[2] = hex[c >> 4];
+			tmp[3] = hex[c & 0xf];
+			n = 4;
+		} else {
+			tmp[0] = (char)c;
+			n = 1;
+		}
+		if (o + n >= outlen)
+			break;
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void dns_cache_init(struct dns_cache *c)
+{
+	c->n = 0;
+	c->tick = 0;
+}
+
+/* Linear: DNS_CACHE_MAX is small and a lookup is dwarfed by formatting the row. */
+static struct dns_entry *cache_slot(struct dns_cache *c, const struct stats_addr *addr)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (addr_same(&c->entries[i].addr, addr))
+			return &c->entries[i];
+	return NULL;
+}
+
+struct dns_entry *dns_cache_find(struct dns_cache *c, const struct stats_addr *addr)
+{
+	struct dns_entry *e = cache_slot(c, addr);
+
+	if (e)
+		e->used = ++c->tick;
+	return e;
+}
+
+struct dns_entry *dns_cache_add(struct dns_cache *c, const struct stats_addr *addr)
+{
+	struct dns_entry *e = NULL;
+	size_t i;
+
+	if (c->n < DNS_CACHE_MAX) {
+		e = &c->entries[c->n++];
+	} else {
+		/* A pending entry stays: its query's answer has to find it. */
+		for (i = 0; i < c->n; i++) {
+			struct dns_entry *x = &c->entries[i];
+
+			if (x->state != DNS_STATE_PENDING && (!e || x->used < e->used))
+				e = x;
+		}
+		if (!e)
+			return NULL;
+	}
+	memset(e, 0, sizeof(*e));
+	e->addr.family = addr->family;
+	if (addr->family == AF_INET)
+		e->addr.u.v4 = addr->u.v4;
+	else
+		e->addr.u.v6 = addr->u.v6;
+	e->state = DNS_STATE_PENDING;
+	e->used = ++c->tick;
+	return e;
+}
+
+void dns_cache_answer(struct dns_entry *e, const char *name, int64_t now_s)
+{
+	e->stamp_s = now_s;
+	e->name[0] = '\0';
+	if (name && *name && dns_escape(name, strlen(name), e->name, sizeof(e->name)) > 0) {
+		e->state = DNS_STATE_FOUND;
+		return;
+	}
+	e->state = DNS_STATE_MISSING;
+}
+
+int dns_cache_stale(const struct dns_entry *e, int64_t now_s)
+{
+	return e->state == DNS_STATE_EMPTY ||
+	       (e->state == DNS_STATE_MISSING && now_s - e->stamp_s >= DNS_NEGATIVE_TTL_S);
+}
+
+static void query_unlink(struct dns_query *q)
+{
+	struct dns *d = q->dns;
+
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		d->queries = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+}
+
+static void on_answer(int result, char type, int count, int ttl, void *addresses, void *arg)
+{
+	struct dns_query *q = arg;
+	struct dns *d = q->dns;
+	struct dns_entry *e;
+	const char *name = NULL;
+
+	(void)ttl;
+	if (result == DNS_ERR_NONE && type == DNS_PTR && count > 0 && addresses)
+		name = *(const char *const *)addresses;
+	else
+		log_debug("reverse lookup failed: %s", evdns_err_to_string(result));
+	e = cache_slot(&d->cache, &q->addr);
+	if (!e)
+		e = dns_cache_add(&d->cache, &q->addr);
+	if (e)
+		dns_cache_answer(e, name, now_us() / US_PER_S);
+	query_unlink(q);
+	free(q);
+}
+
+static void start_query(struct dns *d, const struct stats_addr *addr, struct dns_entry *e)
+{
+	struct evdns_request *req;
+	struct dns_query *q;
+
+	if (!e)
+		e = dns_cache_add(&d->cache, addr);
+	if (!e)
+		return; /* every slot waits for an answer: try again on a later redraw */
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		dns_cache_answer(e, NULL, now_us() / US_PER_S);
+		return;
+	}
+	e->state = DNS_STATE_PENDING;
+	q->dns = d;
+	q->addr = e->addr;
+	q->next = d->queries;
+	if (q->next)
+		q->next->prev = q;
+	d->queries = q;
+	if (addr->family == AF_INET)
+		req = evdns_base_resolve_reverse(d->evdns, &q->addr.u.v4, DNS_QUERY_NO_SEARCH,
+						 on_answer, q);
+	else
+		req = evdns_base_resolve_reverse_ipv6(d->evdns, &q->addr.u.v6, DNS_QUERY_NO_SEARCH,
+						      on_answer, q);
+	if (!req) {
+		query_unlink(q);
+		free(q);
+		dns_cache_answer(e, NULL, now_us() / US_PER_S);
+	}
+}
+
+int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf)
+{
+	struct dns *d;
+	int rc;
+
+	*out = NULL;
+	if (resolv_conf && !*resolv_conf)
+		resolv_conf = NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->base = base;
+	dns_cache_init(&d->cache);
+	d->evdns = evdns_base_new(base, resolv_conf ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!d->evdns) {
+		free(d);
+		return -ENOMEM;
+	}
+	if (resolv_conf) {
+		/* Nameservers and options only: search domains do not apply to PTR queries. */
+		rc = evdns_base_resolv_conf_parse(
+			d->evdns, DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC, resolv_conf);
+		if (rc) {
+			log_debug("cannot use resolv.conf %s (evdns error %d)", resolv_conf, rc);
+			evdns_base_free(d->evdns, 0);
+			free(d);
+			return -EINVAL;
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+struct dns *dns_free(struct dns *d)
+{
+	struct dns_query *q, *next;
+
+	if (!d)
+		return NULL;
+	/* 0: no callbacks for the queries still out; they are freed here instead. */
+	evdns_base_free(d->evdns, 0);
+	for (q = d->queries; q; q = next) {
+		next = q->next;
+		free(q);
+	}
+	free(d);
+	return NULL;
+}
+
+const char *dns_lookup(struct dns *d, const struct stats_addr *addr)
+{
+	struct dns_entry *e;
+
+	if (!d || !addr_ok(addr))
+		return NULL;
+	e = dns_cache_find(&d->cache, addr);
+	if (e && e->state == DNS_STATE_FOUND)
+		return e->name;
+	if (e && e->state == DNS_STATE_PENDING)
+		return NULL;
+	if (!e || dns_cache_stale(e, now_us() / US_PER_S))
+		start_query(d, addr, e);
+	return NULL;
+}
+
+static size_t count_pending(struct dns *d, const struct stats_addr *addrs, size_t n)
+{
+	size_t i, pending = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct dns_entry *e;
+
+		if (!addr_ok(&addrs[i]))
+			continue;
+		e = cache_slot(&d->cache, &addrs[i]);
+		pending += e && e->state == DNS_STATE_PENDING;
+	}
+	return pending;
+}
+
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	int *expired = arg;
+
+	(void)fd;
+	(void)what;
+	*expired = 1;
+}
+
+int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us)
+{
+	struct timeval tv;
+	struct event *timer;
+	size_t i;
+	int expired = 0;
+
+	if (!d)
+		return 0;
+	for (i = 0; i < n; i++)
+		dns_lookup(d, &addrs[i]);
+	if (!count_pending(d, addrs, n))
+		return 0;
+	if (timeout_us <= 0)
+		return (int)count_pending(d, addrs, n);
+	timer = evtimer_new(d->base, on_wait_timeout, &expired);
+	if (!timer)
+		return -ENOMEM;
+	tv.tv_sec = timeout_us / US_PER_S;
+	tv.tv_usec = timeout_us % US_PER_S;
+	if (evtimer_add(timer, &tv)) {
+		event_free(timer);
+		return -EIO;
+	}
+	/* Each pass runs whatever is ready (answers, the timer) and then re-counts. */
+	while (!expired && count_pending(d, addrs, n))
+		if (event_base_loop(d->base, EVLOOP_ONCE) < 0)
+			break;
+	event_free(timer);
+	return (int)count_pending(d, addrs, n);
+}

@@ -1,0 +1,97 @@
+/*
+ * dns: asynchronous reverse DNS for hop names (libevent's evdns, the system's resolver
+ * configuration) with a bounded cache keyed by address. Owns the evdns base and every
+ * query; never blocks the event loop except in dns_wait(), which a report calls on purpose.
+ * Names from the network are untrusted: they are escaped and bounded before they are
+ * stored, so nothing handed out can drive a terminal or split a record.
+ */
+#ifndef HOPWATCH_CLIENT_DNS_H
+#define HOPWATCH_CLIENT_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/stats.h"
+
+/* Longest name kept, in raw bytes (RFC 1035: 253 characters of text). */
+#define DNS_NAME_MAX 253
+/* An escaped name grows at most 4x (\xNN per byte), plus the NUL. */
+#define DNS_ESC_MAX (4 * DNS_NAME_MAX + 1)
+/* Addresses remembered; the least recently used answered entry makes room. */
+#define DNS_CACHE_MAX 1024
+/* A failed lookup (no name, timeout, server failure) is retried after this long. */
+#define DNS_NEGATIVE_TTL_S 300
+/* How long a report waits, at most and in total, for the names of its hops. */
+#define DNS_REPORT_WAIT_US 2000000
+/* Environment variable naming a resolv.conf to use instead of the system's (tests). */
+#define DNS_RESOLV_CONF_ENV "HOPWATCH_RESOLV_CONF"
+
+struct event_base;
+struct dns;
+
+/*
+ * Escape len bytes of in (stopping early at a NUL) into out: printable ASCII other than
+ * backslash and space passes; a backslash becomes "\\", any other byte "\xNN" (lower
+ * case hex). At most DNS_NAME_MAX input bytes are read. Never cuts an escape in half;
+ * out is always terminated when outlen > 0. Returns the length written.
+ */
+size_t dns_escape(const char *in, size_t len, char *out, size_t outlen);
+
+/* The pure cache, exposed for tests. Times are seconds on any monotonic clock. */
+enum dns_state {
+	DNS_STATE_EMPTY,   /* slot unused */
+	DNS_STATE_PENDING, /* a query is out */
+	DNS_STATE_FOUND,   /* name holds the escaped name */
+	DNS_STATE_MISSING, /* negative: no name, until stamp_s + DNS_NEGATIVE_TTL_S */
+};
+
+struct dns_entry {
+	struct stats_addr addr;
+	enum dns_state state;
+	int64_t stamp_s; /* when the answer (or the failure) came */
+	uint64_t used;	 /* cache tick of the last lookup, for LRU eviction */
+	char name[DNS_ESC_MAX];
+};
+
+struct dns_cache {
+	size_t n; /* slots in use, entries[0..n) */
+	uint64_t tick;
+	struct dns_entry entries[DNS_CACHE_MAX];
+};
+
+void dns_cache_init(struct dns_cache *c);
+/* The entry for addr, or NULL. Counts as a use (LRU). */
+struct dns_entry *dns_cache_find(struct dns_cache *c, const struct stats_addr *addr);
+/*
+ * A new PENDING entry for addr (which must not be present). When full, the least recently
+ * used entry that is not PENDING is evicted; NULL when every slot is PENDING.
+ */
+struct dns_entry *dns_cache_add(struct dns_cache *c, const struct stats_addr *addr);
+/* Store an answer: the escaped, bounded name, or MISSING when name is NULL or empty. */
+void dns_cache_answer(struct dns_entry *e, const char *name, int64_t now_s);
+/* Whether a lookup of e should (re)start a query: an expired negative entry. */
+int dns_cache_stale(const struct dns_entry *e, int64_t now_s);
+
+/*
+ * A resolver on base. resolv_conf: a resolv.conf path, or NULL for the system's
+ * configuration. Returns 0 or -errno (-EINVAL: the configuration could not be read).
+ * Free with dns_free() before the event base, and do not run the base after it: evdns
+ * may have answers queued that would call back into the freed object.
+ */
+int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf);
+struct dns *dns_free(struct dns *d);
+
+/*
+ * The escaped name of addr if known, else NULL at once; a query is started in the
+ * background when none is out. d may be NULL (-n): always NULL, nothing sent.
+ */
+const char *dns_lookup(struct dns *d, const struct stats_addr *addr);
+
+/*
+ * Start lookups for addrs (family 0 entries are skipped) and run the event loop until
+ * each one is answered or timeout_us has passed. Returns how many are still pending
+ * (0 = all answered), or -errno. d may be NULL: returns 0 at once.
+ */
+int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us);
+
+#endif
