@@ -23,6 +23,7 @@
 #include "client/report.h"
 #include "client/sched.h"
 #include "client/stats.h"
+#include "client/tui.h"
 #include "common/log.h"
 #include "common/numparse.h"
 
@@ -276,6 +277,68 @@ static int check_engine(struct engine_conn *conn, const struct options *o,
 	return engine_conn_check(conn, features, nf, err, errlen);
 }
 
+/* What the renderers (report and live view) show besides the table. */
+static void fill_meta(struct run *r, struct report_meta *meta, const char *target,
+		      const struct stats_addr *dst, const char *hostname,
+		      const struct engine_probe *tmpl)
+{
+	const struct options *o = r->opt;
+
+	memset(meta, 0, sizeof(*meta));
+	meta->local_host = hostname;
+	meta->target = target;
+	meta->target_addr = dst;
+	meta->start = start_time();
+	meta->fields = o->fields;
+	meta->show_ips = o->show_ips;
+	meta->numeric = !r->dns;
+	meta->max_ecmp = o->max_ecmp;
+	meta->show_mpls = o->mpls;
+	meta->tos = o->tos;
+	meta->psize = tmpl->size;
+	meta->bitpattern = tmpl->bitpattern;
+	meta->count = o->count;
+	meta->protocol = options_proto_name(o->proto);
+	meta->name = hop_name;
+	meta->name_ctx = r;
+}
+
+/*
+ * The live view: it owns the scheduler while it runs (u/t restart it). mtr's curses view
+ * runs until 'q' unless -c is given; --report-on-exit prints the -r report afterwards.
+ */
+static int trace_live(struct run *r, struct engine_conn *conn, const struct sched_config *cfg,
+		      const struct engine_probe *tmpl, const char *target,
+		      const struct stats_addr *dst, const char *hostname)
+{
+	struct tui_config tc = {
+		.base = r->base,
+		.conn = conn,
+		.table = r->table,
+		.sched = *cfg,
+		.tmpl = *tmpl,
+		.report_on_exit = r->opt->report_on_exit,
+	};
+	struct tui *tui = NULL;
+	int rc;
+
+	fill_meta(r, &tc.meta, target, dst, hostname, tmpl);
+	tc.sched.count = r->opt->count_set ? r->opt->count : 0;
+	rc = tui_new(&tui, &tc, r->msg, sizeof(r->msg));
+	if (!rc)
+		rc = tui_run(tui, r->msg, sizeof(r->msg));
+	tui = tui_free(tui);
+	if (rc || !r->opt->report_on_exit)
+		return rc;
+	wait_names(r);
+	rc = report_render(REPORT_FORMAT_REPORT, r->table, &tc.meta, r->out);
+	if (!rc && fflush(r->out))
+		rc = -errno;
+	if (rc)
+		snprintf(r->msg, sizeof(r->msg), "cannot write the report: %s", strerror(-rc));
+	return rc;
+}
+
 static int trace_one(struct run *r, struct engine_conn *conn, const char *target,
 		     const struct stats_addr *dst, const char *hostname)
 {
@@ -306,6 +369,12 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 	memset(r->raw_seen, 0, sizeof(r->raw_seen));
 	r->done = 0;
 	r->err = 0;
+	/* Without a report flag the live view runs; without a terminal, a report. */
+	if (!o->report && tui_usable()) {
+		rc = trace_live(r, conn, &cfg, &tmpl, target, dst, hostname);
+		r->table = stats_table_free(r->table);
+		return rc;
+	}
 	rc = sched_new(&r->sched, r->base, conn, r->table, &cfg, &tmpl, &hooks);
 	if (!rc)
 		rc = sched_start(r->sched);
@@ -323,26 +392,9 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 	}
 
 	if (!(o->report && o->format == REPORT_FORMAT_RAW)) {
-		memset(&meta, 0, sizeof(meta));
-		meta.local_host = hostname;
-		meta.target = target;
-		meta.target_addr = dst;
-		meta.start = start_time();
-		meta.fields = o->fields;
-		meta.show_ips = o->show_ips;
-		meta.numeric = !r->dns;
-		meta.max_ecmp = o->max_ecmp;
-		meta.show_mpls = o->mpls;
-		meta.tos = o->tos;
-		meta.psize = tmpl.size;
-		meta.bitpattern = tmpl.bitpattern;
-		meta.count = o->count;
-		meta.protocol = options_proto_name(o->proto);
-		meta.name = hop_name;
-		meta.name_ctx = r;
+		fill_meta(r, &meta, target, dst, hostname, &tmpl);
 		if (o->report)
 			wait_names(r);
-		/* Without a report flag the live view runs; until it exists, a report. */
 		rc = report_render(o->report ? o->format : REPORT_FORMAT_REPORT, r->table, &meta,
 				   r->out);
 		if (!rc && fflush(r->out))

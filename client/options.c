@@ -336,6 +336,7 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		if (rc)
 			return rc;
 		o->count = (int)v;
+		o->count_set = 1;
 		break;
 	case 'i':
 		rc = parse_seconds(c, arg, OPTIONS_MAX_INTERVAL_S, &o->interval_us, err, errlen);

@@ -50,6 +50,7 @@ struct options {
 	enum report_format format; /* with report */
 	int report_on_exit;	   /* live view, then a report on exit */
 	int count;		   /* -c, rounds */
+	int count_set;		   /* -c was given: the live view stops after count rounds */
 	int64_t interval_us;	   /* -i */
 	int numeric;		   /* -n */
 	int show_ips;		   /* -b */

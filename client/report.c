@@ -171,6 +171,12 @@ static void escape_name(const char *in, char *out, size_t len)
 	out[o] = '\0';
 }
 
+void report_escape(const char *in, char *out, size_t len)
+{
+	if (len)
+		escape_name(in ? in : "", out, len);
+}
+
 /* mtr's snprint_addr: name, "name (addr)" with -b, the address, or "???". */
 static void addr_name(const struct ctx *c, const struct stats_addr *a, char *out, size_t len)
 {

@@ -56,6 +56,13 @@ int report_render(enum report_format fmt, const struct stats_table *t,
 int report_check_fields(const char *fields);
 
 /*
+ * Untrusted text (a name from the network, a hostname) to printable ASCII for any
+ * output: control bytes, DEL and bytes >= 0x80 as \xNN, a backslash as \\. Truncates to
+ * len (never mid-escape); len 0 writes nothing.
+ */
+void report_escape(const char *in, char *out, size_t len);
+
+/*
  * -l raw lines, written live as events happen (mtr's display_raw*): ttl is 1-based here
  * and printed 0-based as mtr does. Each returns 0 or -EIO.
  *   x TTL-1 SEQ       a probe was sent     h TTL-1 ADDR   a responder was seen

@@ -1,0 +1,752 @@
+/*
+ * tui: the live view. The hop table is the -r report rendered into memory and redrawn in
+ * place, so its columns, -o order, names, escaping and ECMP rows cannot drift from the
+ * report's; the strip chart is drawn here from a per-hop history of the latest rounds.
+ * Keys arrive through a libevent read event on stdin and the screen is redrawn on a
+ * timer, so nothing here ever waits for the terminal.
+ */
+#include "client/tui.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curses.h>
+#include <event2/event.h>
+
+/* Redraw period: often enough to look live, rarely enough to cost nothing. */
+#define TUI_TICK_US 200000
+/* mtr's curses ESC delay is long; the 'o' prompt wants Esc to cancel at once. */
+#define TUI_ESCDELAY_MS 25
+/* Where -r's columns start (report.c's REPORT_HOST_WIDTH). The "|--" after a hop's
+ * " %2d." (TUI_ROW_KEEP columns) is dropped on screen, as mtr's curses view has none. */
+#define TUI_REPORT_COLUMN 33
+#define TUI_ROW_KEEP	  4
+#define TUI_ROW_CUT	  3
+#define TUI_HOST_COLUMN	  (TUI_REPORT_COLUMN - TUI_ROW_CUT)
+/* Rows above the first hop: title, hosts, keys, status, column titles. */
+#define TUI_TOP_ROWS 5
+#define TUI_LINE_MAX 1024
+/* Local host and target as shown on the second line, escaped. */
+#define TUI_NAME_MAX 256
+#define TUI_NOTE_MAX 160
+#define TUI_TIME_FMT "%Y-%m-%dT%H:%M:%S%z"
+#define TUI_TIME_MAX 64
+/* mtr's 'j': the latency set and the jitter set of fields. */
+#define TUI_FIELDS_LATENCY "LS NABWV"
+#define TUI_FIELDS_JITTER  "DR AGJMXI"
+/* History cells that hold no RTT. */
+#define TUI_UNSENT  (-3)
+#define TUI_PENDING (-2)
+#define TUI_LOST    (-1)
+#define TUI_KEY_ESC 27
+#define TUI_KEY_DEL 127
+
+enum tui_mode {
+	TUI_MODE_STATS,
+	TUI_MODE_CHART,
+	TUI_MODE__COUNT,
+};
+
+/* Chart scale: fractions of the visible RTT range, mtr's idea; '>' above the last. */
+static const double tui_factors[] = {0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0.50};
+static const char tui_blocks[] = ".1234567";
+#define TUI_NFACTORS (sizeof(tui_factors) / sizeof(tui_factors[0]))
+
+static const char *const tui_help[] = {
+	"Command:",
+	"  ?|h     help",
+	"  d       switch display mode (statistics, latency chart)",
+	"  n       toggle names on/off (numeric addresses when off)",
+	"  o str   set the columns to display, default str='" TUI_FIELDS_LATENCY "'",
+	"  j       toggle latency(" TUI_FIELDS_LATENCY ")/jitter(" TUI_FIELDS_JITTER ") stats",
+	"  p       pause (SPACE to resume)",
+	"  r       reset all counters",
+	"  u       switch between ICMP ECHO and UDP datagrams",
+	"  t       switch between ICMP ECHO and TCP SYN packets",
+	"  q       exit",
+	"",
+	"press any key to go back",
+};
+
+struct tui {
+	struct tui_config cfg; /* cfg.meta.fields points at fields */
+	SCREEN *screen;
+	struct sched *sched;
+	struct event *key_ev, *tick_ev, *winch_ev, *hup_ev;
+	enum tui_mode mode;
+	int help, paused, finished, numeric;
+	int prompting; /* reading an 'o' string into prompt */
+	char prompt[TUI_FIELDS_MAX + 1];
+	size_t prompt_len;
+	char fields[TUI_FIELDS_MAX + 1];
+	char note[TUI_NOTE_MAX]; /* one-off message on the status line */
+	int have_proto[PROTO_PROTOCOL__COUNT];
+	int err;
+	char msg[TUI_ERR_MAX];
+	int newest_round;			   /* highest round seen, -1 = none */
+	int32_t hist[STATS_MAX_HOPS][TUI_HISTORY]; /* us, or TUI_UNSENT/PENDING/LOST */
+};
+
+/* Set while curses owns the terminal, so that an exit from anywhere restores it. */
+static int tui_curses_active;
+
+static void tui_atexit(void)
+{
+	if (tui_curses_active)
+		endwin();
+}
+
+static void set_msg(struct tui *t, int err, const char *msg)
+{
+	t->err = err;
+	snprintf(t->msg, sizeof(t->msg), "%s", msg ? msg : strerror(-err));
+}
+
+static void history_clear(struct tui *t)
+{
+	size_t h, i;
+
+	for (h = 0; h < STATS_MAX_HOPS; h++)
+		for (i = 0; i < TUI_HISTORY; i++)
+			t->hist[h][i] = TUI_UNSENT;
+}
+
+/* Cells of rounds not seen before start empty: a hop past the destination stays blank. */
+static void history_round(struct tui *t, int round)
+{
+	size_t h;
+
+	if (round < 0)
+		return;
+	if (round - t->newest_round >= TUI_HISTORY)
+		t->newest_round = round - TUI_HISTORY;
+	while (t->newest_round < round) {
+		t->newest_round++;
+		for (h = 0; h < STATS_MAX_HOPS; h++)
+			t->hist[h][t->newest_round % TUI_HISTORY] = TUI_UNSENT;
+	}
+}
+
+static int32_t *history_cell(struct tui *t, int ttl, int round)
+{
+	if (ttl < 1 || ttl > STATS_MAX_HOPS || round < 0 || round > t->newest_round ||
+	    t->newest_round - round >= TUI_HISTORY)
+		return NULL;
+	return &t->hist[ttl - 1][round % TUI_HISTORY];
+}
+
+static void on_sent(void *ctx, int ttl, int round, uint32_t seq)
+{
+	struct tui *t = ctx;
+	int32_t *cell;
+
+	(void)seq;
+	history_round(t, round);
+	cell = history_cell(t, ttl, round);
+	if (cell)
+		*cell = TUI_PENDING;
+}
+
+static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
+		      const struct stats_addr *from, int64_t rtt_us)
+{
+	struct tui *t = ctx;
+	int32_t *cell = history_cell(t, ttl, round);
+
+	(void)seq;
+	(void)from;
+	if (!cell || *cell != TUI_PENDING)
+		return;
+	if (outcome == STATS_LOST)
+		*cell = TUI_LOST;
+	else
+		*cell = rtt_us < 0 ? 0 : rtt_us > INT32_MAX ? INT32_MAX : (int32_t)rtt_us;
+}
+
+static void on_done(void *ctx, int err, const char *msg)
+{
+	struct tui *t = ctx;
+
+	if (err) {
+		set_msg(t, err, msg);
+		event_base_loopbreak(t->cfg.base);
+		return;
+	}
+	/* -c rounds are done: mtr's curses view stays until 'q'; --report-on-exit ends it. */
+	t->finished = 1;
+	if (t->cfg.report_on_exit)
+		event_base_loopbreak(t->cfg.base);
+}
+
+static int start_sched(struct tui *t)
+{
+	struct sched_hooks hooks = {
+		.sent = on_sent,
+		.answer = on_answer,
+		.done = on_done,
+		.ctx = t,
+	};
+	int rc;
+
+	t->finished = 0;
+	t->paused = 0;
+	rc = sched_new(&t->sched, t->cfg.base, t->cfg.conn, t->cfg.table, &t->cfg.sched,
+		       &t->cfg.tmpl, &hooks);
+	if (rc) {
+		set_msg(t, rc, "cannot start the scheduler");
+		return rc;
+	}
+	rc = sched_start(t->sched);
+	if (rc && !t->err)
+		set_msg(t, rc, "cannot send the first probes");
+	return rc;
+}
+
+/* ---- drawing ---- */
+
+static void put_line(int y, int x, const char *s, size_t n)
+{
+	if (y < 0 || y >= LINES || x >= COLS)
+		return;
+	if (n > (size_t)(COLS - x))
+		n = (size_t)(COLS - x);
+	mvaddnstr(y, x, s, (int)n);
+}
+
+static void draw_title(struct tui *t)
+{
+	const struct report_meta *m = &t->cfg.meta;
+	char host[TUI_NAME_MAX], target[TUI_NAME_MAX], addr[INET6_ADDRSTRLEN], line[TUI_LINE_MAX];
+	char when[TUI_TIME_MAX];
+	const char *title = "hopwatch " HOPWATCH_VERSION;
+	time_t now = time(NULL);
+	struct tm tm;
+	int x;
+
+	x = (COLS - (int)strlen(title)) / 2;
+	attron(A_BOLD);
+	put_line(0, x < 0 ? 0 : x, title, strlen(title));
+	attroff(A_BOLD);
+
+	report_escape(m->local_host, host, sizeof(host));
+	report_escape(m->target, target, sizeof(target));
+	stats_addr_str(m->target_addr, addr, sizeof(addr));
+	snprintf(line, sizeof(line), "%s -> %s (%s)", host, target, addr);
+	put_line(1, 0, line, strlen(line));
+	if (localtime_r(&now, &tm) && strftime(when, sizeof(when), TUI_TIME_FMT, &tm)) {
+		x = COLS - (int)strlen(when);
+		if (x > (int)strlen(line))
+			put_line(1, x, when, strlen(when));
+	}
+}
+
+/* mtr's key line: the key letter in bold, then the rest of the word. */
+static void draw_keys(void)
+{
+	static const char *const words[] = {"Help", "Display mode", "Restart statistics",
+					    "Order of fields", "quit"};
+	size_t i;
+
+	put_line(2, 0, "Keys:  ", 7);
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (getcurx(stdscr) + (int)strlen(words[i]) + 3 > COLS)
+			break;
+		attron(A_BOLD);
+		addnstr(words[i], 1);
+		attroff(A_BOLD);
+		addstr(words[i] + 1);
+		addstr("   ");
+	}
+}
+
+static void draw_status(struct tui *t)
+{
+	char line[TUI_LINE_MAX];
+	const char *run = t->finished ? "finished, q quits" : t->paused ? "paused" : "running";
+	const char *proto = proto_protocol_name(t->cfg.tmpl.protocol);
+	int rounds = t->sched ? sched_rounds(t->sched) : 0;
+
+	if (t->prompting) {
+		snprintf(line, sizeof(line), "Fields: %s_   (Enter sets, Esc cancels)", t->prompt);
+	} else {
+		snprintf(line, sizeof(line), "[%s] [names %s] [%s] [%s] rounds %d%s%s",
+			 t->mode == TUI_MODE_STATS ? "stats" : "chart", t->numeric ? "off" : "on",
+			 proto ? proto : "?", run, rounds, t->note[0] ? "  " : "", t->note);
+	}
+	put_line(3, 0, line, strlen(line));
+}
+
+/*
+ * A report line on screen: the header's "HOST: name" becomes " Host", a hop row loses the
+ * "|--" after its number and a responder row the same three columns, so every line's
+ * columns move left alike.
+ */
+static void draw_report_line(int y, const char *line, int header)
+{
+	size_t len = strlen(line);
+
+	if (header) {
+		put_line(y, 0, " Host", 5);
+		if (len > TUI_REPORT_COLUMN)
+			put_line(y, TUI_HOST_COLUMN, line + TUI_REPORT_COLUMN,
+				 len - TUI_REPORT_COLUMN);
+		return;
+	}
+	if (len < TUI_ROW_KEEP + TUI_ROW_CUT) {
+		put_line(y, 0, line, len);
+		return;
+	}
+	put_line(y, 0, line, TUI_ROW_KEEP);
+	put_line(y, TUI_ROW_KEEP, line + TUI_ROW_KEEP + TUI_ROW_CUT,
+		 len - TUI_ROW_KEEP - TUI_ROW_CUT);
+}
+
+/* A hop row of the report (" 12.|-- name ..."): its TTL, else 0. */
+static int hop_row_ttl(const char *line)
+{
+	const char *bar = strstr(line, ".|-- ");
+
+	if (!bar || bar - line >= TUI_ROW_KEEP)
+		return 0;
+	return atoi(line);
+}
+
+static void chart_scale(struct tui *t, int last_hop, int width, int32_t *scale)
+{
+	int32_t low = INT32_MAX, high = -1;
+	int ttl, k;
+	size_t i;
+
+	for (ttl = 1; ttl <= last_hop; ttl++) {
+		for (k = 0; k < width; k++) {
+			const int32_t *cell = history_cell(t, ttl, t->newest_round - k);
+
+			if (!cell || *cell < 0)
+				continue;
+			if (*cell < low)
+				low = *cell;
+			if (*cell > high)
+				high = *cell;
+		}
+	}
+	for (i = 0; i < TUI_NFACTORS; i++)
+		scale[i] = high < 0 ? 0 : low + (int32_t)((double)(high - low) * tui_factors[i]);
+}
+
+static char chart_char(int32_t v, const int32_t *scale)
+{
+	size_t i;
+
+	if (v == TUI_LOST)
+		return '?';
+	if (v < 0)
+		return ' ';
+	for (i = 0; i < TUI_NFACTORS; i++)
+		if (v <= scale[i])
+			return tui_blocks[i];
+	return '>';
+}
+
+static void draw_chart_row(struct tui *t, int y, int ttl, const int32_t *scale, int width)
+{
+	char cells[TUI_LINE_MAX];
+	int k;
+
+	if (width <= 0 || width >= TUI_LINE_MAX)
+		return;
+	/* Oldest on the left, the newest round in the last column. */
+	for (k = 0; k < width; k++) {
+		const int32_t *cell = history_cell(t, ttl, t->newest_round - (width - 1 - k));
+
+		cells[k] = cell ? chart_char(*cell, scale) : ' ';
+	}
+	put_line(y, TUI_HOST_COLUMN + 1, cells, (size_t)width);
+}
+
+static void draw_legend(int y, const int32_t *scale)
+{
+	char line[TUI_LINE_MAX];
+	size_t i, off;
+
+	off = (size_t)snprintf(line, sizeof(line), "Scale:");
+	for (i = 0; i < TUI_NFACTORS && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "  %c:%.1f ms",
+					tui_blocks[i], scale[i] / 1000.0);
+	if (off < sizeof(line))
+		snprintf(line + off, sizeof(line) - off, "  >  ?:lost");
+	put_line(y, 0, line, strlen(line));
+}
+
+static void draw_table(struct tui *t)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	int32_t scale[TUI_NFACTORS];
+	int y = TUI_TOP_ROWS - 1, n = 0, width = COLS - TUI_HOST_COLUMN - 1;
+	int last_hop = stats_last_hop(t->cfg.table);
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	t->cfg.meta.numeric = t->numeric;
+	if (report_render(REPORT_FORMAT_REPORT, t->cfg.table, &t->cfg.meta, f)) {
+		fclose(f);
+		free(buf);
+		return;
+	}
+	if (fclose(f) || !buf) {
+		free(buf);
+		return;
+	}
+	if (t->mode == TUI_MODE_CHART)
+		chart_scale(t, last_hop, width, scale);
+	for (line = strtok_r(buf, "\n", &save); line && y < LINES;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		int ttl;
+
+		if (n == 0) /* Start: */
+			continue;
+		if (n == 1) {
+			if (t->mode == TUI_MODE_STATS) {
+				draw_report_line(y++, line, 1);
+			} else {
+				put_line(y, 0, " Host", 5);
+				put_line(y++, TUI_HOST_COLUMN + 1,
+					 "latency per round, newest right", 31);
+			}
+			continue;
+		}
+		if (t->mode == TUI_MODE_STATS) {
+			draw_report_line(y++, line, 0);
+			continue;
+		}
+		/* The chart shows hop rows only: the name part of the report line, then cells. */
+		ttl = hop_row_ttl(line);
+		if (!ttl)
+			continue;
+		if (strlen(line) > TUI_REPORT_COLUMN)
+			line[TUI_REPORT_COLUMN] = '\0';
+		draw_report_line(y, line, 0);
+		draw_chart_row(t, y++, ttl, scale, width);
+	}
+	if (t->mode == TUI_MODE_CHART)
+		draw_legend(y + 1, scale);
+	free(buf);
+}
+
+static void draw_help(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(tui_help) / sizeof(tui_help[0]); i++)
+		put_line(TUI_TOP_ROWS + (int)i, 2, tui_help[i], strlen(tui_help[i]));
+}
+
+static void draw(struct tui *t)
+{
+	erase();
+	draw_title(t);
+	draw_keys();
+	draw_status(t);
+	if (t->help)
+		draw_help();
+	else
+		draw_table(t);
+	refresh();
+}
+
+/* ---- keys ---- */
+
+static void restart(struct tui *t, enum proto_protocol p)
+{
+	const char *name = proto_protocol_name(p);
+
+	if (!t->have_proto[p]) {
+		snprintf(t->note, sizeof(t->note), "the engine cannot send %s probes",
+			 name ? name : "such");
+		return;
+	}
+	t->sched = sched_free(t->sched);
+	stats_table_reset(t->cfg.table);
+	history_clear(t);
+	t->cfg.tmpl.protocol = p;
+	t->cfg.meta.protocol = name;
+	if (start_sched(t))
+		event_base_loopbreak(t->cfg.base);
+}
+
+static void prompt_key(struct tui *t, int ch)
+{
+	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+		t->prompting = 0;
+		if (!t->prompt_len)
+			return;
+		if (report_check_fields(t->prompt)) {
+			snprintf(t->note, sizeof(t->note), "unknown field letter in \"%s\"",
+				 t->prompt);
+			return;
+		}
+		memcpy(t->fields, t->prompt, t->prompt_len + 1);
+		return;
+	}
+	if (ch == TUI_KEY_ESC) {
+		t->prompting = 0;
+		return;
+	}
+	if (ch == KEY_BACKSPACE || ch == TUI_KEY_DEL || ch == '\b') {
+		if (t->prompt_len)
+			t->prompt[--t->prompt_len] = '\0';
+		return;
+	}
+	/* Only printable ASCII reaches the prompt (and so the screen). */
+	if (ch >= ' ' && ch < TUI_KEY_DEL && t->prompt_len < TUI_FIELDS_MAX) {
+		t->prompt[t->prompt_len++] = (char)ch;
+		t->prompt[t->prompt_len] = '\0';
+	}
+}
+
+static void handle_key(struct tui *t, int ch)
+{
+	if (ch == KEY_RESIZE)
+		return;
+	if (t->prompting) {
+		prompt_key(t, ch);
+		return;
+	}
+	t->note[0] = '\0';
+	/* The help screen goes away on any key, and that key does nothing else. */
+	if (t->help) {
+		t->help = 0;
+		return;
+	}
+	switch (ch) {
+	case '?':
+	case 'h':
+		t->help = 1;
+		break;
+	case 'n':
+		t->numeric = !t->numeric;
+		break;
+	case 'p':
+		if (t->sched && !t->finished) {
+			sched_pause(t->sched, 1);
+			t->paused = 1;
+		}
+		break;
+	case ' ':
+		if (t->sched && t->paused) {
+			sched_pause(t->sched, 0);
+			t->paused = 0;
+		}
+		break;
+	case 'r':
+		stats_table_reset(t->cfg.table);
+		history_clear(t);
+		break;
+	case 'd':
+		t->mode = (enum tui_mode)((t->mode + 1) % TUI_MODE__COUNT);
+		break;
+	case 'j':
+		snprintf(t->fields, sizeof(t->fields), "%s",
+			 strchr(t->fields, 'N') ? TUI_FIELDS_JITTER : TUI_FIELDS_LATENCY);
+		break;
+	case 'o':
+		t->prompting = 1;
+		t->prompt_len = strlen(t->fields);
+		memcpy(t->prompt, t->fields, t->prompt_len + 1);
+		break;
+	case 'u':
+		restart(t, t->cfg.tmpl.protocol == PROTO_PROTOCOL_UDP ? PROTO_PROTOCOL_ICMP
+								      : PROTO_PROTOCOL_UDP);
+		break;
+	case 't':
+		restart(t, t->cfg.tmpl.protocol == PROTO_PROTOCOL_TCP ? PROTO_PROTOCOL_ICMP
+								      : PROTO_PROTOCOL_TCP);
+		break;
+	case 'q':
+	case 'Q':
+		event_base_loopbreak(t->cfg.base);
+		break;
+	default:
+		break;
+	}
+}
+
+static void key_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tui *t = arg;
+	int avail = 0, ch;
+
+	(void)what;
+	/* Readable with nothing to read: the terminal hung up. Leave, or this spins. */
+	if (ioctl(fd, FIONREAD, &avail) == 0 && avail == 0) {
+		event_base_loopbreak(t->cfg.base);
+		return;
+	}
+	while ((ch = getch()) != ERR)
+		handle_key(t, ch);
+	draw(t);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	draw(arg);
+}
+
+static void winch_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct winsize ws;
+
+	(void)sig;
+	(void)what;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		resizeterm(ws.ws_row, ws.ws_col);
+	draw(arg);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct tui *t = arg;
+
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(t->cfg.base);
+}
+
+/* Which protocols u/t may switch to; asked now, because later the loop is running. */
+static void probe_protocols(struct tui *t)
+{
+	char err[ENGINE_CONN_ERR_MAX];
+	int p;
+
+	for (p = 0; p < PROTO_PROTOCOL__COUNT; p++) {
+		const char *name = proto_protocol_name((enum proto_protocol)p);
+
+		if (p == (int)t->cfg.tmpl.protocol)
+			t->have_proto[p] = 1;
+		else if (name && p != PROTO_PROTOCOL_SCTP)
+			t->have_proto[p] =
+				engine_conn_check(t->cfg.conn, &name, 1, err, sizeof(err)) == 0;
+	}
+}
+
+static int curses_start(struct tui *t)
+{
+	static int registered;
+
+	if (!registered && atexit(tui_atexit) == 0)
+		registered = 1;
+	t->screen = newterm(NULL, stdout, stdin);
+	if (!t->screen)
+		return -ENOTTY;
+	set_term(t->screen);
+	tui_curses_active = 1;
+	cbreak(); /* keeps ISIG: Ctrl-C stays a signal, handled by the caller's evsignal */
+	noecho();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(TUI_ESCDELAY_MS);
+	curs_set(0);
+	return 0;
+}
+
+int tui_usable(void)
+{
+	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+}
+
+int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t errlen)
+{
+	struct timeval tick = {.tv_sec = 0, .tv_usec = TUI_TICK_US};
+	struct tui *t;
+	int rc;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->cfg = *cfg;
+	t->numeric = cfg->meta.numeric;
+	snprintf(t->fields, sizeof(t->fields), "%s",
+		 cfg->meta.fields ? cfg->meta.fields : TUI_FIELDS_LATENCY);
+	t->cfg.meta.fields = t->fields;
+	t->newest_round = -1;
+	history_clear(t);
+	probe_protocols(t);
+
+	t->key_ev = event_new(cfg->base, STDIN_FILENO, EV_READ | EV_PERSIST, key_cb, t);
+	t->tick_ev = event_new(cfg->base, -1, EV_PERSIST, tick_cb, t);
+	t->winch_ev = evsignal_new(cfg->base, SIGWINCH, winch_cb, t);
+	t->hup_ev = evsignal_new(cfg->base, SIGHUP, hup_cb, t);
+	if (!t->key_ev || !t->tick_ev || !t->winch_ev || !t->hup_ev) {
+		snprintf(err, errlen, "out of memory");
+		tui_free(t);
+		return -ENOMEM;
+	}
+	rc = curses_start(t);
+	if (rc) {
+		snprintf(err, errlen, "cannot use the terminal (TERM=%s) for the live view",
+			 getenv("TERM") ? "set" : "unset");
+		tui_free(t);
+		return rc;
+	}
+	/* After curses: its own SIGWINCH handler is replaced by the event loop's. */
+	if (event_add(t->key_ev, NULL) || event_add(t->tick_ev, &tick) ||
+	    evsignal_add(t->winch_ev, NULL) || evsignal_add(t->hup_ev, NULL)) {
+		snprintf(err, errlen, "cannot register the live view's events");
+		tui_free(t);
+		return -ENOMEM;
+	}
+	rc = start_sched(t);
+	if (rc) {
+		snprintf(err, errlen, "%s", t->msg);
+		tui_free(t);
+		return rc;
+	}
+	draw(t);
+	*out = t;
+	return 0;
+}
+
+int tui_run(struct tui *t, char *err, size_t errlen)
+{
+	if (!t->err && event_base_dispatch(t->cfg.base) < 0)
+		set_msg(t, -EIO, "the event loop failed");
+	if (t->err)
+		snprintf(err, errlen, "%s", t->msg);
+	return t->err;
+}
+
+struct tui *tui_free(struct tui *t)
+{
+	if (!t)
+		return NULL;
+	t->sched = sched_free(t->sched);
+	if (t->screen) {
+		endwin();
+		tui_curses_active = 0;
+		delscreen(t->screen);
+	}
+	if (t->hup_ev)
+		event_free(t->hup_ev);
+	if (t->winch_ev)
+		event_free(t->winch_ev);
+	if (t->tick_ev)
+		event_free(t->tick_ev);
+	if (t->key_ev)
+		event_free(t->key_ev);
+	free(t);
+	return NULL;
+}
