@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# test_tui.sh: hopwatch's live view in a real terminal (tmux) on an isolated 4-router lab.
+#  1. The table shows every router and the destination, and Snt grows.
+#  2. '?' shows the help, any key leaves it; 'n' flips the names indicator; 'p' freezes
+#     Snt for 3 s and space resumes it; 'd' shows the latency chart and back; 'j' and 'o'
+#     change the columns, a bad 'o' string is refused.
+#  3. 'q' exits 0, the table is gone from the pane and the tty is back in canonical mode
+#     with echo (stty -a in the same pane); the same after Ctrl-C and after SIGTERM.
+#  4. -c 2 stops probing and waits for 'q'; -c 3 --report-on-exit ends by itself and
+#     prints the -r report.
+# hopwatch runs inside the lab's source namespace with the engine under test
+# (HOPWATCH_ENGINE), so every probe stays in the lab. tmux uses a server of its own
+# (-S, a socket in the test's temporary directory), killed on exit with the lab.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/integration/lab.sh
+source "$HERE/lab.sh"
+
+ROUTERS=4
+INTERVAL=0.5      # -i: root may go below 1 s; keeps the test short
+WAIT_S=15         # longest wait for anything to show up in the pane
+PAUSE_S=3         # Snt must not move for this long while paused
+COLS=120
+ROWS=40
+BUILD=${HOPWATCH_BUILD:-$HERE/../../build}
+ENGINE=$(readlink -f "$BUILD/daemon/hopwatchd")
+HOPWATCH=$(readlink -f "$BUILD/client/hopwatch")
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "SKIP: needs root for network namespaces" >&2
+	exit 77
+fi
+command -v tmux >/dev/null || {
+	echo "SKIP: tmux is not installed" >&2
+	exit 77
+}
+for f in "$ENGINE" "$HOPWATCH"; do
+	[[ -x $f ]] || {
+		echo "FAIL: not found or not executable: $f" >&2
+		exit 1
+	}
+done
+
+work=$(mktemp -d)
+SOCK=$work/tmux.sock # a server of our own, never the user's
+LAB_CLEANUP+=("tmux -S '$SOCK' kill-server 2>/dev/null" "rm -rf '$work'")
+lab_create "$ROUTERS"
+
+fails=0
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- pane:" >&2
+	pane >&2
+	echo "---" >&2
+	fails=$((fails + 1))
+}
+ok() { echo "ok: $*"; }
+
+# expect MSG CMD...: ok MSG when CMD succeeds, else fail MSG.
+expect() {
+	local msg=$1
+	shift
+	if "$@"; then
+		ok "$msg"
+	else
+		fail "$msg"
+	fi
+}
+
+pane() { tmux -S "$SOCK" capture-pane -p -t tui 2>/dev/null; }
+keys() { tmux -S "$SOCK" send-keys -t tui "$@"; }
+
+# wait_for REGEX: poll the pane until a line matches (ERE), up to WAIT_S.
+wait_for() {
+	local i
+	for ((i = 0; i < WAIT_S * 10; i++)); do
+		pane | grep -Eq -- "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# snt ADDR: the Snt column of the hop row for ADDR (default fields "LS NABWV").
+snt() {
+	pane | awk -v a="$1" '$1 ~ /^[0-9]+\.$/ && $2 == a { print $4; exit }'
+}
+
+# start NAME ARGS...: a fresh tmux session running hopwatch ARGS in the lab's source
+# namespace; afterwards the pane prints the exit status and the tty settings, and stays.
+start() {
+	local name=$1
+	shift
+	tmux -S "$SOCK" kill-server 2>/dev/null
+	# The server needs a moment to go before the next one binds the same socket.
+	sleep 0.2
+	rm -f "$work/pid"
+	tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$ROWS" \
+		"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= ip netns exec '$LAB_SRC' \
+		sh -c 'echo \$\$ > \"$work/pid\"; exec \"$HOPWATCH\" \"\$@\"' hopwatch $*; \
+		echo HW_EXIT=\$?; stty -a; exec sleep 600" ||
+		{
+			fail "$name: tmux would not start"
+			return 1
+		}
+}
+
+# restored NAME: hopwatch has exited 0, its screen is gone, the tty is cooked again.
+restored() {
+	local name=$1 st
+	if ! wait_for '^HW_EXIT='; then
+		fail "$name: hopwatch did not exit"
+		return
+	fi
+	st=$(pane | sed -n 's/^HW_EXIT=//p')
+	[[ $st == 0 ]] || fail "$name: exit status $st, want 0"
+	if pane | grep -Eq 'Keys:|Loss%|^ +[0-9]+\. '; then
+		fail "$name: the live view is still on the pane"
+	fi
+	# stty -a prints "-icanon"/"-echo" when they are off.
+	pane | grep -Eq '(^|[ ;])icanon([ ;]|$)' || fail "$name: icanon is off after exit"
+	pane | grep -Eq '(^|[ ;])echo([ ;]|$)' || fail "$name: echo is off after exit"
+	ok "$name: exit 0, screen gone, icanon and echo on"
+}
+
+dst=$LAB_DST4
+last_router=${LAB_HOP4[ROUTERS - 1]}
+
+# ---- 1. the table ----
+start main -n -i "$INTERVAL" "$dst" || exit 1
+if wait_for "^ +$((ROUTERS + 1))\. $dst " && wait_for "^ +$ROUTERS\. $last_router "; then
+	missing=""
+	for ((k = 0; k < ROUTERS; k++)); do
+		pane | grep -Eq "^ +$((k + 1))\. ${LAB_HOP4[k]} " || missing+=" ${LAB_HOP4[k]}"
+	done
+	expect "table lists r1..r$ROUTERS and $dst (missing:${missing:- none})" [ -z "$missing" ]
+else
+	fail "the table never showed the path to $dst"
+fi
+pane | grep -q 'Loss%.*Snt.*Last.*Avg.*Best.*Wrst.*StDev' || fail "column titles missing"
+s1=$(snt "$dst")
+sleep 2
+s2=$(snt "$dst")
+if [[ $s1 =~ ^[0-9]+$ && $s2 =~ ^[0-9]+$ ]] && ((s2 > s1)); then
+	ok "Snt grows: $s1 -> $s2"
+else
+	fail "Snt did not grow: '$s1' -> '$s2'"
+fi
+
+# ---- 2. keys ----
+keys '?'
+if wait_for '^ *Command:' && pane | grep -q 'p       pause'; then
+	pane | grep -Eq "^ +[0-9]+\. $dst " && fail "help shown but the table is still drawn"
+	ok "? shows the help"
+else
+	fail "? did not show the help"
+fi
+keys x
+if wait_for "^ +[0-9]+\. $dst " && ! pane | grep -q 'Command:'; then
+	ok "any key leaves the help"
+else
+	fail "the help did not go away on a key"
+fi
+keys h
+expect "h shows the help too" wait_for '^ *Command:'
+keys Space
+wait_for "^ +[0-9]+\. $dst " || fail "space did not leave the help"
+
+pane | grep -q '\[names off\]' || fail "-n: names indicator not off"
+keys n
+expect "n: names on" wait_for '\[names on\]'
+keys n
+expect "n again: names off" wait_for '\[names off\]'
+
+keys p
+if wait_for '\[paused\]'; then
+	# A round being sent when p came may still finish: let it, then watch.
+	sleep 1
+	p1=$(snt "$dst")
+	sleep "$PAUSE_S"
+	p2=$(snt "$dst")
+	if [[ -n $p1 && $p1 == "$p2" ]]; then
+		ok "p: Snt stays at $p1 for ${PAUSE_S} s"
+	else
+		fail "p: Snt moved while paused: '$p1' -> '$p2'"
+	fi
+else
+	fail "p did not pause"
+fi
+keys Space
+if wait_for '\[running\]'; then
+	sleep 2
+	p3=$(snt "$dst")
+	if [[ $p3 =~ ^[0-9]+$ ]] && ((p3 > p2)); then
+		ok "space resumes: Snt $p2 -> $p3"
+	else
+		fail "space did not resume: Snt '$p2' -> '$p3'"
+	fi
+else
+	fail "space did not resume"
+fi
+
+keys d
+if wait_for '\[chart\]' && wait_for '^Scale:'; then
+	# The destination's row: its number, its address, then chart cells (.1-7 > ?).
+	if pane | grep -Eq "^ +[0-9]+\. $dst +[.1-7>? ]*[.1-7>]$"; then
+		ok "d shows the latency chart"
+	else
+		fail "d: no chart cells on the destination's row"
+	fi
+	pane | grep -q 'Loss%' && fail "d: the stats columns are still shown"
+else
+	fail "d did not switch to the chart"
+fi
+keys d
+expect "d again: back to the table" wait_for '^\[stats\]'
+expect "d again: stats columns back" wait_for 'Loss%'
+
+keys j
+expect "j: jitter columns" wait_for 'Jttr +Javg +Jmax +Jint'
+keys j
+expect "j again: latency columns" wait_for 'Loss%.*Snt.*Last'
+
+# 'o': the prompt starts with the current string; clear it and ask for Snt then Loss%.
+keys o
+wait_for '^Fields: ' || fail "o: no prompt"
+for ((i = 0; i < 12; i++)); do keys BSpace; done
+keys S L Enter
+expect "o SL: columns Snt Loss%" wait_for '^ Host +Snt +Loss% *$'
+keys o
+for ((i = 0; i < 12; i++)); do keys BSpace; done
+keys Z Enter
+expect "o Z refused" wait_for 'unknown field letter'
+expect "o Z: columns kept" wait_for '^ Host +Snt +Loss% *$'
+
+keys r
+sleep 0.5
+r1=$(pane | awk -v a="$dst" '$1 ~ /^[0-9]+\.$/ && $2 == a { print $3; exit }')
+if [[ $r1 =~ ^[0-9]+$ ]] && ((r1 <= 2)); then
+	ok "r: Snt reset to $r1"
+else
+	fail "r: Snt '$r1' after reset"
+fi
+
+keys q
+restored "q"
+
+# ---- 3. Ctrl-C and SIGTERM ----
+start ctrl-c -n -i "$INTERVAL" "$dst" || exit 1
+wait_for "^ +[0-9]+\. $dst " || fail "ctrl-c: the table did not show"
+keys C-c
+restored "Ctrl-C"
+
+start sigterm -n -i "$INTERVAL" "$dst" || exit 1
+wait_for "^ +[0-9]+\. $dst " || fail "sigterm: the table did not show"
+if [[ -s $work/pid ]]; then
+	kill -TERM "$(cat "$work/pid")"
+	restored "SIGTERM"
+else
+	fail "sigterm: no pid of hopwatch"
+fi
+
+# ---- 4. -c: stop after the rounds and stay until q; with --report-on-exit, end ----
+start count -n -c 2 -i "$INTERVAL" "$dst" || exit 1
+if wait_for '\[finished, q quits\] rounds 2'; then
+	sleep 1
+	if pane | grep -q '^HW_EXIT='; then
+		fail "-c 2: the view ended without q"
+	else
+		ok "-c 2: stops after 2 rounds and waits for q"
+	fi
+else
+	fail "-c 2: never finished"
+fi
+keys q
+restored "q after -c"
+
+# ---- 4. -c with --report-on-exit ----
+start report-on-exit -n -c 3 -i "$INTERVAL" --report-on-exit "$dst" || exit 1
+if wait_for '^HW_EXIT=0'; then
+	if pane | grep -Eq "^ +$((ROUTERS + 1))\.\|-- $dst +[0-9.]+% +3 "; then
+		ok "-c 3 --report-on-exit: ends alone, report with Snt 3"
+	else
+		fail "-c 3 --report-on-exit: no -r report row for $dst with Snt 3"
+	fi
+else
+	fail "-c 3 --report-on-exit did not end by itself"
+fi
+
+if ((fails)); then
+	echo "$fails check(s) failed" >&2
+	exit 1
+fi
+echo "all live-view checks passed"
