@@ -54,9 +54,11 @@ static int parse_uint(const char *t, uint64_t max, uint64_t *out)
 	for (; *t; t++) {
 		if (!is_digit(*t))
 			return -EINVAL;
-		if (v > (max - (uint64_t)(*t - '0')) / DECIMAL)
+		uint64_t d = (uint64_t)(*t - '0');
+
+		if (d > max || v > (max - d) / DECIMAL)
 			return -ERANGE;
-		v = v * DECIMAL + (uint64_t)(*t - '0');
+		v = v * DECIMAL + d;
 	}
 	*out = v;
 	return 0;
