@@ -55,44 +55,6 @@ static int addr_same(const struct stats_addr *a, const struct stats_addr *b)
 	return !memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6));
 }
 
-size_t dns_escape(const char *in, size_t len, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	if (!outlen)
-		return 0;
-	if (len > DNS_NAME_MAX)
-		len = DNS_NAME_MAX;
-	for (i = 0; i < len && in[i]; i++) {
-		unsigned char c = (unsigned char)in[i];
-		char tmp[4];
-		size_t n;
-
-		/* A space would split the columns that scripts cut reports into. */
-		if (c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = '\\';
-			n = 2;
-		} else if (c <= ' ' || c >= 0x7f) {
-			tmp[0] = '\\';
-			tmp[1] = 'x';
-			tmp[2] = hex[c >> 4];
-			tmp[3] = hex[c & 0xf];
-			n = 4;
-		} else {
-			tmp[0] = (char)c;
-			n = 1;
-		}
-		if (o + n >= outlen)
-			break;
-		memcpy(out + o, tmp, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 void dns_cache_init(struct dns_cache *c)
 {
 	c->n = 0;
@@ -152,7 +114,17 @@ void dns_cache_answer(struct dns_entry *e, const char *name, int64_t now_s)
 {
 	e->stamp_s = now_s;
 	e->name[0] = '\0';
-	if (name && *name && dns_escape(name, strlen(name), e->name, sizeof(e->name)) > 0) {
+	/*
+	 * Stored as received, only bounded: every renderer escapes untrusted names itself
+	 * (report_escape), and escaping here too would print "\\x1b" for ESC.
+	 */
+	if (name && *name) {
+		size_t n = strnlen(name, DNS_NAME_MAX);
+
+		if (n >= sizeof(e->name))
+			n = sizeof(e->name) - 1;
+		memcpy(e->name, name, n);
+		e->name[n] = '\0';
 		e->state = DNS_STATE_FOUND;
 		return;
 	}

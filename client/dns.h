@@ -29,19 +29,11 @@
 struct event_base;
 struct dns;
 
-/*
- * Escape len bytes of in (stopping early at a NUL) into out: printable ASCII other than
- * backslash and space passes; a backslash becomes "\\", any other byte "\xNN" (lower
- * case hex). At most DNS_NAME_MAX input bytes are read. Never cuts an escape in half;
- * out is always terminated when outlen > 0. Returns the length written.
- */
-size_t dns_escape(const char *in, size_t len, char *out, size_t outlen);
-
 /* The pure cache, exposed for tests. Times are seconds on any monotonic clock. */
 enum dns_state {
 	DNS_STATE_EMPTY,   /* slot unused */
 	DNS_STATE_PENDING, /* a query is out */
-	DNS_STATE_FOUND,   /* name holds the escaped name */
+	DNS_STATE_FOUND,   /* name holds the name, unescaped */
 	DNS_STATE_MISSING, /* negative: no name, until stamp_s + DNS_NEGATIVE_TTL_S */
 };
 
@@ -67,7 +59,7 @@ struct dns_entry *dns_cache_find(struct dns_cache *c, const struct stats_addr *a
  * used entry that is not PENDING is evicted; NULL when every slot is PENDING.
  */
 struct dns_entry *dns_cache_add(struct dns_cache *c, const struct stats_addr *addr);
-/* Store an answer: the escaped, bounded name, or MISSING when name is NULL or empty. */
+/* Store an answer: the name as received (bounded, unescaped), or MISSING when name is NULL or empty. */
 void dns_cache_answer(struct dns_entry *e, const char *name, int64_t now_s);
 /* Whether a lookup of e should (re)start a query: an expired negative entry. */
 int dns_cache_stale(const struct dns_entry *e, int64_t now_s);
@@ -82,7 +74,7 @@ int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf);
 struct dns *dns_free(struct dns *d);
 
 /*
- * The escaped name of addr if known, else NULL at once; a query is started in the
+ * The name (unescaped: renderers escape) of addr if known, else NULL at once; a query is started in the
  * background when none is out. d may be NULL (-n): always NULL, nothing sent.
  */
 const char *dns_lookup(struct dns *d, const struct stats_addr *addr);

@@ -1,7 +1,6 @@
 /*
- * test_dns: the pure parts of the resolver: escaping of untrusted names (control bytes,
- * escape sequences, non-ASCII, backslashes, spaces, length bounds, no half escapes) and
- * the cache (positive and negative entries, expiry of negative ones, LRU eviction that
+ * test_dns: the pure parts of the resolver: names stored as received but bounded (the
+ * renderers escape them; test_report covers that) and the cache (positive and negative entries, expiry of negative ones, LRU eviction that
  * spares pending queries, address equality by family and bytes only). -n: no object.
  */
 #include <setjmp.h>
@@ -38,86 +37,6 @@ static struct stats_addr v6(const char *s)
 	return a;
 }
 
-static void check_escape(const char *in, const char *want)
-{
-	char out[DNS_ESC_MAX];
-	size_t n = dns_escape(in, strlen(in), out, sizeof(out));
-
-	assert_string_equal(out, want);
-	assert_int_equal(n, strlen(want));
-}
-
-static void test_escape_plain(void **state)
-{
-	(void)state;
-	check_escape("r1.example.net", "r1.example.net");
-	check_escape("a-b_c.EXAMPLE", "a-b_c.EXAMPLE");
-	check_escape("", "");
-}
-
-static void test_escape_hostile(void **state)
-{
-	(void)state;
-	check_escape("evil\x1b[2J.example", "evil\\x1b[2J.example");
-	check_escape("a\nb\rc\td", "a\\x0ab\\x0dc\\x09d");
-	check_escape("bell\x07", "bell\\x07");
-	check_escape("del\x7f", "del\\x7f");
-	/* UTF-8 C1 CSI and any byte >= 0x80 */
-	check_escape("\xc2\x9b"
-		     "31m",
-		     "\\xc2\\x9b31m");
-	check_escape("\xff", "\\xff");
-	check_escape("back\\slash", "back\\\\slash");
-	check_escape("two words", "two\\x20words");
-}
-
-static void test_escape_stops_at_nul_and_len(void **state)
-{
-	char out[DNS_ESC_MAX];
-
-	(void)state;
-	assert_int_equal(dns_escape("abc\0def", 7, out, sizeof(out)), 3);
-	assert_string_equal(out, "abc");
-	assert_int_equal(dns_escape("abcdef", 2, out, sizeof(out)), 2);
-	assert_string_equal(out, "ab");
-}
-
-static void test_escape_bounds(void **state)
-{
-	char in[DNS_NAME_MAX * 2 + 1], out[DNS_ESC_MAX], small[8];
-	size_t n;
-
-	(void)state;
-	/* At most DNS_NAME_MAX input bytes. */
-	memset(in, 'a', sizeof(in) - 1);
-	in[sizeof(in) - 1] = '\0';
-	n = dns_escape(in, strlen(in), out, sizeof(out));
-	assert_int_equal(n, DNS_NAME_MAX);
-	assert_int_equal(strlen(out), DNS_NAME_MAX);
-
-	/* The worst case fits DNS_ESC_MAX exactly. */
-	memset(in, 0x1b, DNS_NAME_MAX);
-	in[DNS_NAME_MAX] = '\0';
-	n = dns_escape(in, DNS_NAME_MAX, out, sizeof(out));
-	assert_int_equal(n, 4 * DNS_NAME_MAX);
-	assert_memory_equal(out + n - 4, "\\x1b", 4);
-
-	/* A small buffer: whole escapes only ("ab" + "\x1b" needs 7 bytes with the NUL). */
-	n = dns_escape("ab\x1b"
-		       "cd",
-		       5, small, 6);
-	assert_string_equal(small, "ab");
-	assert_int_equal(n, 2);
-	n = dns_escape("ab\x1b"
-		       "cd",
-		       5, small, 7);
-	assert_string_equal(small, "ab\\x1b");
-	n = dns_escape("abc", 3, small, 1);
-	assert_string_equal(small, "");
-	assert_int_equal(n, 0);
-	assert_int_equal(dns_escape("abc", 3, small, 0), 0);
-}
-
 static struct dns_cache *new_cache(void)
 {
 	struct dns_cache *c = malloc(sizeof(*c));
@@ -125,6 +44,32 @@ static struct dns_cache *new_cache(void)
 	assert_non_null(c);
 	dns_cache_init(c);
 	return c;
+}
+
+/* Names are kept as the resolver gave them, bounded; renderers escape them. */
+static void test_answer_raw_and_bounded(void **state)
+{
+	struct dns_cache *c = new_cache();
+	struct stats_addr a;
+	struct dns_entry *e;
+	char longname[DNS_NAME_MAX + 50];
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	a.u.v4.s_addr = htonl(0xc6336402);
+	e = dns_cache_add(c, &a);
+	assert_non_null(e);
+	dns_cache_answer(e, "evil\x1b[2J.example", 1);
+	assert_int_equal(e->state, DNS_STATE_FOUND);
+	assert_string_equal(e->name, "evil\x1b[2J.example");
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	dns_cache_answer(e, longname, 1);
+	assert_int_equal(strlen(e->name), DNS_NAME_MAX);
+	dns_cache_answer(e, "", 1);
+	assert_int_equal(e->state, DNS_STATE_MISSING);
+	free(c);
 }
 
 static void test_cache_positive_negative(void **state)
@@ -142,10 +87,10 @@ static void test_cache_positive_negative(void **state)
 	assert_null(dns_cache_find(c, &b));
 	assert_false(dns_cache_stale(e, 0));
 
-	/* The stored name is the escaped one. */
+	/* The stored name is the one received; renderers escape it. */
 	dns_cache_answer(e, "evil\x1b[2J.example", 100);
 	assert_int_equal(e->state, DNS_STATE_FOUND);
-	assert_string_equal(e->name, "evil\\x1b[2J.example");
+	assert_string_equal(e->name, "evil\x1b[2J.example");
 	assert_false(dns_cache_stale(e, 100 + 10 * DNS_NEGATIVE_TTL_S));
 
 	/* Negative: no name, an empty name; retried once DNS_NEGATIVE_TTL_S has passed. */
@@ -274,10 +219,7 @@ static void test_numeric_no_object(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape_plain),
-		cmocka_unit_test(test_escape_hostile),
-		cmocka_unit_test(test_escape_stops_at_nul_and_len),
-		cmocka_unit_test(test_escape_bounds),
+		cmocka_unit_test(test_answer_raw_and_bounded),
 		cmocka_unit_test(test_cache_positive_negative),
 		cmocka_unit_test(test_cache_keys),
 		cmocka_unit_test(test_cache_lru_bound),
