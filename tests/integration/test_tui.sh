@@ -242,6 +242,32 @@ else
 	fail "r: Snt '$r1' after reset"
 fi
 
+# u/t restart the trace with UDP/TCP probes (the destination answers a closed port),
+# and the same key again goes back to ICMP.
+for pk in u:udp t:tcp; do
+	k=${pk%%:*} proto=${pk#*:}
+	keys "$k"
+	if wait_for "\\[$proto\\]" && wait_for "^ +[0-9]+\\. $dst "; then
+		sleep 1.5
+		u1=$(pane | awk -v a="$dst" '$1 ~ /^[0-9]+\.$/ && $2 == a { print $3; exit }')
+		expect "$k: $proto probes reach $dst (Snt $u1)" test "${u1:-0}" -ge 1
+	else
+		fail "$k: no $proto trace to $dst"
+	fi
+	keys "$k"
+	expect "$k again: back to icmp" wait_for '\[icmp\]'
+done
+
+# SIGWINCH: a narrower window gets a new layout (the clock moves to the new right edge).
+tmux -S "$SOCK" resize-window -t tui -x 90 -y 30
+sleep 1
+w=$(pane | sed -n 2p)
+if [[ $w =~ [0-9]{4}-[0-9]{2}-[0-9]{2}T ]] && ((${#w} <= 90 && ${#w} >= 80)); then
+	ok "resize: header redrawn for 90 columns"
+else
+	fail "resize: header line not laid out for 90 columns: '$w'"
+fi
+
 keys q
 restored "q"
 
