@@ -477,6 +477,7 @@ static void restart(struct tui *t, enum proto_protocol p)
 	t->sched = sched_free(t->sched);
 	stats_table_reset(t->cfg.table);
 	history_clear(t);
+	t->newest_round = -1; /* the new scheduler counts its rounds from 0 again */
 	t->cfg.tmpl.protocol = p;
 	t->cfg.meta.protocol = name;
 	if (start_sched(t))
