@@ -179,10 +179,9 @@ static void on_done(void *ctx, int err, const char *msg)
 		event_base_loopbreak(t->cfg.base);
 		return;
 	}
-	/* -c rounds are done: mtr's curses view stays until 'q'; --report-on-exit ends it. */
+	/* -c rounds are done: like mtr's curses view with -c, the view ends by itself. */
 	t->finished = 1;
-	if (t->cfg.report_on_exit)
-		event_base_loopbreak(t->cfg.base);
+	event_base_loopbreak(t->cfg.base);
 }
 
 static int start_sched(struct tui *t)
