@@ -11,6 +11,7 @@
 #
 # API: netsim_create SCENARIO, netsim_restart SCENARIO, netsim_run CMD...,
 #      netsim_flush, netsim_destroy.
+# NETSIM_OPTS=(--busy-poll) passes options to netsim (see tests/netsim/README.md).
 # Exports NETSIM_NS NETSIM_LOG NETSIM_DIR NETSIM_SRC4 NETSIM_SRC6 NETSIM_BIN, and honours
 # NETSIM_CLEANUP[] (commands eval'ed by netsim_destroy), because netsim_create owns the
 # EXIT trap.
@@ -27,6 +28,7 @@ NETSIM_DIR=""
 NETSIM_LOG=""
 NETSIM_PID=""
 NETSIM_CLEANUP=()
+NETSIM_OPTS=("${NETSIM_OPTS[@]}")
 
 netsim_log_msg() {
 	printf 'netsim_lab: %s\n' "$*" >&2
@@ -76,7 +78,8 @@ netsim_start() {
 	NETSIM_LOG="$NETSIM_DIR/probes-$NETSIM_RUNS.log"
 	rm -f "$NETSIM_DIR/ready"
 	ip netns exec "$NETSIM_NS" "$NETSIM_BIN" --tun "$NETSIM_TUN" --scenario "$scn" \
-		--log "$NETSIM_LOG" --ready "$NETSIM_DIR/ready" 2>>"$NETSIM_DIR/netsim.err" &
+		--log "$NETSIM_LOG" --ready "$NETSIM_DIR/ready" "${NETSIM_OPTS[@]}" \
+		2>>"$NETSIM_DIR/netsim.err" &
 	NETSIM_PID=$!
 	for ((i = 0; i < NETSIM_READY_TRIES; i++)); do
 		[[ -s $NETSIM_DIR/ready ]] && break

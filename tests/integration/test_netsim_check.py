@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""test_netsim_check: checks hopwatch's JSON reports against netsim's probe logs and the
+shape each scenario describes. Called by test_netsim_scenarios.sh with the directory that
+holds NAME.json (hopwatch -j) and NAME.log (the simulator's log) for every run.
+
+Two kinds of checks:
+- against the truth: per hop, hopwatch's sent/received counts agree with the log within
+  one probe, and its Avg with the mean of the RTTs the simulator applied;
+- against the scenario: the addresses, the loss pattern and the latency shape the seed
+  document describes for that case (throttling vs real loss, steps vs spikes, ...).
+"""
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+
+AVG_TOL_MS = 0.15  # absolute floor of the Avg tolerance against the log
+AVG_TOL_REL = 0.01
+COUNT_TOL = 1  # probes
+
+
+def hop4(n):
+    return "198.51.100.%d" % n
+
+
+def hop6(n):
+    # The scenarios write hop n as 2001:db8:1::n with n's decimal digits.
+    return "2001:db8:1::%d" % n
+
+
+DST4 = "203.0.113.1"
+DST6 = "2001:db8:ffff::1"
+LOST = "???"
+
+
+class Run:
+    def __init__(self, directory, name):
+        self.name = name
+        with open(os.path.join(directory, name + ".json")) as f:
+            self.hubs = json.load(f)["report"]["hubs"]
+        self.sent = defaultdict(int)
+        self.rtts = defaultdict(list)
+        self.by_from = defaultdict(lambda: defaultdict(int))
+        self.fates = defaultdict(lambda: defaultdict(int))
+        with open(os.path.join(directory, name + ".log")) as f:
+            for line in f:
+                kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
+                if "ttl" not in kv or kv.get("fate") == "noroute":
+                    continue
+                ttl = int(kv["ttl"])
+                self.sent[ttl] += 1
+                self.fates[ttl][kv["fate"]] += 1
+                if kv["fate"] == "answer" and "unsent" not in kv:
+                    self.rtts[ttl].append(int(kv["rtt_us"]) / 1000.0)
+                    self.by_from[ttl][kv["from"]] += 1
+
+    def hub(self, n):
+        return self.hubs[n - 1]
+
+    def host(self, n):
+        return self.hub(n)["host"]
+
+    def loss(self, n):
+        return self.hub(n)["Loss%"]
+
+    def stat(self, n, key):
+        return self.hub(n)[key]
+
+    def responders(self, n):
+        return self.hub(n).get("hopwatch", {}).get("responders", [])
+
+
+failures = []
+
+
+def check(cond, run, msg):
+    if not cond:
+        failures.append("%s: %s" % (run.name, msg))
+    return cond
+
+
+def near(a, b, tol):
+    return abs(a - b) <= tol
+
+
+def check_truth(run):
+    """Counts and Avg per hop against what the simulator logged for that TTL."""
+    for hub in run.hubs:
+        ttl = hub["count"]
+        snt = hub["Snt"]
+        rcv = round(snt * (100.0 - hub["Loss%"]) / 100.0)
+        answered = len(run.rtts[ttl])
+        check(abs(snt - run.sent[ttl]) <= COUNT_TOL, run,
+              "hop %d: Snt %d but the simulator saw %d probes" % (ttl, snt, run.sent[ttl]))
+        check(abs(rcv - answered) <= COUNT_TOL, run,
+              "hop %d: %d received but the simulator answered %d (%s)"
+              % (ttl, rcv, answered, dict(run.fates[ttl])))
+        if answered and rcv:
+            truth = sum(run.rtts[ttl]) / answered
+            tol = max(AVG_TOL_MS, AVG_TOL_REL * truth)
+            check(near(hub["Avg"], truth, tol), run,
+                  "hop %d: Avg %.3f ms, simulator applied %.3f ms on average"
+                  % (ttl, hub["Avg"], truth))
+
+
+def expect_hosts(run, hosts):
+    got = [h["host"] for h in run.hubs]
+    check(got[: len(hosts)] == hosts, run, "hosts %s, want %s" % (got, hosts))
+
+
+def expect_avgs(run, avgs, tol):
+    for n, want in enumerate(avgs, 1):
+        if n <= len(run.hubs):
+            check(near(run.stat(n, "Avg"), want, tol), run,
+                  "hop %d: Avg %.3f, scenario says %.3f" % (n, run.stat(n, "Avg"), want))
+
+
+def expect_loss(run, hops, lossy):
+    for n in hops:
+        if n > len(run.hubs):
+            check(False, run, "hop %d missing" % n)
+            continue
+        if lossy:
+            check(run.loss(n) > 0, run, "hop %d: no loss, scenario loses there" % n)
+        else:
+            check(run.loss(n) == 0, run, "hop %d: %.1f%% loss, scenario has none"
+                  % (n, run.loss(n)))
+
+
+def scn_clean(run):
+    expect_hosts(run, [hop4(1), hop4(2), hop4(3), hop4(4), DST4])
+    expect_avgs(run, [1, 3, 6, 10, 15], 0.3)
+    expect_loss(run, range(1, 6), False)
+    check(len(run.hubs) == 5, run, "%d hops, want 5" % len(run.hubs))
+
+
+def scn_clean6(run):
+    expect_hosts(run, [hop6(1), hop6(2), hop6(3), hop6(4), DST6])
+    expect_avgs(run, [1, 3, 6, 10, 15], 0.3)
+    expect_loss(run, range(1, 6), False)
+
+
+def scn_throttle_hop(run):
+    expect_hosts(run, [hop4(1), hop4(2), hop4(3), hop4(4), DST4])
+    expect_loss(run, [2], True)
+    expect_loss(run, [1, 3, 4, 5], False)
+
+
+def scn_loss_from_hop(run):
+    expect_loss(run, [1, 2], False)
+    expect_loss(run, [3, 4, 5, 6], True)
+    check(run.host(6) == DST4, run, "destination not reached")
+    # Real loss: the rates at hop 3 and at the destination agree (both the same cause).
+    check(abs(run.loss(3) - run.loss(6)) <= 30, run, "loss at hop 3 and at the end differ")
+    for ttl in (4, 5, 6):
+        check(run.fates[ttl].get("lost", 0) > 0, run, "simulator lost nothing for ttl %d" % ttl)
+
+
+def scn_loss_mixed(run):
+    expect_loss(run, [1, 2], False)
+    expect_loss(run, [3, 4, 5, 6, 7], True)
+    # Throttling on top of the real loss: hops 4 and 5 lose more than the destination.
+    check(run.loss(4) > run.loss(7) or run.loss(5) > run.loss(7), run,
+          "throttled hops 4/5 (%.1f/%.1f) should exceed the reference loss at the end (%.1f)"
+          % (run.loss(4), run.loss(5), run.loss(7)))
+
+
+def scn_latency_step(run):
+    expect_avgs(run, [1, 2, 42, 43, 44, 45], 0.4)
+    for n in range(4, 7):
+        check(run.stat(n, "Avg") > 40, run, "hop %d fell back after the step" % n)
+
+
+def scn_spike_one_hop(run):
+    expect_avgs(run, [1, 2, 53, 4, 5, 6], 0.4)
+    expect_loss(run, range(1, 7), False)
+
+
+def scn_high_stdev(run):
+    check(run.stat(3, "StDev") > 5, run, "hop 3 StDev %.2f, want > 5" % run.stat(3, "StDev"))
+    for n in (1, 2, 4, 5):
+        check(run.stat(n, "StDev") < 1, run, "hop %d StDev %.2f" % (n, run.stat(n, "StDev")))
+    check(run.stat(3, "Best") < run.stat(3, "Avg") < run.stat(3, "Wrst"), run, "Best<Avg<Wrst")
+
+
+def scn_brief_spike(run):
+    spikes = [r for r in run.rtts[3] if r > 100]
+    check(spikes, run, "the simulator applied no spike at hop 3 in this run (seed?)")
+    check(run.stat(3, "Wrst") > 100, run, "hop 3 Wrst %.1f, want > 100" % run.stat(3, "Wrst"))
+    check(near(run.stat(3, "Best"), 3, 0.3), run, "hop 3 Best not normal")
+    check(near(run.hub(3)["hopwatch"]["p50"], 3, 0.3), run, "hop 3 median not normal")
+    for n in (2, 4, 5):
+        check(run.stat(n, "Wrst") < 10, run, "hop %d has a spike too" % n)
+
+
+def scn_dest_drops_icmp(run):
+    expect_loss(run, [1, 2, 3, 4], False)
+    check(run.loss(5) == 100, run, "final hop loss %.1f, want 100" % run.loss(5))
+    check(run.fates[5].get("dropped", 0) == run.sent[5], run, "simulator did not drop all")
+    check(DST4 not in [h["host"] for h in run.hubs], run, "destination answered ICMP")
+
+
+def scn_dest_drops_icmp_udp(run):
+    expect_hosts(run, [hop4(1), hop4(2), hop4(3), hop4(4), DST4])
+    expect_loss(run, range(1, 6), False)
+
+
+def scn_dest_throttle(run):
+    expect_loss(run, [1, 2, 3], False)
+    expect_loss(run, [4, 5], True)
+    check(run.host(5) == DST4, run, "destination never answered")
+
+
+def scn_loop(run):
+    hosts = [h["host"] for h in run.hubs]
+    expect_hosts(run, [hop4(1), hop4(2)] + [hop4(3), hop4(4)] * 4)
+    check(DST4 not in hosts, run, "a looping path reached the destination")
+
+
+def scn_interruption(run):
+    expect_hosts(run, [hop4(1), hop4(2), hop4(3), hop4(4)])
+    expect_loss(run, [1, 2, 3, 4], False)
+    for hub in run.hubs[4:]:
+        check(hub["Loss%"] == 100 and hub["host"] == LOST, run,
+              "hop %d answered after the interruption" % hub["count"])
+    check(len(run.hubs) >= 5, run, "the silent hop 5 is not shown")
+
+
+def scn_ecmp(run):
+    want = {2: {hop4(2), hop4(102)}, 3: {hop4(3), hop4(103), hop4(203)}}
+    for n, allowed in want.items():
+        resp = {r["host"]: r for r in run.responders(n)}
+        check(set(resp) <= allowed, run, "hop %d responders %s" % (n, sorted(resp)))
+        check(set(resp) == set(run.by_from[n]), run,
+              "hop %d: hopwatch saw %s, simulator answered from %s"
+              % (n, sorted(resp), sorted(run.by_from[n])))
+        for host, r in resp.items():
+            check(abs(r["Rcv"] - run.by_from[n][host]) <= COUNT_TOL, run,
+                  "hop %d responder %s: Rcv %d, simulator %d"
+                  % (n, host, r["Rcv"], run.by_from[n][host]))
+    check(len(run.by_from[3]) == 3, run, "per-packet ECMP at hop 3 used %d of 3 routers"
+          % len(run.by_from[3]))
+    # Weight 2:1:1: the first router takes about half.
+    total = sum(run.by_from[3].values())
+    share = run.by_from[3][hop4(3)] / total if total else 0
+    check(0.3 < share < 0.7, run, "hop 3 weight-2 router got %.2f of the answers" % share)
+
+
+def scn_mpls(run):
+    want = {2: [(24001, 0, 1)], 3: [(24002, 0, 0), (16, 0, 1)], 4: [(24003, 5, 1)], 5: []}
+    for n, labels in want.items():
+        resp = run.responders(n)
+        got = [(m["label"], m["tc"], m["s"]) for m in (resp[0].get("mpls", []) if resp else [])]
+        check(got == labels, run, "hop %d MPLS %s, want %s" % (n, got, labels))
+
+
+def scn_realistic15(run, v6=False):
+    h = hop6 if v6 else hop4
+    expect_hosts(run, [h(10 * i) for i in range(1, 15)] + [DST6 if v6 else DST4])
+    check(len(run.hubs) == 15, run, "%d hops, want 15" % len(run.hubs))
+    expect_loss(run, [1, 3, 5, 10, 11, 12, 13, 14, 15], False)
+    expect_loss(run, [9], True)
+    check(near(run.stat(1, "Avg"), 1.8, 0.3), run, "hop 1 Avg")
+    check(near(run.stat(15, "Avg"), 17.6, 0.4), run, "destination Avg")
+
+
+def scn_realistic15_tcp6(run):
+    scn_realistic15(run, v6=True)
+
+
+def scn_scale(run):
+    check(run.host(4) == "203.0.113.77", run, "prefix destination not reached at hop 4")
+    expect_loss(run, range(1, 5), False)
+
+
+def main():
+    directory = sys.argv[1]
+    names = sorted(f[:-5] for f in os.listdir(directory) if f.endswith(".json"))
+    for name in names:
+        try:
+            run = Run(directory, name)
+        except (OSError, ValueError, KeyError) as e:
+            failures.append("%s: unreadable report or log: %s" % (name, e))
+            continue
+        if not run.hubs:
+            failures.append("%s: empty hop table" % name)
+            continue
+        check_truth(run)
+        fn = globals().get("scn_" + name)
+        check(fn is not None, run, "no expectations for this run")
+        if fn:
+            fn(run)
+        print("%-22s %2d hops  loss %s" % (name, len(run.hubs),
+                                           [round(h["Loss%"]) for h in run.hubs]))
+    for f in failures:
+        print("FAIL " + f)
+    print("%d runs, %d failures" % (len(names), len(failures)))
+    return 1 if failures or not names else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
