@@ -18,6 +18,7 @@
 
 NETSIM_SKIP=77
 NETSIM_TUN=nsim0
+NETSIM_TXQUEUE=10000 # probes queued toward netsim before the kernel drops them
 NETSIM_SRC4=192.0.2.1
 NETSIM_SRC6=2001:db8:aaaa::1
 NETSIM_ROUTES4=(198.51.100.0/24 203.0.113.0/24)
@@ -136,7 +137,7 @@ netsim_create() {
 		netsim_die "sysctl failed"
 	netsim_run ip link set lo up || netsim_die "lo up"
 	netsim_run ip tuntap add dev "$NETSIM_TUN" mode tun || netsim_die "tuntap add"
-	netsim_run ip link set "$NETSIM_TUN" up || netsim_die "tun up"
+	netsim_run ip link set "$NETSIM_TUN" txqueuelen "$NETSIM_TXQUEUE" up || netsim_die "tun up"
 	netsim_run ip addr add "$NETSIM_SRC4/32" dev "$NETSIM_TUN" || netsim_die "v4 addr"
 	netsim_run ip -6 addr add "$NETSIM_SRC6/128" dev "$NETSIM_TUN" nodad ||
 		netsim_die "v6 addr"
