@@ -19,6 +19,7 @@
 
 #include "client/dns.h"
 #include "client/engine_conn.h"
+#include "client/history.h"
 #include "client/options.h"
 #include "client/report.h"
 #include "client/sched.h"
@@ -37,6 +38,11 @@
 #define MAIN_ADDR_MAX INET6_ADDRSTRLEN
 /* Smallest probe, as mtr's MINPACKET. */
 #define MAIN_PSIZE_MIN 28
+/* -l prints mtr's sequence numbers: mtr counts from MinSequence and wraps at MaxSequence. */
+#define MAIN_RAW_SEQ_MIN 33000
+#define MAIN_RAW_SEQ_END 65536
+/* Responders remembered per hop for -l's h lines (mtr's MAX_PATH). */
+#define MAIN_RAW_PATHS 8
 
 struct run {
 	struct event_base *base;
@@ -44,11 +50,16 @@ struct run {
 	struct stats_table *table;
 	struct sched *sched;
 	struct dns *dns; /* NULL with -n: no resolver, no socket */
+	int dns_tried;	 /* -n in the live view: the resolver is made when 'n' first asks */
 	FILE *out;
 	int err;
 	char msg[MAIN_ERR_MAX];
 	int done;
-	int raw_seen[STATS_MAX_HOPS][STATS_MAX_RESPONDERS];
+	struct raw_hop {
+		struct stats_addr last;			 /* mtr's host[].addr */
+		struct stats_addr paths[MAIN_RAW_PATHS]; /* mtr's host[].addrs */
+		int named;				 /* a d line was printed */
+	} raw[STATS_MAX_HOPS];
 };
 
 /*
@@ -58,7 +69,18 @@ struct run {
 static const char *hop_name(const struct stats_addr *addr, void *ctx)
 {
 	struct run *r = ctx;
+	int rc;
 
+	/*
+	 * Only reached with names on. Started with -n, the live view asks once 'n' turns
+	 * them on: the resolver is made then, once, and quietly (curses owns the screen).
+	 */
+	if (!r->dns && !r->dns_tried) {
+		r->dns_tried = 1;
+		rc = dns_new(&r->dns, r->base, getenv(DNS_RESOLV_CONF_ENV));
+		if (rc)
+			log_debug("reverse DNS unavailable (%s)", strerror(-rc));
+	}
 	return dns_lookup(r->dns, addr);
 }
 
@@ -97,38 +119,63 @@ static void on_done(void *ctx, int err, const char *msg)
 	event_base_loopbreak(r->base);
 }
 
-/* -l: mtr's raw lines, written as things happen. Hop positions count from 0. */
+/* -l: mtr's raw lines, written as things happen, with mtr's sequence numbers. */
+static unsigned int raw_seq(uint32_t seq)
+{
+	return MAIN_RAW_SEQ_MIN + seq % (MAIN_RAW_SEQ_END - MAIN_RAW_SEQ_MIN);
+}
+
 static void raw_sent(void *ctx, int ttl, int round, uint32_t seq)
 {
 	struct run *r = ctx;
 
 	(void)round;
-	fprintf(r->out, "x %d %u\n", ttl - 1, seq);
+	if (report_raw_xmit(r->out, ttl, raw_seq(seq)) || fflush(r->out))
+		log_debug("cannot write a raw line");
 }
 
 static void raw_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
 		       const struct stats_addr *from, int64_t rtt_us)
 {
 	struct run *r = ctx;
-	const struct stats_hop *h;
-	char buf[MAIN_ADDR_MAX];
+	struct raw_hop *h;
+	const char *name;
+	int rc = 0;
 	size_t i;
 
-	if (!from || outcome == STATS_LOST || ttl < 1 || ttl >= STATS_MAX_HOPS)
-		return;
-	h = &r->table->hops[ttl - 1];
-	for (i = 0; i < h->nresponders; i++) {
-		if (!stats_addr_equal(&h->responders[i].addr, from))
-			continue;
-		if (!r->raw_seen[ttl - 1][i]) {
-			r->raw_seen[ttl - 1][i] = 1;
-			fprintf(r->out, "h %d %s\n", ttl - 1,
-				stats_addr_str(from, buf, sizeof(buf)));
-		}
-		break;
-	}
 	(void)round;
-	fprintf(r->out, "p %d %lld %u\n", ttl - 1, (long long)(rtt_us < 0 ? 0 : rtt_us), seq);
+	if (!from || outcome == STATS_LOST || ttl < 1 || ttl > STATS_MAX_HOPS)
+		return;
+	h = &r->raw[ttl - 1];
+	/*
+	 * mtr's net_process_ping: a responder other than the hop's latest is printed when it
+	 * joins the hop's list of paths and again as the new latest, so the first answer of
+	 * a hop gives two h lines and every ECMP alternation one more.
+	 */
+	if (!stats_addr_equal(&h->last, from)) {
+		for (i = 0; i < MAIN_RAW_PATHS && h->paths[i].family; i++)
+			if (stats_addr_equal(&h->paths[i], from))
+				break;
+		if (i < MAIN_RAW_PATHS && !h->paths[i].family) {
+			h->paths[i] = *from;
+			rc |= report_raw_host(r->out, ttl, from);
+		}
+		h->last = *from;
+		rc |= report_raw_host(r->out, ttl, from);
+	}
+	/* mtr's raw_rawping: the hop's name, once, before the first answer after it is known. */
+	if (r->dns && !h->named) {
+		name = dns_lookup(r->dns, &h->last);
+		if (name) {
+			h->named = 1;
+			rc |= report_raw_dns(r->out, ttl, name);
+		}
+	}
+	rc |= report_raw_ping(r->out, ttl, rtt_us, raw_seq(seq));
+	if (!rc && fflush(r->out))
+		rc = -EIO;
+	if (rc)
+		log_debug("cannot write a raw line");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -366,7 +413,7 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 		return rc;
 	}
 	probe_template(o, dst, &tmpl);
-	memset(r->raw_seen, 0, sizeof(r->raw_seen));
+	memset(r->raw, 0, sizeof(r->raw));
 	r->done = 0;
 	r->err = 0;
 	/* Without a report flag the live view runs; without a terminal, a report. */
@@ -407,6 +454,62 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 	return rc;
 }
 
+/* --history: the recent hosts, newest first, as many as --lru allows. */
+static int print_history(const struct options *o)
+{
+	char path[HISTORY_PATH_MAX];
+	struct history h;
+	size_t i;
+	int rc;
+
+	if (history_path(path, sizeof(path), getenv("XDG_STATE_HOME"), getenv("HOME")))
+		return 0; /* nowhere to keep one: an empty list */
+	rc = history_init(&h, (size_t)o->lru);
+	if (!rc)
+		rc = history_load(&h, path);
+	if (rc) {
+		log_warnx("cannot read the host history %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	for (i = 0; i < h.n; i++)
+		printf("%s\n", h.hosts[i]);
+	if (fflush(stdout))
+		rc = -errno;
+out:
+	history_deinit(&h);
+	return rc ? 1 : 0;
+}
+
+/*
+ * Every host traced goes first in the history (WinMTR's LRU list). Best effort: a trace
+ * never fails for it, and at most one warning is printed.
+ */
+static void record_history(const struct options *o)
+{
+	char path[HISTORY_PATH_MAX];
+	struct history h;
+	size_t i;
+	int rc;
+
+	if (!o->lru || getenv(HISTORY_DISABLE_ENV))
+		return;
+	if (history_path(path, sizeof(path), getenv("XDG_STATE_HOME"), getenv("HOME")))
+		return; /* no home: nothing to keep, nothing to say */
+	rc = history_init(&h, (size_t)o->lru);
+	/* A damaged file loses what cannot be read; an unreadable one is started afresh. */
+	if (!rc && history_load(&h, path) == -ENOMEM)
+		rc = -ENOMEM;
+	/* -F lists the first host first: add in reverse so it ends up the most recent. */
+	for (i = o->ntargets; !rc && i > 0; i--)
+		if (history_add(&h, o->targets[i - 1]) == -ENOMEM)
+			rc = -ENOMEM;
+	if (!rc)
+		rc = history_save(&h, path);
+	if (rc)
+		log_warnx("cannot record the host history in %s: %s", path, strerror(-rc));
+	history_deinit(&h);
+}
+
 static int self_exe(char *buf, size_t len)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
@@ -442,6 +545,11 @@ int main(int argc, char **argv)
 		options_deinit(&opt);
 		return 0;
 	}
+	if (rc == OPTIONS_HISTORY) {
+		rc = print_history(&opt);
+		options_deinit(&opt);
+		return rc;
+	}
 	if (rc < 0) {
 		log_warnx("%s", err);
 		options_deinit(&opt);
@@ -470,6 +578,7 @@ int main(int argc, char **argv)
 	if (!r.base)
 		fatalx("cannot create the event loop");
 	if (!opt.numeric) {
+		r.dns_tried = 1;
 		rc = dns_new(&r.dns, r.base, getenv(DNS_RESOLV_CONF_ENV));
 		if (rc)
 			log_warnx("reverse DNS unavailable (%s); showing numbers", strerror(-rc));
@@ -490,6 +599,7 @@ int main(int argc, char **argv)
 	if (sigterm)
 		evsignal_add(sigterm, NULL);
 
+	record_history(&opt);
 	local_hostname(hostname, sizeof(hostname));
 	for (i = 0; i < opt.ntargets; i++) {
 		r.msg[0] = '\0';

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/history.h"
 #include "common/numparse.h"
 
 /* Longest part of a bad value echoed back in an error line. */
@@ -25,6 +26,8 @@ enum {
 	OPT_OUTPUT,
 	OPT_REPORT_ON_EXIT,
 	OPT_DISPLAYMODE,
+	OPT_LRU,
+	OPT_HISTORY,
 };
 
 static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgyz";
@@ -75,6 +78,8 @@ static const struct option long_opts[] = {
 	{"engine", required_argument, NULL, OPT_ENGINE},
 	{"output", required_argument, NULL, OPT_OUTPUT},
 	{"report-on-exit", no_argument, NULL, OPT_REPORT_ON_EXIT},
+	{"lru", required_argument, NULL, OPT_LRU},
+	{"history", no_argument, NULL, OPT_HISTORY},
 	{NULL, 0, NULL, 0},
 };
 
@@ -117,9 +122,14 @@ static const char usage_text[] =
 	" -o, --order FIELDS         select output fields\n"
 	" -E, --max-display-path N   maximum number of ECMP paths shown per hop (default 8)\n"
 	"     --engine SPEC          unix:PATH of a shared hopwatchd, or an engine program\n"
+	"     --lru N                size of the host history (default 128, 0 = none)\n"
+	"     --history              list recently traced hosts, newest first, and exit\n"
 	" -h, --help                 display this help and exit\n"
 	" -v, --version              output version information and exit\n"
-	"Environment: HOPWATCH_OPTIONS (default options), HOPWATCH_ENGINE (engine program).\n";
+	"Environment: HOPWATCH_OPTIONS (default options), HOPWATCH_ENGINE (engine program),\n"
+	"  HOPWATCH_RESOLV_CONF (resolv.conf for reverse DNS instead of the system's),\n"
+	"  HOPWATCH_NO_HISTORY (set: record no history), XDG_STATE_HOME (where the history is:\n"
+	"  $XDG_STATE_HOME/hopwatch/history, else ~/.local/state/hopwatch/history).\n";
 
 const char *options_usage(void)
 {
@@ -292,6 +302,7 @@ static void defaults(struct options *o)
 	o->max_ecmp = OPTIONS_DEFAULT_MAX_ECMP;
 	o->timeout_s = OPTIONS_DEFAULT_TIMEOUT_S;
 	o->grace_s = OPTIONS_DEFAULT_GRACE_S;
+	o->lru = HISTORY_DEFAULT_MAX;
 }
 
 static int handle(struct options *o, int c, const char *arg, int is_root, char *err, size_t errlen)
@@ -488,6 +499,15 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 	case OPT_REPORT_ON_EXIT:
 		o->report_on_exit = 1;
 		break;
+	case OPT_LRU:
+		rc = parse_int(c, arg, 0, HISTORY_LIMIT, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->lru = (int)v;
+		break;
+	case OPT_HISTORY:
+		o->history = 1;
+		break;
 	default:
 		set_err(err, errlen, "unknown option; try 'hopwatch --help'");
 		return -EINVAL;
@@ -586,6 +606,9 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 		set_err(err, errlen, "-L (--localport) needs -u or -T");
 		return -EINVAL;
 	}
+	/* Listing the history needs no host; --lru given with it bounds the list. */
+	if (o->history)
+		return OPTIONS_HISTORY;
 	if (!o->ntargets) {
 		set_err(err, errlen, "no destination host given; try 'hopwatch --help'");
 		return -EINVAL;

@@ -37,6 +37,7 @@ enum options_result {
 	OPTIONS_RUN = 0,     /* go */
 	OPTIONS_HELP = 1,    /* --help printed by the caller */
 	OPTIONS_VERSION = 2, /* --version */
+	OPTIONS_HISTORY = 3, /* --history: the caller prints the recent hosts */
 };
 
 enum options_proto {
@@ -75,6 +76,8 @@ struct options {
 	int grace_s;	    /* -G */
 	const char *engine; /* --engine, NULL = default search */
 	const char *output; /* --output FILE for --html/--text, NULL = stdout */
+	int lru;	    /* --lru: hosts kept in the history, 0 = none */
+	int history;	    /* --history: print the recent hosts and exit */
 	size_t ntargets;
 	char *targets[OPTIONS_MAX_TARGETS]; /* owned */
 	/* private: storage of the HOPWATCH_OPTIONS words */

@@ -71,7 +71,7 @@ n=$(grep -Ec '^x (1[0-9]|2[0-9]) ' "$out")
 # 5. -F: one run per host, comments and blank lines skipped.
 printf '203.0.113.1\n# a comment\n\n  203.0.113.1  \n' >"$hosts"
 run -l -n -c 1 -F "$hosts"
-n=$(grep -c '^x 0 0$' "$out")
+n=$(grep -c '^x 0 33000$' "$out")
 ((rc == 0 && n == 2)) || fail "-F with two hosts ran $n traces (rc=$rc)"
 
 # 6. HOPWATCH_OPTIONS gives defaults; the command line wins.
