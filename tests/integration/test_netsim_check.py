@@ -3,7 +3,11 @@
 shape each scenario describes. Called by test_netsim_scenarios.sh with the directory that
 holds NAME.json (hopwatch -j) and NAME.log (the simulator's log) for every run.
 
-Two kinds of checks:
+Modes: DIR (scenario runs), "accuracy DIR" (acceptance 1: hopwatch within
+max(0.1 ms, 1%) of the truth, mtr printed beside), "paris ENGINE" (acceptance 3: drives
+hopwatchd with flow ids inside the netsim namespace running ecmp.scn).
+
+Two kinds of checks on scenario runs:
 - against the truth: per hop, hopwatch's sent/received counts agree with the log within
   one probe, and its Avg with the mean of the RTTs the simulator applied;
 - against the scenario: the addresses, the loss pattern and the latency shape the seed
@@ -52,7 +56,8 @@ class Run:
                 self.sent[ttl] += 1
                 self.fates[ttl][kv["fate"]] += 1
                 if kv["fate"] == "answer" and "unsent" not in kv:
-                    self.rtts[ttl].append(int(kv["rtt_us"]) / 1000.0)
+                    # What the simulator really applied: its plan plus any lateness.
+                    self.rtts[ttl].append(int(kv.get("applied_us", kv["rtt_us"])) / 1000.0)
                     self.by_from[ttl][kv["from"]] += 1
 
     def hub(self, n):
@@ -274,8 +279,116 @@ def scn_scale(run):
     expect_loss(run, range(1, 5), False)
 
 
-def main():
-    directory = sys.argv[1]
+ACC_TOL_MS = 0.1  # acceptance 1: max(0.1 ms, 1%)
+ACC_TOL_REL = 0.01
+
+
+def accuracy_rows(run):
+    """Per hop: (ttl, [(stat, measured, truth, ok)], loss_ok) for one run."""
+    rows = []
+    for hub in run.hubs:
+        ttl = hub["count"]
+        t = run.rtts[ttl]
+        snt = hub["Snt"]
+        rcv = round(snt * (100.0 - hub["Loss%"]) / 100.0)
+        loss_ok = abs(rcv - len(t)) <= COUNT_TOL and abs(snt - run.sent[ttl]) <= COUNT_TOL
+        stats = []
+        if t:
+            truth = {"Avg": sum(t) / len(t), "Best": min(t), "Wrst": max(t)}
+            for k in ("Avg", "Best", "Wrst"):
+                tol = max(ACC_TOL_MS, ACC_TOL_REL * truth[k])
+                stats.append((k, hub[k], truth[k], abs(hub[k] - truth[k]) <= tol))
+        rows.append((ttl, stats, loss_ok))
+    return rows
+
+
+def accuracy(directory):
+    """Asserts hopwatch's runs; prints mtr's beside them."""
+    names = sorted(f[len("hopwatch_"):-5] for f in os.listdir(directory)
+                   if f.startswith("hopwatch_") and f.endswith(".json"))
+    print("%-7s %4s  %-32s %-32s" % ("run", "hop", "hopwatch max |err| ms (A/B/W)",
+                                      "mtr max |err| ms (A/B/W)"))
+    for name in names:
+        hw = Run(directory, "hopwatch_" + name)
+        check(len(hw.hubs) == 10, hw, "%d hops, want 10" % len(hw.hubs))
+        hw_rows = accuracy_rows(hw)
+        mtr_rows = {}
+        if os.path.exists(os.path.join(directory, "mtr_" + name + ".json")):
+            mtr_rows = {r[0]: r for r in accuracy_rows(Run(directory, "mtr_" + name))}
+        for ttl, stats, loss_ok in hw_rows:
+            check(loss_ok, hw, "hop %d: Snt/Loss%% off the simulator's count by more than "
+                  "one probe" % ttl)
+            check(stats, hw, "hop %d: the simulator answered nothing" % ttl)
+            for k, got, want, ok in stats:
+                check(ok, hw, "hop %d %s %.3f ms, truth %.3f ms" % (ttl, k, got, want))
+            def fmt(st):
+                return "/".join("%.3f%s" % (abs(g - w), "" if ok else "!")
+                                for _, g, w, ok in st) or "-"
+            m = mtr_rows.get(ttl)
+            print("%-7s %4d  %-32s %-32s" % (name, ttl, fmt(stats),
+                                             (fmt(m[1]) + ("" if m[2] else " loss!"))
+                                             if m else "-"))
+    check(len(names) == 6, Run.__new__(Run), "%d hopwatch runs, want 6" % len(names))
+
+
+def paris(engine):
+    """Drives hopwatchd with flow ids on ecmp.scn (run inside the netsim namespace)."""
+    import subprocess
+    flows, reps, ttls = 8, 6, (1, 2, 3, 4)
+    p = subprocess.Popen([engine], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    lines = ["1 enable-extension feature flow-id"]
+    want = {}
+    tok = 10
+    for proto in ("icmp", "udp"):
+        for f in range(flows):
+            for _ in range(reps):
+                for ttl in ttls:
+                    lines.append("%d send-probe ip-4 203.0.113.1 protocol %s ttl %d "
+                                 "flow-id %d timeout 2" % (tok, proto, ttl, f))
+                    want[tok] = (proto, f, ttl)
+                    tok += 1
+    out, _ = p.communicate("\n".join(lines) + "\n", timeout=60)
+    seen = defaultdict(set)
+    answered = 0
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) >= 4 and w[1] == "ttl-expired" and int(w[0]) in want:
+            seen[want[int(w[0])]].add(w[3])
+            answered += 1
+    ok = True
+    if answered != len(want):
+        print("FAIL paris: %d of %d probes answered" % (answered, len(want)))
+        ok = False
+    hop2 = defaultdict(set)
+    hop3_split = 0
+    for (proto, f, ttl), hosts in seen.items():
+        if ttl == 2:
+            hop2[proto] |= hosts
+            if len(hosts) != 1:
+                print("FAIL paris: %s flow %d saw %s at the flow-hashed hop 2"
+                      % (proto, f, sorted(hosts)))
+                ok = False
+        if ttl in (1, 4) and len(hosts) != 1:
+            print("FAIL paris: %s flow %d saw %s at hop %d" % (proto, f, sorted(hosts), ttl))
+            ok = False
+        if ttl == 3 and len(hosts) > 1:
+            hop3_split += 1
+    for proto in ("icmp", "udp"):
+        # Different flows must still spread: otherwise the check above proves nothing.
+        if len(hop2[proto]) != 2:
+            print("FAIL paris: %s flows all hashed to %s at hop 2" % (proto, sorted(hop2[proto])))
+            ok = False
+    # Hop 3 balances per packet, which no flow id can pin: most flows see several routers.
+    if hop3_split < flows:
+        print("FAIL paris: per-packet hop 3 split only %d flows" % hop3_split)
+        ok = False
+    print("paris: %d probes, hop 2 responders per protocol %s, hop 3 split %d/%d flows"
+          % (answered, {k: sorted(v) for k, v in hop2.items()}, hop3_split, 2 * flows))
+    return 0 if ok else 1
+
+
+def scenarios(directory):
     names = sorted(f[:-5] for f in os.listdir(directory) if f.endswith(".json"))
     for name in names:
         try:
@@ -293,10 +406,24 @@ def main():
             fn(run)
         print("%-22s %2d hops  loss %s" % (name, len(run.hubs),
                                            [round(h["Loss%"]) for h in run.hubs]))
+    return len(names)
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "paris":
+        return paris(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "accuracy":
+        accuracy(sys.argv[2])
+        n = 1
+    elif len(sys.argv) == 2:
+        n = scenarios(sys.argv[1])
+    else:
+        print("usage: test_netsim_check.py DIR | accuracy DIR | paris ENGINE")
+        return 2
     for f in failures:
         print("FAIL " + f)
-    print("%d runs, %d failures" % (len(names), len(failures)))
-    return 1 if failures or not names else 0
+    print("%d failures" % len(failures))
+    return 1 if failures or not n else 0
 
 
 if __name__ == "__main__":

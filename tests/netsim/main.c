@@ -156,9 +156,12 @@ static void send_slot(struct sim *s, struct pending *pd, uint64_t now)
 	if (n != (ssize_t)pd->len)
 		s->n_write_err++;
 	s->n_answered++;
-	fprintf(s->log, "t_us=%" PRIu64 " %s rtt_us=%" PRIu32 " late_us=%" PRId64 "%s\n",
+	fprintf(s->log,
+		"t_us=%" PRIu64 " %s rtt_us=%" PRIu32 " late_us=%" PRId64 " applied_us=%" PRIu64
+		"%s\n",
 		pd->arrival_us - s->start_us, pd->key, pd->delay_us,
-		(int64_t)(now - pd->deadline_us), n == (ssize_t)pd->len ? "" : " write=failed");
+		(int64_t)(now - pd->deadline_us), now - pd->arrival_us,
+		n == (ssize_t)pd->len ? "" : " write=failed");
 }
 
 static void arm_timer(struct sim *s, uint64_t now)
