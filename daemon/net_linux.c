@@ -581,6 +581,25 @@ static int ring_filter(struct net *n, int family)
 	return err;
 }
 
+/* What every family needs besides its raw sockets: a source-lookup socket, our ports. */
+static int open_common(struct net *n, int family)
+{
+	int fd, err, udp = reserved_index(family, IPPROTO_UDP);
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET)
+		n->lookup4 = fd;
+	else
+		n->lookup6 = fd;
+	if ((err = reserve(family, IPPROTO_UDP, 0, &n->reserved[udp])) < 0 ||
+	    (err = reserve(family, IPPROTO_TCP, 0,
+			   &n->reserved[reserved_index(family, IPPROTO_TCP)])) < 0)
+		return err;
+	return 0;
+}
+
 static int open_v4(struct net *n)
 {
 	int fd;
@@ -604,14 +623,7 @@ static int open_v4(struct net *n)
 			return fd;
 		n->rx[NET_SOCK_TCP4] = fd;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (fd < 0)
-		return -errno;
-	n->lookup4 = fd;
-	if (reserve(AF_INET, IPPROTO_UDP, 0, &n->reserved[0]) < 0 ||
-	    reserve(AF_INET, IPPROTO_TCP, 0, &n->reserved[1]) < 0)
-		return -errno;
-	return 0;
+	return open_common(n, AF_INET);
 }
 
 static int open_v6(struct net *n)
@@ -657,14 +669,7 @@ static int open_v6(struct net *n)
 	if ((err = net_prepare_send_fd(fd, AF_INET6)) < 0)
 		return err;
 	big_sndbuf(fd);
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (fd < 0)
-		return -errno;
-	n->lookup6 = fd;
-	if (reserve(AF_INET6, IPPROTO_UDP, 0, &n->reserved[2]) < 0 ||
-	    reserve(AF_INET6, IPPROTO_TCP, 0, &n->reserved[3]) < 0)
-		return -errno;
-	return 0;
+	return open_common(n, AF_INET6);
 }
 
 static void close_v4(struct net *n)
