@@ -12,7 +12,7 @@ trap 'rm -f "$out" "$err"' EXIT
 
 HOPWATCH_ENGINE="$here/fake_engine.py" FAKE_TRANSCRIPT="$here/transcript.txt" \
 	HOPWATCH_FAKE_TIME=1700000000 HOPWATCH_FAKE_HOSTNAME=golden-host \
-	HOPWATCH_OPTIONS= TZ=UTC LC_ALL=C \
+	HOPWATCH_OPTIONS= HOPWATCH_NO_HISTORY=1 TZ=UTC LC_ALL=C \
 	"${HOPWATCH:?}" "$@" >"$out" 2>"$err"
 rc=$?
 if ((rc != 0)) || [[ -s $err ]]; then
