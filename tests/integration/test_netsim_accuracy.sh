@@ -9,7 +9,7 @@
 set -u
 src=${HOPWATCH_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${HOPWATCH_BUILD:-$src/build}
-# shellcheck source=../netsim/netsim_lab.sh
+# shellcheck source=tests/netsim/netsim_lab.sh
 source "$src/tests/netsim/netsim_lab.sh"
 
 CYCLES=50
@@ -23,6 +23,7 @@ check=$src/tests/integration/test_netsim_check.py
 	exit 77
 }
 
+# shellcheck disable=SC2034 # read by netsim_lab.sh
 NETSIM_OPTS=(--busy-poll) # see tests/netsim/README.md, Timing
 out=$(mktemp -d /tmp/netsim-accuracy.XXXXXX)
 NETSIM_CLEANUP+=("rm -rf '$out'")

@@ -19,8 +19,10 @@ import re
 import sys
 from collections import defaultdict
 
-AVG_TOL_MS = 0.15  # absolute floor of the Avg tolerance against the log
-AVG_TOL_REL = 0.01
+# Scenario runs check shape; precision is test_netsim_accuracy.sh's job. One late probe
+# in 20 (host scheduling, invisible to netsim) can move an Avg by a few tenths.
+AVG_TOL_MS = 0.5  # absolute floor of the Avg tolerance against the log
+AVG_TOL_REL = 0.02
 COUNT_TOL = 1  # probes
 
 

@@ -6,7 +6,7 @@
 set -u
 src=${HOPWATCH_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${HOPWATCH_BUILD:-$src/build}
-# shellcheck source=../netsim/netsim_lab.sh
+# shellcheck source=tests/netsim/netsim_lab.sh
 source "$src/tests/netsim/netsim_lab.sh"
 
 CYCLES=20
@@ -43,6 +43,7 @@ runs=(
 )
 
 # Spin instead of sleeping, so that wake-up latency does not count as RTT (README.md).
+# shellcheck disable=SC2034 # read by netsim_lab.sh
 NETSIM_OPTS=(--busy-poll)
 out=$(mktemp -d /tmp/netsim-scenarios.XXXXXX)
 NETSIM_CLEANUP+=("rm -rf '$out'")
