@@ -6,6 +6,12 @@
  * batches through recvmmsg() with kernel timestamps and are formatted straight into
  * the session's output buffer, flushed once per batch. A session whose reader is slow
  * stops being read (its probes still complete); nothing ever blocks on a full pipe.
+ *
+ * Socket mode: many sessions, one per connection, each with its own token space and
+ * extensions. Sessions that got output are put on a "dirty" list and flushed once at the
+ * end of each event callback. A client that goes away leaves its session behind, closed,
+ * until its last probe in flight is done (probes point at their session). Quotas are per
+ * peer uid (SO_PEERCRED), shared by all of that uid's connections.
  */
 #include "daemon/engine.h"
 
@@ -14,14 +20,17 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/numparse.h"
 #include "daemon/net.h"
 #include "daemon/packet.h"
 #include "daemon/privsep.h"
@@ -38,12 +47,33 @@
 #define ENGINE_DRAIN_EVERY 256
 /* Engine's packets: the biggest probe we build. */
 #define ENGINE_PKT_MAX (PACKET_SIZE_MAX + 64)
+/* Connections taken per readable event on the listening socket. */
+#define ENGINE_ACCEPT_BATCH 64
+/* Token bucket unit: one probe is worth this many units (a unit per nanosecond at 1/s). */
+#define ENGINE_NS_PER_S 1000000000ull
 
 struct engine;
+
+/* Socket mode: what one peer uid shares across its connections. */
+struct engine_user {
+	uid_t uid;
+	uint32_t refs;	    /* sessions (open or closing) of this uid */
+	uint32_t inflight;  /* probes in flight, all sessions */
+	uint64_t tokens;    /* rate bucket, ENGINE_NS_PER_S units per probe */
+	uint64_t refill_ns; /* CLOCK_MONOTONIC of the last refill */
+	struct engine_user *next;
+};
 
 struct session {
 	struct engine *eng;
 	int in_fd, out_fd;
+	int client;		     /* socket mode connection (else the pipe-mode session) */
+	int closed;		     /* client: descriptor closed, kept for probes in flight */
+	int dirty;		     /* on the engine's dirty list */
+	struct session *dirty_next;  /* dirty list */
+	struct session *prev, *next; /* socket mode: every session */
+	struct engine_user *user;    /* client: its peer uid's quota */
+	pid_t pid;		     /* client: peer pid at connect time */
 	struct event *ev_in, *ev_out;
 	int reading;	/* ev_in is armed */
 	int writing;	/* ev_out is armed */
@@ -75,8 +105,17 @@ struct engine {
 	struct probe_table *probes;
 	struct event *ev_rx[NET_SOCK__COUNT];
 	struct event *ev_timer;
-	uint64_t timer_ns; /* deadline the timer is set for, 0 = none */
-	struct session *session;
+	uint64_t timer_ns;	 /* deadline the timer is set for, 0 = none */
+	struct session *session; /* pipe mode */
+	struct session *dirty;	 /* sessions with output or to reap; see engine_flush_dirty */
+	/* socket mode */
+	int listen_fd; /* -1 in pipe mode */
+	struct event *ev_listen, *ev_accept_pause, *ev_sigterm, *ev_sigint;
+	struct session *sessions;
+	uint32_t nclients; /* open connections */
+	struct engine_user *users;
+	uint32_t lim_inflight; /* per uid */
+	uint32_t lim_rate;     /* per uid, probes per second */
 	uint16_t icmp_id;
 	uint16_t tcp_base; /* high half of every TCP sequence number we send */
 	unsigned sent_since_drain;
@@ -99,9 +138,28 @@ static uint64_t mono_ns(void)
 static void session_update_reading(struct session *s);
 static void engine_maybe_done(struct engine *e);
 
+static void session_close(struct session *s, const char *why);
+
+/* Remember s for engine_flush_dirty (output to write, or a closed session to reap). */
+static inline void session_touch(struct session *s)
+{
+	if (!s->dirty) {
+		s->dirty = 1;
+		s->dirty_next = s->eng->dirty;
+		s->eng->dirty = s;
+	}
+}
+
+/* The pipe session's failure ends the engine; a client's ends only that connection. */
 static void session_fail(struct session *s, int err)
 {
 	s->dead = 1;
+	if (s->client) {
+		if (!s->closed)
+			session_close(s, strerror(-err));
+		session_touch(s);
+		return;
+	}
 	s->eng->result = err;
 	event_base_loopbreak(s->eng->base);
 }
@@ -110,6 +168,8 @@ static void session_flush(struct session *s)
 {
 	ssize_t n;
 
+	if (s->closed)
+		return;
 	while (s->outoff < s->outlen && !s->dead) {
 		n = write(s->out_fd, s->out + s->outoff, s->outlen - s->outoff);
 		if (n < 0) {
@@ -174,8 +234,11 @@ static void session_emit(struct session *s, struct proto_writer *w)
 static int session_begin(struct session *s, struct proto_writer *w, int64_t token,
 			 enum proto_reply reply)
 {
-	char *at = session_reserve(s, ENGINE_REPLY_MAX);
+	char *at;
 
+	if (s->closed)
+		return -EPIPE; /* the client left: its answers go nowhere */
+	at = session_reserve(s, ENGINE_REPLY_MAX);
 	if (!at) {
 		session_fail(s, -ENOMEM);
 		return -ENOMEM;
@@ -237,16 +300,22 @@ static void probe_done(struct engine *e, uint16_t id, struct probe *p)
 {
 	struct session *s = p->owner;
 
-	if (s && s->inflight > 0)
-		s->inflight--;
+	if (s) {
+		if (s->inflight > 0)
+			s->inflight--;
+		if (s->user && s->user->inflight > 0)
+			s->user->inflight--;
+	}
 	probe_table_release(e->probes, id);
 }
+
+static void engine_flush_dirty(struct engine *e);
 
 static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	uint64_t now = mono_ns();
-	struct session *touched = NULL;
+	struct session *s;
 	uint32_t id;
 	struct probe *p;
 
@@ -255,15 +324,15 @@ static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 		p = probe_table_get(e->probes, id);
 		if (p->deadline_ns > now)
 			break;
-		if (p->owner) {
-			touched = p->owner;
-			session_simple(touched, p->token, PROTO_REPLY_NO_REPLY);
+		s = p->owner;
+		if (s) {
+			session_simple(s, p->token, PROTO_REPLY_NO_REPLY);
+			session_touch(s);
 		}
 		probe_done(e, (uint16_t)id, p);
 	}
 	engine_schedule(e);
-	if (touched)
-		session_flush(touched);
+	engine_flush_dirty(e);
 	engine_maybe_done(e);
 }
 
@@ -388,12 +457,12 @@ static const int sock_proto[NET_SOCK__COUNT] = {
 	[NET_SOCK_TCP6] = IPPROTO_TCP,
 };
 
-/* Take every reply waiting on one socket; returns the session that got output. */
-static struct session *engine_rx(struct engine *e, enum net_sock which)
+/* Take every reply waiting on one socket; sessions that got output are marked dirty. */
+static void engine_rx(struct engine *e, enum net_sock which)
 {
 	struct net_rx rx[NET_RX_BATCH];
 	struct packet_reply r;
-	struct session *touched = NULL;
+	struct session *s;
 	int got, i, round;
 	uint16_t id;
 	struct probe *p;
@@ -421,16 +490,16 @@ static struct session *engine_rx(struct engine *e, enum net_sock which)
 			p = match_probe(e, &r, &id);
 			if (!p)
 				continue;
-			if (p->owner) {
-				touched = p->owner;
-				emit_reply(touched, p, &r, &rx[i].stamp);
+			s = p->owner;
+			if (s) {
+				emit_reply(s, p, &r, &rx[i].stamp);
+				session_touch(s);
 			}
 			probe_done(e, id, p);
 		}
 		if (got < NET_RX_BATCH)
 			break;
 	}
-	return touched;
 }
 
 /*
@@ -450,7 +519,6 @@ static void engine_drain(struct engine *e)
 static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	struct session *touched;
 	enum net_sock which;
 
 	for (which = 0; which < NET_SOCK__COUNT; which++)
@@ -458,9 +526,8 @@ static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 	if (which == NET_SOCK__COUNT)
 		return;
-	touched = engine_rx(e, which);
-	if (touched)
-		session_flush(touched);
+	engine_rx(e, which);
+	engine_flush_dirty(e);
 	engine_maybe_done(e);
 }
 
@@ -578,6 +645,32 @@ static int protocol_number(enum proto_protocol p)
 	}
 }
 
+/*
+ * Socket mode quota: one more probe for this uid? In flight below the limit, and a
+ * token in its bucket (refilled at lim_rate per second up to one second's worth; the
+ * batch's clock reading is precise enough for a per-second rate).
+ */
+static int user_admit(struct engine *e, struct engine_user *u)
+{
+	uint64_t now = e->batch_ns, cap = (uint64_t)e->lim_rate * ENGINE_NS_PER_S, dt;
+
+	if (u->inflight >= e->lim_inflight)
+		return 0;
+	if (now > u->refill_ns) {
+		dt = now - u->refill_ns;
+		if (dt > ENGINE_NS_PER_S)
+			dt = ENGINE_NS_PER_S;
+		u->tokens += dt * e->lim_rate;
+		if (u->tokens > cap)
+			u->tokens = cap;
+		u->refill_ns = now;
+	}
+	if (u->tokens < ENGINE_NS_PER_S)
+		return 0;
+	u->tokens -= ENGINE_NS_PER_S;
+	return 1;
+}
+
 static int is_unspecified(int family, const union packet_addr *a)
 {
 	static const union packet_addr zero;
@@ -686,6 +779,10 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		}
 	}
 
+	if (s->user && !user_admit(e, s->user)) {
+		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
+		return;
+	}
 	err = probe_table_alloc(e->probes, family == AF_INET6 && protocol == IPPROTO_UDP, &id);
 	if (err < 0) {
 		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
@@ -763,6 +860,8 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 	p->deadline_ns = e->batch_ns + (uint64_t)timeout_s * 1000000000ull;
 	probe_table_arm(e->probes, id);
 	s->inflight++;
+	if (s->user)
+		s->user->inflight++;
 	engine_schedule(e);
 	if (++e->sent_since_drain >= ENGINE_DRAIN_EVERY) {
 		e->sent_since_drain = 0;
@@ -908,6 +1007,8 @@ static void session_update_reading(struct session *s)
 	size_t pending = s->outlen - s->outoff;
 	int want = !s->eof && !s->dead;
 
+	if (s->closed)
+		return;
 	if (want && s->reading && pending > ENGINE_OUT_HWM)
 		want = 0;
 	else if (want && !s->reading && pending > ENGINE_OUT_LWM)
@@ -924,12 +1025,18 @@ static void session_update_reading(struct session *s)
 static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	struct engine *e = s->eng;
 	ssize_t n;
 
 	n = read(s->in_fd, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
+		if (s->client) {
+			session_fail(s, -errno);
+			engine_flush_dirty(e);
+			return;
+		}
 		log_warn("reading commands");
 		n = 0;
 	}
@@ -937,27 +1044,31 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 		s->eof = 1;
 		/* A last line without its newline still counts. */
 		if (s->inlen > 0 && !s->discarding && s->inlen < sizeof(s->inbuf)) {
-			s->eng->batch_ns = mono_ns();
+			e->batch_ns = mono_ns();
 			s->inbuf[s->inlen++] = '\n';
 			session_lines(s);
 		}
 		session_update_reading(s);
-		session_flush(s);
-		engine_maybe_done(s->eng);
+		session_touch(s);
+		engine_flush_dirty(e);
+		engine_maybe_done(e);
 		return;
 	}
 	s->inlen += (size_t)n;
-	s->eng->batch_ns = mono_ns();
+	e->batch_ns = mono_ns();
 	session_lines(s);
-	session_flush(s);
+	session_touch(s);
+	engine_flush_dirty(e);
 }
 
 static void session_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	struct engine *e = s->eng;
 
-	session_flush(s);
-	engine_maybe_done(s->eng);
+	session_touch(s);
+	engine_flush_dirty(e);
+	engine_maybe_done(e);
 }
 
 static void engine_maybe_done(struct engine *e)
@@ -983,6 +1094,10 @@ static int prepare_fd(int fd)
 		return -errno;
 	return 0;
 }
+
+/* ---- sessions and users (socket mode) ---- */
+
+static void user_put(struct engine *e, struct engine_user *u);
 
 static struct session *session_free(struct session *s)
 {
@@ -1022,7 +1137,212 @@ static int session_new(struct session **out, struct engine *e, int in_fd, int ou
 	return 0;
 }
 
-int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_fd, int out_fd)
+/*
+ * End a client's connection now. The struct stays (closed) while probes in flight point
+ * at it; their answers are dropped in session_begin.
+ */
+static void session_close(struct session *s, const char *why)
+{
+	struct engine *e = s->eng;
+
+	if (s->inflight)
+		log_info("client uid %u pid %d disconnected (%s), dropping the answers to %u "
+			 "probes in flight",
+			 (unsigned)s->user->uid, (int)s->pid, why, s->inflight);
+	else
+		log_info("client uid %u pid %d disconnected (%s)", (unsigned)s->user->uid,
+			 (int)s->pid, why);
+	event_free(s->ev_in);
+	event_free(s->ev_out);
+	s->ev_in = s->ev_out = NULL;
+	s->reading = s->writing = 0;
+	close(s->in_fd);
+	s->in_fd = s->out_fd = -1;
+	free(s->out);
+	s->out = NULL;
+	s->outlen = s->outoff = s->outcap = 0;
+	s->closed = 1;
+	s->dead = 1;
+	e->nclients--;
+}
+
+/* Unlink and free a client session (closed, or the engine is going away). */
+static void session_destroy(struct session *s)
+{
+	struct engine *e = s->eng;
+
+	if (!s->closed) {
+		event_free(s->ev_in);
+		event_free(s->ev_out);
+		s->ev_in = s->ev_out = NULL;
+		close(s->in_fd);
+		e->nclients--;
+	}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		e->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	user_put(e, s->user);
+	session_free(s);
+}
+
+/*
+ * A client that ended its input is closed once its answers are written; a closed one
+ * is freed once nothing in flight points at it. Never called on a dirty session: the
+ * dirty list may still hold it.
+ */
+static void session_maybe_end(struct session *s)
+{
+	if (!s->client || s->dirty)
+		return;
+	if (!s->closed && s->eof && s->inflight == 0 && s->outoff == s->outlen)
+		session_close(s, "end of input");
+	if (s->closed && s->inflight == 0)
+		session_destroy(s);
+}
+
+/* Write out (and reap) every session that was touched since the last call. */
+static void engine_flush_dirty(struct engine *e)
+{
+	struct session *s;
+
+	while ((s = e->dirty)) {
+		e->dirty = s->dirty_next;
+		s->dirty = 0;
+		session_flush(s);
+		session_maybe_end(s);
+	}
+}
+
+/* An idle uid's entry goes once its bucket is full again: reconnecting gains nothing. */
+static int user_idle(const struct engine *e, const struct engine_user *u, uint64_t now)
+{
+	return u->refs == 0 && now - u->refill_ns >= ENGINE_NS_PER_S;
+}
+
+static struct engine_user *user_get(struct engine *e, uid_t uid)
+{
+	struct engine_user **pp = &e->users, *u;
+	uint64_t now = mono_ns();
+
+	while ((u = *pp)) {
+		if (u->uid == uid)
+			return u;
+		if (user_idle(e, u, now)) {
+			*pp = u->next;
+			free(u);
+			continue;
+		}
+		pp = &u->next;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	u->tokens = (uint64_t)e->lim_rate * ENGINE_NS_PER_S;
+	u->refill_ns = now;
+	u->next = e->users;
+	e->users = u;
+	return u;
+}
+
+static void user_put(struct engine *e, struct engine_user *u)
+{
+	if (u && u->refs > 0)
+		u->refs--;
+}
+
+static void engine_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	event_add(e->ev_listen, NULL);
+}
+
+static void engine_accept_one(struct engine *e, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct session *s;
+	struct engine_user *u;
+	int err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+		log_warn("client without peer credentials refused");
+		close(fd);
+		return;
+	}
+	if (e->nclients >= ENGINE_MAX_CLIENTS) {
+		log_warnx("client uid %u pid %d refused: %u clients connected already",
+			  (unsigned)cred.uid, (int)cred.pid, e->nclients);
+		close(fd);
+		return;
+	}
+	u = user_get(e, cred.uid);
+	if (!u) {
+		close(fd);
+		return;
+	}
+	err = session_new(&s, e, fd, fd);
+	if (err < 0) {
+		log_warnx("client uid %u: %s", (unsigned)cred.uid, strerror(-err));
+		close(fd);
+		return;
+	}
+	s->client = 1;
+	s->user = u;
+	s->pid = cred.pid;
+	u->refs++;
+	s->next = e->sessions;
+	if (e->sessions)
+		e->sessions->prev = s;
+	e->sessions = s;
+	e->nclients++;
+	log_info("client uid %u pid %d connected (%u clients)", (unsigned)cred.uid, (int)cred.pid,
+		 e->nclients);
+	session_update_reading(s);
+}
+
+static void engine_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct engine *e = arg;
+	struct timeval pause = {
+		.tv_sec = ENGINE_ACCEPT_PAUSE_MS / 1000,
+		.tv_usec = (ENGINE_ACCEPT_PAUSE_MS % 1000) * 1000,
+	};
+	int i, fd;
+
+	for (i = 0; i < ENGINE_ACCEPT_BATCH; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			engine_accept_one(e, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		/* Out of descriptors or memory: the socket stays readable, so wait a while. */
+		log_warn("accepting a client");
+		event_del(e->ev_listen);
+		evtimer_add(e->ev_accept_pause, &pause);
+		break;
+	}
+}
+
+static void engine_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(e->base);
+}
+
+/* ---- engine ---- */
+
+static int engine_init(struct engine **out, struct net *net, struct privsep *ps, int use_poll)
 {
 	struct engine *e;
 	struct event_config *cfg;
@@ -1034,17 +1354,19 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 		return -ENOMEM;
 	e->net = net;
 	e->ps = ps;
+	e->listen_fd = -1;
 	e->icmp_id = net_icmp_id(net);
 	if (getrandom(&e->tcp_base, sizeof(e->tcp_base), 0) != sizeof(e->tcp_base))
 		e->tcp_base = (uint16_t)(getpid() * 2654435761u >> 16);
 	/*
-	 * poll, not epoll: a handful of descriptors, and stdin may be a regular file
-	 * (hopwatchd < commands), which epoll refuses.
+	 * Pipe mode: poll, not epoll: a handful of descriptors, and stdin may be a regular
+	 * file (hopwatchd < commands), which epoll refuses. Socket mode has only sockets.
 	 */
 	cfg = event_config_new();
 	if (!cfg)
 		goto fail;
-	event_config_avoid_method(cfg, "epoll");
+	if (use_poll)
+		event_config_avoid_method(cfg, "epoll");
 	e->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (!e->base)
@@ -1052,6 +1374,7 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 	err = probe_table_new(&e->probes);
 	if (err < 0)
 		goto fail;
+	err = -ENOMEM;
 	e->ev_timer = evtimer_new(e->base, engine_timer_cb, e);
 	if (!e->ev_timer)
 		goto fail;
@@ -1064,9 +1387,6 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 		if (!e->ev_rx[which] || event_add(e->ev_rx[which], NULL) < 0)
 			goto fail;
 	}
-	err = session_new(&e->session, e, in_fd, out_fd);
-	if (err < 0)
-		goto fail;
 	*out = e;
 	return 0;
 fail:
@@ -1074,14 +1394,82 @@ fail:
 	return err < 0 ? err : -ENOMEM;
 }
 
+int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_fd, int out_fd)
+{
+	struct engine *e;
+	int err;
+
+	err = engine_init(&e, net, ps, 1);
+	if (err < 0)
+		return err;
+	err = session_new(&e->session, e, in_fd, out_fd);
+	if (err < 0) {
+		engine_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps, int listen_fd,
+			const struct engine_limits *lim)
+{
+	struct engine *e;
+	int err;
+
+	if (lim &&
+	    (lim->inflight_per_user > ENGINE_LIMIT_MAX || lim->rate_per_user > ENGINE_LIMIT_MAX)) {
+		close(listen_fd);
+		return -EINVAL;
+	}
+	err = engine_init(&e, net, ps, 0);
+	if (err < 0) {
+		close(listen_fd);
+		return err;
+	}
+	e->listen_fd = listen_fd;
+	e->lim_inflight = lim && lim->inflight_per_user ? lim->inflight_per_user
+							: ENGINE_DEFAULT_INFLIGHT_PER_USER;
+	e->lim_rate = lim && lim->rate_per_user ? lim->rate_per_user : ENGINE_DEFAULT_RATE_PER_USER;
+	err = -ENOMEM;
+	e->ev_listen = event_new(e->base, listen_fd, EV_READ | EV_PERSIST, engine_accept_cb, e);
+	e->ev_accept_pause = evtimer_new(e->base, engine_accept_resume_cb, e);
+	e->ev_sigterm = evsignal_new(e->base, SIGTERM, engine_signal_cb, e);
+	e->ev_sigint = evsignal_new(e->base, SIGINT, engine_signal_cb, e);
+	if (!e->ev_listen || !e->ev_accept_pause || !e->ev_sigterm || !e->ev_sigint ||
+	    event_add(e->ev_sigterm, NULL) < 0 || event_add(e->ev_sigint, NULL) < 0) {
+		engine_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
 struct engine *engine_free(struct engine *e)
 {
+	struct engine_user *u;
 	enum net_sock which;
 	int i;
 
 	if (!e)
 		return NULL;
 	e->session = session_free(e->session);
+	while (e->sessions)
+		session_destroy(e->sessions);
+	while ((u = e->users)) {
+		e->users = u->next;
+		free(u);
+	}
+	if (e->ev_sigint)
+		event_free(e->ev_sigint);
+	if (e->ev_sigterm)
+		event_free(e->ev_sigterm);
+	if (e->ev_accept_pause)
+		event_free(e->ev_accept_pause);
+	if (e->ev_listen)
+		event_free(e->ev_listen);
+	if (e->listen_fd >= 0)
+		close(e->listen_fd);
 	for (which = NET_SOCK__COUNT; which-- > 0;)
 		if (e->ev_rx[which])
 			event_free(e->ev_rx[which]);
@@ -1102,9 +1490,168 @@ struct engine *engine_free(struct engine *e)
 
 int engine_run(struct engine *e)
 {
-	struct session *s = e->session;
-
-	session_update_reading(s);
+	if (e->listen_fd >= 0) {
+		if (event_add(e->ev_listen, NULL) < 0)
+			return -ENOMEM;
+		event_base_dispatch(e->base);
+		return 0;
+	}
+	session_update_reading(e->session);
 	event_base_dispatch(e->base);
 	return e->result;
+}
+
+/* ---- listening sockets ---- */
+
+/* Create the directory of path when it is missing; an existing one must be a directory. */
+static int make_parent(const char *path, uid_t owner, gid_t group)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0; /* the working directory or / */
+	*slash = '\0';
+	if (mkdir(dir, ENGINE_SOCKET_DIR_MODE) == 0) {
+		/* umask may have taken bits away; the daemon's user owns what it made. */
+		if (chmod(dir, ENGINE_SOCKET_DIR_MODE) < 0)
+			return -errno;
+		if (owner != (uid_t)-1 && chown(dir, owner, group) < 0)
+			return -errno;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/*
+ * Something is at the socket's path. A socket nobody accepts on is left over from an
+ * engine that died: remove it. A live server, or anything that is not a socket, stays.
+ */
+static int replace_stale(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, rc, err;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	err = rc < 0 ? errno : 0;
+	close(fd);
+	/* EAGAIN: a live server whose backlog is full. */
+	if (err != ECONNREFUSED && err != ENOENT)
+		return -EADDRINUSE;
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int bind_socket(int fd, const struct sockaddr_un *sun)
+{
+	mode_t old = umask(0777 & ~ENGINE_SOCKET_MODE);
+	int rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	int err = rc < 0 ? -errno : 0;
+
+	umask(old);
+	return err;
+}
+
+int engine_listen_path(const char *path, uid_t owner, gid_t group, int *fd_out)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, err;
+
+	if (!path || !path[0])
+		return -EINVAL;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	err = make_parent(path, owner, group);
+	if (err < 0)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	err = bind_socket(fd, &sun);
+	if (err == -EADDRINUSE) {
+		err = replace_stale(&sun);
+		if (err == 0)
+			err = bind_socket(fd, &sun);
+	}
+	if (err < 0)
+		goto fail;
+	/* Owned by the daemon's user, so that it can still remove it after the drop. */
+	if (chmod(path, ENGINE_SOCKET_MODE) < 0 ||
+	    (owner != (uid_t)-1 && chown(path, owner, group) < 0) ||
+	    listen(fd, ENGINE_LISTEN_BACKLOG) < 0) {
+		err = -errno;
+		unlink(path);
+		goto fail;
+	}
+	*fd_out = fd;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+static int sock_opt(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0)
+		return -errno;
+	return v;
+}
+
+int engine_listen_activated(int *fd_out)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	int64_t pid = 0, nfds = 0;
+	int fd = ENGINE_LISTEN_FDS_START, fl, i, rc = 0;
+
+	if (!pid_s || !fds_s || numparse_i64_str(pid_s, 1, INT32_MAX, &pid) < 0 ||
+	    pid != (int64_t)getpid())
+		goto out; /* not for us: perhaps for a parent that did not unset them */
+	if (numparse_i64_str(fds_s, 0, INT32_MAX - ENGINE_LISTEN_FDS_START, &nfds) < 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (nfds < 1)
+		goto out;
+	/* Never hand the extra ones to children (the broker is exec-less, but still). */
+	for (i = 1; i < nfds; i++)
+		fcntl(fd + i, F_SETFD, FD_CLOEXEC);
+	if (nfds > 1)
+		log_warnx("systemd passed %lld sockets; serving only the first", (long long)nfds);
+	if (sock_opt(fd, SO_DOMAIN) != AF_UNIX || sock_opt(fd, SO_TYPE) != SOCK_STREAM ||
+	    sock_opt(fd, SO_ACCEPTCONN) != 1) {
+		rc = -EINVAL;
+		goto out;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	*fd_out = fd;
+	rc = 1;
+out:
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return rc;
 }

@@ -1,14 +1,16 @@
 /*
  * engine: hopwatchd's event loop. Owns the sessions (one per client connection; in
- * pipe mode, stdin/stdout), reads commands, turns send-probe into packets through
- * packet.c and net.c, matches replies to probes and writes reply lines back to the
- * session that asked. Never opens raw sockets itself (net_new did, before the drop) and
- * never holds privileges (the broker in privsep.c configures mark/device sockets).
+ * pipe mode, stdin/stdout), the per-uid quotas of socket mode, reads commands, turns
+ * send-probe into packets through packet.c and net.c, matches replies to probes and
+ * writes reply lines back to the session that asked. Never opens raw sockets itself
+ * (net_new did, before the drop) and never holds privileges (the broker in privsep.c
+ * configures mark/device sockets); the listening socket is made before the drop too.
  */
 #ifndef HOPWATCH_DAEMON_ENGINE_H
 #define HOPWATCH_DAEMON_ENGINE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct net;
 struct privsep;
@@ -29,6 +31,30 @@ struct engine;
 #define ENGINE_UDP_PORT_SPREAD	 64
 #define ENGINE_TCP_DEFAULT_PORT	 80
 
+/* Socket mode: client connections served at once; more are accepted and closed. */
+#define ENGINE_MAX_CLIENTS 512
+/* Socket mode defaults, per peer uid: probes in flight, and probes per second. */
+#define ENGINE_DEFAULT_INFLIGHT_PER_USER 16384
+#define ENGINE_DEFAULT_RATE_PER_USER	 50000
+/* Upper bound for both limits (options above it are refused). */
+#define ENGINE_LIMIT_MAX 10000000
+/* Pending connections the kernel queues for accept(). */
+#define ENGINE_LISTEN_BACKLOG 128
+/* After accept() fails for lack of descriptors, wait this long before trying again. */
+#define ENGINE_ACCEPT_PAUSE_MS 1000
+/* Mode of the listening socket file: every local user may connect. */
+#define ENGINE_SOCKET_MODE 0666
+/* Mode of the socket's directory when the engine creates it. */
+#define ENGINE_SOCKET_DIR_MODE 0755
+/* First descriptor systemd passes (SD_LISTEN_FDS_START). */
+#define ENGINE_LISTEN_FDS_START 3
+
+/* Socket mode's per-uid limits; 0 in a field means the default above. */
+struct engine_limits {
+	uint32_t inflight_per_user; /* probes in flight, 1..ENGINE_LIMIT_MAX */
+	uint32_t rate_per_user;	    /* probes per second, burst of one second */
+};
+
 /*
  * Take ownership of nothing: net and ps must outlive the engine. in_fd/out_fd are the
  * pipe-mode session (stdin/stdout).
@@ -37,9 +63,35 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 struct engine *engine_free(struct engine *e);
 
 /*
- * Run until the session's input ends and every probe it sent has been answered and
- * written out. Returns 0, or -errno when the output side failed (e.g. -EPIPE).
+ * Socket mode: serve every client that connects to listen_fd (a listening AF_UNIX
+ * stream socket; the engine takes ownership and closes it). lim may be NULL (defaults).
+ */
+int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps, int listen_fd,
+			const struct engine_limits *lim);
+
+/*
+ * Pipe mode: run until the session's input ends and every probe it sent has been answered
+ * and written out. Returns 0, or -errno when the output side failed (e.g. -EPIPE).
+ * Socket mode: run until SIGTERM or SIGINT; returns 0.
  */
 int engine_run(struct engine *e);
+
+/*
+ * Make the listening socket for --listen PATH: create the parent directory (mode
+ * ENGINE_SOCKET_DIR_MODE, owned by owner/group when they are not -1) if it is missing,
+ * replace a stale socket file nobody listens on, bind and listen, and set the file to
+ * ENGINE_SOCKET_MODE. Returns 0 with *fd_out, -EADDRINUSE when a server answers on
+ * PATH, -EEXIST when PATH is not a socket, -ENAMETOOLONG, or -errno.
+ */
+int engine_listen_path(const char *path, uid_t owner, gid_t group, int *fd_out);
+
+/*
+ * systemd socket activation: when LISTEN_PID is our pid and LISTEN_FDS >= 1, check that
+ * descriptor ENGINE_LISTEN_FDS_START is a listening AF_UNIX stream socket and return it.
+ * The LISTEN_* variables are removed from the environment whatever the outcome.
+ * Returns 1 with *fd_out, 0 when nothing was passed to us, or -errno (-EINVAL for a
+ * descriptor of the wrong kind).
+ */
+int engine_listen_activated(int *fd_out);
 
 #endif

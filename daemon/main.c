@@ -1,9 +1,12 @@
 /*
  * hopwatchd: the packet engine. With no arguments it serves one client on
- * stdin/stdout with the mtr-packet protocol (mtr runs it as "mtr-packet").
+ * stdin/stdout with the mtr-packet protocol (mtr runs it as "mtr-packet"); with
+ * --listen PATH, or a socket from systemd socket activation, it serves many clients
+ * on a UNIX socket until SIGTERM/SIGINT.
  * Start-up order matters: raw sockets first (needs CAP_NET_RAW), then the broker is
  * forked (it alone keeps CAP_NET_RAW/CAP_NET_ADMIN, for mark and local-device), then
- * this process drops every privilege, and only then is the first command read.
+ * the listening socket is made (its directory may need root), then this process drops
+ * every privilege, and only then is the first command read.
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,28 +16,55 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/numparse.h"
 #include "daemon/engine.h"
 #include "daemon/net.h"
 #include "daemon/privsep.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hopwatchd [--user NAME] [--debug]\n"
-		   "       hopwatchd --version | --help\n"
-		   "Speaks the mtr-packet protocol on stdin/stdout (see PROTOCOL.md).\n"
-		   "  --user NAME  unprivileged user to switch to when started as root "
-		   "(default: nobody)\n"
-		   "  --debug      log protocol errors and internal events to stderr\n");
+	fprintf(f,
+		"usage: hopwatchd [--user NAME] [--debug]\n"
+		"       hopwatchd --listen PATH [--max-inflight-per-user N] "
+		"[--max-rate-per-user N] [--user NAME] [--debug]\n"
+		"       hopwatchd --version | --help\n"
+		"Speaks the mtr-packet protocol on stdin/stdout (see PROTOCOL.md), or to every\n"
+		"client of a UNIX socket (--listen, or systemd socket activation).\n"
+		"  --user NAME                 unprivileged user to switch to when started as root "
+		"(default: nobody)\n"
+		"  --listen PATH               socket mode: serve clients on the UNIX socket PATH\n"
+		"  --max-inflight-per-user N   socket mode: probes in flight per client uid "
+		"(default %d)\n"
+		"  --max-rate-per-user N       socket mode: probes per second per client uid "
+		"(default %d)\n"
+		"  --debug                     log protocol errors and internal events to stderr\n",
+		ENGINE_DEFAULT_INFLIGHT_PER_USER, ENGINE_DEFAULT_RATE_PER_USER);
+}
+
+static uint32_t limit_arg(const char *opt, const char *val)
+{
+	int64_t v;
+
+	if (numparse_i64_str(val, 1, ENGINE_LIMIT_MAX, &v) < 0) {
+		fprintf(stderr, "hopwatchd: %s needs a number from 1 to %d\n", opt,
+			ENGINE_LIMIT_MAX);
+		exit(2);
+	}
+	return (uint32_t)v;
 }
 
 int main(int argc, char **argv)
 {
 	struct privsep_config cfg = {0};
+	struct engine_limits lim = {0};
 	struct privsep *ps = NULL;
 	struct net *net = NULL;
 	struct engine *eng = NULL;
 	enum log_level level = LOG_LEVEL_WARN;
-	int i, err;
+	const char *listen_path = NULL;
+	int debug = 0, limits_set = 0, listen_fd = -1, created = 0, activated, i, err;
+	uid_t owner = (uid_t)-1;
+	gid_t group = (gid_t)-1;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
@@ -44,16 +74,44 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--debug")) {
-			level = LOG_LEVEL_DEBUG;
+			debug = 1;
 		} else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
 			cfg.user = argv[++i];
+		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+			listen_path = argv[++i];
+		} else if (!strcmp(argv[i], "--max-inflight-per-user") && i + 1 < argc) {
+			lim.inflight_per_user = limit_arg(argv[i], argv[i + 1]);
+			limits_set = 1;
+			i++;
+		} else if (!strcmp(argv[i], "--max-rate-per-user") && i + 1 < argc) {
+			lim.rate_per_user = limit_arg(argv[i], argv[i + 1]);
+			limits_set = 1;
+			i++;
 		} else {
 			fprintf(stderr, "hopwatchd: unknown option '%s'\n", argv[i]);
 			usage(stderr);
 			return 2;
 		}
 	}
+	/* Whatever the mode, the LISTEN_* variables must not reach anything we start. */
+	activated = engine_listen_activated(&listen_fd);
+	/* A daemon's connects and disconnects belong in its journal; mtr's stderr stays quiet. */
+	if (debug)
+		level = LOG_LEVEL_DEBUG;
+	else if (listen_path || activated > 0)
+		level = LOG_LEVEL_INFO;
 	log_init("hopwatchd", level);
+	if (activated < 0)
+		fatalx("the socket passed by systemd (descriptor %d) is not a listening UNIX "
+		       "stream socket",
+		       ENGINE_LISTEN_FDS_START);
+	if (limits_set && !listen_path && activated <= 0)
+		fatalx("--max-inflight-per-user and --max-rate-per-user apply to socket mode "
+		       "(--listen) only");
+	if (activated > 0 && listen_path) {
+		log_info("serving the socket from systemd; --listen %s ignored", listen_path);
+		listen_path = NULL;
+	}
 	/* A client that goes away must be an error return from write(), not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -74,19 +132,52 @@ int main(int argc, char **argv)
 	err = privsep_new(&ps, &cfg);
 	if (err < 0)
 		fatalx("cannot start the socket broker: %s", strerror(-err));
+	/*
+	 * After the fork, so the broker holds no copy of it; before the drop, because its
+	 * directory may be root's. When root, what we create belongs to the user we become,
+	 * so that the socket can still be removed at exit.
+	 */
+	if (listen_path) {
+		if (geteuid() == 0 && privsep_user(ps, &owner, &group) < 0)
+			owner = (uid_t)-1, group = (gid_t)-1;
+		err = engine_listen_path(listen_path, owner, group, &listen_fd);
+		if (err == -EADDRINUSE)
+			fatalx("cannot listen on %s: another engine is serving it", listen_path);
+		if (err == -EEXIST)
+			fatalx("cannot listen on %s: it exists and is not a socket", listen_path);
+		if (err < 0)
+			fatalx("cannot listen on %s: %s", listen_path, strerror(-err));
+		created = 1;
+	}
 	/* From here on no privilege is left in the process that parses input. */
 	err = privsep_drop(ps);
-	if (err < 0)
+	if (err < 0) {
+		if (created)
+			unlink(listen_path);
 		fatalx("cannot drop privileges: %s", strerror(-err));
+	}
 
-	err = engine_new(&eng, net, ps, STDIN_FILENO, STDOUT_FILENO);
-	if (err < 0)
+	if (listen_fd >= 0) {
+		err = engine_new_listener(&eng, net, ps, listen_fd, &lim);
+		if (err == 0)
+			log_info("serving clients on %s (uid %u)",
+				 listen_path ? listen_path : "the socket from systemd",
+				 (unsigned)geteuid());
+	} else {
+		err = engine_new(&eng, net, ps, STDIN_FILENO, STDOUT_FILENO);
+	}
+	if (err < 0) {
+		if (created)
+			unlink(listen_path);
 		fatalx("cannot start the engine: %s", strerror(-err));
+	}
 	err = engine_run(eng);
 
 	eng = engine_free(eng);
 	ps = privsep_free(ps);
 	net = net_free(net);
+	if (created && unlink(listen_path) < 0)
+		log_warn("cannot remove %s", listen_path);
 	if (err < 0 && err != -EPIPE)
 		log_warnx("stopped: %s", strerror(-err));
 	return err < 0 && err != -EPIPE ? 1 : 0;

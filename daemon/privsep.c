@@ -746,6 +746,15 @@ bool privsep_have_net_raw(void)
 	return cap_effective(CAP_NET_RAW);
 }
 
+int privsep_user(const struct privsep *ps, uid_t *uid, gid_t *gid)
+{
+	if (!ps)
+		return -EINVAL;
+	*uid = ps->uid;
+	*gid = ps->gid;
+	return 0;
+}
+
 pid_t privsep_broker_pid(const struct privsep *ps)
 {
 	return ps ? ps->broker : -1;

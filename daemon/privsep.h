@@ -59,6 +59,12 @@ struct privsep *privsep_free(struct privsep *ps);
 /* Whether CAP_NET_RAW is in the effective set of the calling process now. */
 bool privsep_have_net_raw(void);
 
+/*
+ * The unprivileged account privsep_new resolved (both processes switch to it when root);
+ * hopwatchd gives it the socket directory it creates. Returns -EINVAL when ps is NULL.
+ */
+int privsep_user(const struct privsep *ps, uid_t *uid, gid_t *gid);
+
 /* The broker's pid, or -1 when ps is NULL. */
 pid_t privsep_broker_pid(const struct privsep *ps);
 
