@@ -64,7 +64,7 @@ printf '%-9s %-6s %-9s %9s\n' interval round tool seconds
 for iv in "${INTERVALS[@]}"; do
 	hw=() mt=()
 	for ((r = 1; r <= ROUNDS; r++)); do
-		t=$(elapsed env HOPWATCH_ENGINE="$BUILD/daemon/hopwatchd" HOPWATCH_OPTIONS= \
+		t=$(elapsed env HOPWATCH_ENGINE="$BUILD/daemon/hopwatchd" HOPWATCH_OPTIONS= HOPWATCH_NO_HISTORY=1 \
 			"$HOPWATCH" -r -n -c "$COUNT" -i "$iv" "$LAB_DST4")
 		hw+=("$t")
 		printf '%-9s %-6s %-9s %9.3f\n' "$iv" "$r" hopwatch "$t"
