@@ -1,0 +1,148 @@
+/*
+ * diagnose: --analyze. Turns a finished hop table into findings with their evidence,
+ * following the seed document's method (seeds/mtr-link-analysis-guide.txt). Owns the
+ * judgement (thresholds, regions, who to contact) and its text and JSON forms.
+ * diagnose_run() is pure: no I/O, no allocation, no clock; the same table gives the
+ * same findings. It never makes a strong claim from fewer than DIAGNOSE_MIN_PROBES.
+ */
+#ifndef HOPWATCH_CLIENT_DIAGNOSE_H
+#define HOPWATCH_CLIENT_DIAGNOSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client/stats.h"
+
+/* Findings kept; more are counted in diagnose_result.dropped. */
+#define DIAGNOSE_MAX_FINDINGS 32
+/* Hops listed as evidence in one finding (a longer run is cut, see truncated). */
+#define DIAGNOSE_MAX_HOPS 16
+/*
+ * Probes a hop must have finished (answered or timed out) before it is judged: mtr's
+ * default -c. Below it, one lost probe is over 10% loss and one slow answer sets the
+ * StDev, too little to tell throttling from loss.
+ */
+#define DIAGNOSE_MIN_PROBES 10
+
+enum diagnose_kind {
+	DIAGNOSE_CLEAN,		    /* no problem found */
+	DIAGNOSE_INSUFFICIENT,	    /* too few probes for any claim */
+	DIAGNOSE_RATE_LIMIT,	    /* loss at hop(s) N, later hops clean: ICMP throttling */
+	DIAGNOSE_REAL_LOSS,	    /* loss from hop N on, every later hop too, similar rates */
+	DIAGNOSE_MIXED_LOSS,	    /* real loss from hop N plus throttling on top */
+	DIAGNOSE_HIGH_STDEV,	    /* StDev high for the hop's own latency: see Best/Wrst */
+	DIAGNOSE_LATENCY_STEP,	    /* latency steps up at hop N and stays */
+	DIAGNOSE_HOP_SPIKE,	    /* latency up at hop N, back to normal after it */
+	DIAGNOSE_BRIEF_SPIKE,	    /* high Wrst from a few probes, the rest normal */
+	DIAGNOSE_DEST_DROPS_ICMP,   /* nothing from the final hop, in the destination's net */
+	DIAGNOSE_DEST_LOSS,	    /* loss only at the last hops (destination network) */
+	DIAGNOSE_ROUTING_LOOP,	    /* the same responders repeat from hop N */
+	DIAGNOSE_PATH_INTERRUPTION, /* nothing answers past hop N */
+	DIAGNOSE_KIND__COUNT,
+};
+
+enum diagnose_severity {
+	DIAGNOSE_INFO,	  /* expected behaviour, no action */
+	DIAGNOSE_WARNING, /* may hurt traffic; confirm (reverse path, other protocol) */
+	DIAGNOSE_PROBLEM, /* a real fault on the path */
+};
+
+/* The seed's regions of a path. */
+enum diagnose_region {
+	DIAGNOSE_REGION_NONE, /* whole-path findings */
+	DIAGNOSE_REGION_A,    /* local network: private hops before the first public one */
+	DIAGNOSE_REGION_B,    /* carrier backbone */
+	DIAGNOSE_REGION_C,    /* destination network: its prefix, or the final hops */
+};
+
+enum diagnose_contact {
+	DIAGNOSE_CONTACT_NONE,	      /* nothing to report to anyone */
+	DIAGNOSE_CONTACT_LOCAL_ADMIN, /* your network admin or local carrier (region A) */
+	DIAGNOSE_CONTACT_CARRIER,     /* the carrier operating the hop (region B) */
+	DIAGNOSE_CONTACT_DEST,	      /* the destination's provider or admin (region C) */
+};
+
+/* Overall verdict, the "Conclusion:" line. */
+enum diagnose_conclusion {
+	DIAGNOSE_CONCLUDE_CLEAN,	/* nothing found */
+	DIAGNOSE_CONCLUDE_NO_EXCEPTION, /* only throttling / single-hop effects */
+	DIAGNOSE_CONCLUDE_CHECK,	/* warnings: confirm before blaming anyone */
+	DIAGNOSE_CONCLUDE_PROBLEM,	/* a real fault */
+	DIAGNOSE_CONCLUDE_INSUFFICIENT, /* too few probes */
+};
+
+/* One hop's numbers as evidence; times in milliseconds. */
+struct diagnose_hop {
+	int ttl;
+	enum diagnose_region region;
+	struct stats_addr addr; /* the hop's last responder; family 0 = never answered */
+	uint32_t done;		/* probes answered or timed out */
+	uint32_t received;
+	double loss_pct;
+	double avg, best, worst, stdev, p50;
+};
+
+struct diagnose_finding {
+	enum diagnose_kind kind;
+	enum diagnose_severity severity;
+	int hop;		     /* the hop it is about (N), 0 for whole-path findings */
+	enum diagnose_region region; /* of hop N */
+	enum diagnose_contact contact;
+	int reverse_path; /* a reverse-path test is advised */
+	size_t nhops;	  /* involved hops, in TTL order */
+	struct diagnose_hop hops[DIAGNOSE_MAX_HOPS];
+	int truncated; /* more hops were involved than listed */
+	/* Later hops that were clean (rate limiting's proof), first ones only. */
+	size_t nclean;
+	int clean[DIAGNOSE_MAX_HOPS];
+	double ref_loss_pct; /* real/mixed/destination loss: the reference rate */
+	double baseline_ms;  /* step/spike: typical latency before hop N */
+	double level_ms;     /* step/spike: typical latency at hop N (median) */
+	int period;	     /* routing loop: hops per cycle */
+	int no_route;	     /* interruption: hop N answered "no route" */
+};
+
+struct diagnose_result {
+	enum diagnose_conclusion conclusion;
+	int final_hop;		 /* last hop shown (stats_last_hop) */
+	int dest_reached;	 /* as given */
+	int answering;		 /* hops that answered at least once */
+	double avg_min, avg_max; /* Avg range over answering hops, ms */
+	size_t nfindings;
+	struct diagnose_finding findings[DIAGNOSE_MAX_FINDINGS];
+	size_t dropped; /* findings that did not fit */
+};
+
+/*
+ * Diagnose a finished table: target is the destination's address (for region C),
+ * dest_reached whether it answered. Fills out (caller-owned, overwritten) with findings
+ * ordered by hop; always at least one (clean or insufficient when nothing else).
+ * Returns 0, or -EINVAL for a NULL argument.
+ */
+int diagnose_run(const struct stats_table *t, const struct stats_addr *target, int dest_reached,
+		 struct diagnose_result *out);
+
+/* Stable names for machines (JSON): "icmp_rate_limit", "info", "B", "carrier", ... */
+const char *diagnose_kind_id(enum diagnose_kind k);
+const char *diagnose_severity_id(enum diagnose_severity s);
+const char *diagnose_region_id(enum diagnose_region r);
+const char *diagnose_contact_id(enum diagnose_contact c);
+const char *diagnose_conclusion_id(enum diagnose_conclusion c);
+
+/*
+ * The "Diagnosis:" section for people: one paragraph per finding (hops, addresses,
+ * evidence, who to contact), then the Conclusion line. Returns 0 or -EIO.
+ */
+int diagnose_print(const struct diagnose_result *r, FILE *out);
+
+/*
+ * The findings as a JSON array (json-c object, the caller puts it), for the report's
+ * "hopwatch": {"diagnosis": [...]}. NULL when out of memory.
+ */
+struct json_object *diagnose_json(const struct diagnose_result *r);
+
+/* The conclusion as {"id": ..., "text": ...} for JSON; NULL when out of memory. */
+struct json_object *diagnose_json_conclusion(const struct diagnose_result *r);
+
+#endif
