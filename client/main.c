@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "client/diagnose.h"
 #include "client/dns.h"
 #include "client/engine_conn.h"
 #include "client/history.h"
@@ -351,6 +352,30 @@ static void fill_meta(struct run *r, struct report_meta *meta, const char *targe
 }
 
 /*
+ * --analyze: diagnose the finished table. JSON carries it inside the report (meta); every
+ * other format, and the live view, gets the text section after the output, after a blank
+ * line (see print_diagnosis).
+ */
+static const struct diagnose_result *analyze(struct run *r, const struct stats_addr *dst)
+{
+	static struct diagnose_result diag;
+
+	if (!r->opt->analyze || diagnose_run(r->table, dst, r->table->dest_ttl > 0, &diag))
+		return NULL;
+	return &diag;
+}
+
+static int print_diagnosis(struct run *r, const struct diagnose_result *d)
+{
+	if (!d)
+		return 0;
+	fputc('\n', r->out);
+	if (diagnose_print(d, r->out) || fflush(r->out))
+		return -EIO;
+	return 0;
+}
+
+/*
  * The live view: it owns the scheduler while it runs (u/t restart it). mtr's curses view
  * runs until 'q' unless -c is given; --report-on-exit prints the -r report afterwards.
  */
@@ -375,12 +400,19 @@ static int trace_live(struct run *r, struct engine_conn *conn, const struct sche
 	if (!rc)
 		rc = tui_run(tui, r->msg, sizeof(r->msg));
 	tui = tui_free(tui);
+	if (!rc && !r->opt->report_on_exit && r->opt->analyze) {
+		rc = print_diagnosis(r, analyze(r, dst));
+		if (rc)
+			snprintf(r->msg, sizeof(r->msg), "cannot write the diagnosis");
+	}
 	if (rc || !r->opt->report_on_exit)
 		return rc;
 	wait_names(r);
 	rc = report_render(REPORT_FORMAT_REPORT, r->table, &tc.meta, r->out);
 	if (!rc && fflush(r->out))
 		rc = -errno;
+	if (!rc)
+		rc = print_diagnosis(r, analyze(r, dst));
 	if (rc)
 		snprintf(r->msg, sizeof(r->msg), "cannot write the report: %s", strerror(-rc));
 	return rc;
@@ -399,6 +431,8 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 		.grace_us = (int64_t)o->grace_s * 1000000,
 	};
 	struct sched_hooks hooks = {.done = on_done, .ctx = r};
+	const struct diagnose_result *diag;
+	enum report_format fmt;
 	struct report_meta meta;
 	struct engine_probe tmpl;
 	int rc;
@@ -438,18 +472,22 @@ static int trace_one(struct run *r, struct engine_conn *conn, const char *target
 		return rc;
 	}
 
-	if (!(o->report && o->format == REPORT_FORMAT_RAW)) {
+	diag = analyze(r, dst);
+	fmt = o->report ? o->format : REPORT_FORMAT_REPORT;
+	if (fmt != REPORT_FORMAT_RAW) {
 		fill_meta(r, &meta, target, dst, hostname, &tmpl);
+		if (fmt == REPORT_FORMAT_JSON)
+			meta.diagnosis = diag;
 		if (o->report)
 			wait_names(r);
-		rc = report_render(o->report ? o->format : REPORT_FORMAT_REPORT, r->table, &meta,
-				   r->out);
+		rc = report_render(fmt, r->table, &meta, r->out);
 		if (!rc && fflush(r->out))
 			rc = -errno;
-		if (rc)
-			snprintf(r->msg, sizeof(r->msg), "cannot write the report: %s",
-				 strerror(-rc));
 	}
+	if (!rc && fmt != REPORT_FORMAT_JSON)
+		rc = print_diagnosis(r, diag);
+	if (rc)
+		snprintf(r->msg, sizeof(r->msg), "cannot write the report: %s", strerror(-rc));
 	r->table = stats_table_free(r->table);
 	return rc;
 }

@@ -28,6 +28,7 @@ enum {
 	OPT_DISPLAYMODE,
 	OPT_LRU,
 	OPT_HISTORY,
+	OPT_ANALYZE,
 };
 
 static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgyz";
@@ -80,6 +81,7 @@ static const struct option long_opts[] = {
 	{"report-on-exit", no_argument, NULL, OPT_REPORT_ON_EXIT},
 	{"lru", required_argument, NULL, OPT_LRU},
 	{"history", no_argument, NULL, OPT_HISTORY},
+	{"analyze", no_argument, NULL, OPT_ANALYZE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -124,6 +126,7 @@ static const char usage_text[] =
 	"     --engine SPEC          unix:PATH of a shared hopwatchd, or an engine program\n"
 	"     --lru N                size of the host history (default 128, 0 = none)\n"
 	"     --history              list recently traced hosts, newest first, and exit\n"
+	"     --analyze              add a diagnosis of the path after the report\n"
 	" -h, --help                 display this help and exit\n"
 	" -v, --version              output version information and exit\n"
 	"Environment: HOPWATCH_OPTIONS (default options), HOPWATCH_ENGINE (engine program),\n"
@@ -507,6 +510,9 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		break;
 	case OPT_HISTORY:
 		o->history = 1;
+		break;
+	case OPT_ANALYZE:
+		o->analyze = 1;
 		break;
 	default:
 		set_err(err, errlen, "unknown option; try 'hopwatch --help'");

@@ -78,6 +78,7 @@ struct options {
 	const char *output; /* --output FILE for --html/--text, NULL = stdout */
 	int lru;	    /* --lru: hosts kept in the history, 0 = none */
 	int history;	    /* --history: print the recent hosts and exit */
+	int analyze;	    /* --analyze: diagnosis after the report (client/diagnose.h) */
 	size_t ntargets;
 	char *targets[OPTIONS_MAX_TARGETS]; /* owned */
 	/* private: storage of the HOPWATCH_OPTIONS words */

@@ -5,6 +5,8 @@
  */
 #include "client/report.h"
 
+#include "client/diagnose.h"
+
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -541,6 +543,11 @@ static int render_json(struct ctx *c)
 	json_object_object_add(hw, "start", json_object_new_int64((int64_t)c->m->start));
 	json_object_object_add(hw, "protocol",
 			       json_object_new_string(c->m->protocol ? c->m->protocol : "icmp"));
+	if (c->m->diagnosis) {
+		json_object_object_add(hw, "diagnosis", diagnose_json(c->m->diagnosis));
+		json_object_object_add(hw, "diagnosis_conclusion",
+				       diagnose_json_conclusion(c->m->diagnosis));
+	}
 	json_object_object_add(rep, "hopwatch", hw);
 	json_object_object_add(root, "report", rep);
 	json_write(c->out, root, 0);

@@ -11,6 +11,8 @@
 
 #include "client/stats.h"
 
+struct diagnose_result; /* client/diagnose.h */
+
 enum report_format {
 	REPORT_FORMAT_REPORT, /* -r */
 	REPORT_FORMAT_WIDE,   /* -w */
@@ -42,6 +44,7 @@ struct report_meta {
 	const char *protocol;	    /* "icmp", "udp", "tcp" */
 	report_name_fn name;
 	void *name_ctx;
+	const struct diagnose_result *diagnosis; /* --analyze: JSON "diagnosis", or NULL */
 };
 
 /* Write the whole table in fmt. Returns 0 or -errno (e.g. write error, -EINVAL). */

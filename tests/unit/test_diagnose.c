@@ -406,6 +406,20 @@ static void test_same_stdev_on_long_path_is_clean(void **state)
 	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_CLEAN);
 }
 
+/* A millisecond of spread on 1 ms hops is the prober's own noise, not a finding. */
+static void test_small_spread_is_noise(void **state)
+{
+	static const struct hopspec h[] = {
+		{"198.51.100.1", 0, 1.5, 1.5, 0, 0, 0},
+		{"198.51.100.2", 0, 2.5, 1.5, 0, 0, 0},
+		{"203.0.113.10", 0, 3.5, 1.5, 0, 0, 1},
+	};
+	const struct diagnose_result *r = run(h, 3, 30);
+
+	(void)state;
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_CLEAN, 0}}, 1);
+}
+
 /* Spread that goes on to the destination is what traffic sees: a warning. */
 static void test_high_stdev_to_destination(void **state)
 {
@@ -773,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_silent_middle_hop),
 		cmocka_unit_test(test_high_stdev_relative),
 		cmocka_unit_test(test_same_stdev_on_long_path_is_clean),
+		cmocka_unit_test(test_small_spread_is_noise),
 		cmocka_unit_test(test_high_stdev_to_destination),
 		cmocka_unit_test(test_latency_step),
 		cmocka_unit_test(test_spike_one_hop),
