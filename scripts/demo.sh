@@ -12,7 +12,7 @@ cd "$ROOT" || exit 1
 # ---- the demo scenario: change the lab and the command here, nowhere else ----------------
 DEMO_ROUTERS=6
 DEMO_LAB_TARGET=203.0.113.1
-DEMO_CMD=("$ROOT/build/client/hopwatch" -r -n -c 10) # + TARGET; later with --analyze
+DEMO_CMD=("$ROOT/build/client/hopwatch" -r -n -c 10 --analyze) # + TARGET
 # -------------------------------------------------------------------------------------------
 
 # Progress on stderr: on a new machine the package installation takes minutes.
