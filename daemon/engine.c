@@ -82,7 +82,7 @@ struct session {
 	int dead;	/* output failed: stop everything */
 	uint32_t ext;	/* enabled extensions, bit per enum proto_ext */
 	uint32_t inflight;
-	char inbuf[ENGINE_INBUF];
+	char *inbuf; /* ENGINE_INBUF bytes; freed when a client's connection closes */
 	size_t inlen;
 	char *out;
 	size_t outlen, outoff, outcap;
@@ -989,6 +989,8 @@ static void session_lines(struct session *s)
 			session_line(s, s->inbuf + start, i - start);
 		start = i + 1;
 	}
+	if (s->closed)
+		return; /* failed on the way (out of memory): its buffers are gone */
 	if (start > 0) {
 		memmove(s->inbuf, s->inbuf + start, s->inlen - start);
 		s->inlen -= start;
@@ -1028,7 +1030,7 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct engine *e = s->eng;
 	ssize_t n;
 
-	n = read(s->in_fd, s->inbuf + s->inlen, sizeof(s->inbuf) - s->inlen);
+	n = read(s->in_fd, s->inbuf + s->inlen, ENGINE_INBUF - s->inlen);
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
@@ -1043,7 +1045,7 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0) {
 		s->eof = 1;
 		/* A last line without its newline still counts. */
-		if (s->inlen > 0 && !s->discarding && s->inlen < sizeof(s->inbuf)) {
+		if (s->inlen > 0 && !s->discarding && s->inlen < ENGINE_INBUF) {
 			e->batch_ns = mono_ns();
 			s->inbuf[s->inlen++] = '\n';
 			session_lines(s);
@@ -1108,6 +1110,7 @@ static struct session *session_free(struct session *s)
 	if (s->ev_in)
 		event_free(s->ev_in);
 	free(s->out);
+	free(s->inbuf);
 	free(s);
 	return NULL;
 }
@@ -1123,8 +1126,13 @@ static int session_new(struct session **out, struct engine *e, int in_fd, int ou
 	s->eng = e;
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
-	if ((err = prepare_fd(in_fd)) < 0 || (err = prepare_fd(out_fd)) < 0) {
+	s->inbuf = malloc(ENGINE_INBUF);
+	if (!s->inbuf) {
 		free(s);
+		return -ENOMEM;
+	}
+	if ((err = prepare_fd(in_fd)) < 0 || (err = prepare_fd(out_fd)) < 0) {
+		session_free(s);
 		return err;
 	}
 	s->ev_in = event_new(e->base, in_fd, EV_READ | EV_PERSIST, session_read_cb, s);
@@ -1158,9 +1166,13 @@ static void session_close(struct session *s, const char *why)
 	s->reading = s->writing = 0;
 	close(s->in_fd);
 	s->in_fd = s->out_fd = -1;
+	/* What lingers for probes in flight stays small: many may linger per uid. */
 	free(s->out);
 	s->out = NULL;
 	s->outlen = s->outoff = s->outcap = 0;
+	free(s->inbuf);
+	s->inbuf = NULL;
+	s->inlen = 0;
 	s->closed = 1;
 	s->dead = 1;
 	e->nclients--;
