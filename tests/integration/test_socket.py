@@ -46,6 +46,10 @@ RATE_BURST = 600
 RATE_SLACK = 20
 # Probes a client leaves behind when it disconnects mid-flight.
 LEAVER_PROBES = 2000
+# Connections the daemon serves at once (ENGINE_MAX_CLIENTS).
+MAX_CLIENTS = 512
+# Probes a client writes without reading any reply, for the back-pressure case.
+STALL_PROBES = 40000
 # Capability bits: CAP_NET_ADMIN (12) and CAP_NET_RAW (13).
 BROKER_CAPS = (1 << 12) | (1 << 13)
 # Descriptor systemd passes the first socket on.
@@ -407,6 +411,65 @@ class TestSessions(SocketCase):
         self.assertIn("dropping the answers to", d.stderr())
         r = self.client().ask("1 send-probe ip-4 %s timeout 2" % LAB.dst4, PROBE_S)
         self.assertEqual((r.word, r.args.get("ip-4")), ("reply", LAB.dst4))
+
+
+    def test_stalled_reader_blocks_nobody(self):
+        self.daemon()
+        stalled = connect_as(self.path)
+        try:
+            data = "".join(ln + "\n" for ln in probe_lines(range(1, STALL_PROBES + 1),
+                                                            LAB.dst4, "ttl 1", "timeout 1"))
+            writer = threading.Thread(target=lambda: stalled.sendall(data.encode()),
+                                      daemon=True)
+            writer.start()
+            time.sleep(1.0)
+            other = self.client(NOBODY)
+            for k in range(5):
+                toks = list(range(k * 100 + 1, k * 100 + 101))
+                other.send(*probe_lines(toks, LAB.dst4, "ttl 2", "timeout 2"))
+                self.assert_all(other.collect(toks, QUICK_S), toks, "ttl-expired",
+                                LAB.hop4[1])
+            # The stalled client still gets every answer once it reads.
+            stalled.settimeout(PROBE_S)
+            buf = b""
+            while buf.count(b"\n") < STALL_PROBES:
+                chunk = stalled.recv(1 << 20)
+                if not chunk:
+                    break
+                buf += chunk
+            writer.join(timeout=PROBE_S)
+            lines = buf.decode().splitlines()
+            self.assertEqual(len(lines), STALL_PROBES)
+            self.assertEqual(sorted(Reply(ln).token for ln in lines),
+                             list(range(1, STALL_PROBES + 1)))
+        finally:
+            stalled.close()
+
+    def test_connection_limit(self):
+        d = self.daemon()
+        socks = []
+        try:
+            for _ in range(MAX_CLIENTS):
+                socks.append(connect_as(self.path))
+            # Each one is served (so each was accepted before the next test).
+            for i, s in enumerate(socks):
+                s.sendall(b"%d check-support feature send-probe\n" % i)
+            for i, s in enumerate(socks):
+                s.settimeout(QUICK_S)
+                self.assertEqual(s.recv(4096), b"%d feature-support support ok\n" % i)
+            extra = connect_as(self.path)
+            extra.settimeout(QUICK_S)
+            self.assertEqual(extra.recv(4096), b"", "connection over the limit not closed")
+            extra.close()
+            self.assertIn("refused", d.stderr())
+            socks.pop().close()
+            time.sleep(0.2)
+            c = self.client()
+            self.assertEqual(c.ask("1 check-support feature send-probe").line,
+                             "1 feature-support support ok")
+        finally:
+            for s in socks:
+                s.close()
 
 
 class TestLimits(SocketCase):
