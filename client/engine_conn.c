@@ -4,6 +4,7 @@
  * privileges, no raw sockets) its reason becomes part of our single error line instead
  * of a second line on the terminal.
  */
+#include "common/errmsg.h"
 #include "client/engine_conn.h"
 
 #include <arpa/inet.h>
@@ -66,20 +67,6 @@ struct engine_conn {
 	int check_rc;
 	char check_msg[ENGINE_CONN_ERR_MAX];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Engine text goes into our messages only as printable ASCII. */
 static void copy_clean(char *dst, size_t cap, const char *src, size_t len)
@@ -230,13 +217,13 @@ static void handle_check_reply(struct engine_conn *c, struct check_slot *s,
 		if (!c->check_rc) {
 			c->check_rc = -ENOTSUP;
 			if (!strcmp(s->feature, "ip-4") || !strcmp(s->feature, "ip-6"))
-				set_err(c->check_msg, sizeof(c->check_msg),
-					"engine %s cannot send IPv%c probes (no socket for that "
-					"family)",
-					c->desc, s->feature[3]);
+				errmsg_set(c->check_msg, sizeof(c->check_msg),
+					   "engine %s cannot send IPv%c probes (no socket for that "
+					   "family)",
+					   c->desc, s->feature[3]);
 			else
-				set_err(c->check_msg, sizeof(c->check_msg),
-					"engine %s does not support '%s'", c->desc, s->feature);
+				errmsg_set(c->check_msg, sizeof(c->check_msg),
+					   "engine %s does not support '%s'", c->desc, s->feature);
 		}
 	}
 	if (!c->npending)
@@ -365,9 +352,9 @@ static void lose(struct engine_conn *c, const char *why)
 		drain_stderr(c, STDERR_DRAIN_MS);
 	c->err_held = 0;
 	if (c->last_err[0])
-		set_err(msg, sizeof(msg), "engine %s failed: %s", c->desc, c->last_err);
+		errmsg_set(msg, sizeof(msg), "engine %s failed: %s", c->desc, c->last_err);
 	else
-		set_err(msg, sizeof(msg), "engine %s: %s", c->desc, why);
+		errmsg_set(msg, sizeof(msg), "engine %s: %s", c->desc, why);
 	if (c->checking) {
 		c->check_rc = -EPIPE;
 		memcpy(c->check_msg, msg, sizeof(c->check_msg));
@@ -418,19 +405,19 @@ static int spawn(struct engine_conn *c, const char *prog, char *err, size_t errl
 
 	snprintf(c->desc, sizeof(c->desc), "%s", prog);
 	if (!executable(prog)) {
-		set_err(err, errlen, "cannot run the engine %s: %s", prog, strerror(errno));
+		errmsg_set(err, errlen, "cannot run the engine %s: %s", prog, strerror(errno));
 		return -ENOENT;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    pipe2(ep, O_CLOEXEC) < 0 || pipe2(xp, O_CLOEXEC) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot create the engine pipes: %s", strerror(e));
+		errmsg_set(err, errlen, "cannot create the engine pipes: %s", strerror(e));
 		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
-		set_err(err, errlen, "cannot start the engine: %s", strerror(errno));
+		errmsg_set(err, errlen, "cannot start the engine: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -457,7 +444,8 @@ static int spawn(struct engine_conn *c, const char *prog, char *err, size_t errl
 	close(xp[0]);
 	xp[0] = -1;
 	if (n == (ssize_t)sizeof(child_errno)) {
-		set_err(err, errlen, "cannot run the engine %s: %s", prog, strerror(child_errno));
+		errmsg_set(err, errlen, "cannot run the engine %s: %s", prog,
+			   strerror(child_errno));
 		waitpid(pid, NULL, 0);
 		c->pid = 0;
 		close(sv[0]);
@@ -474,7 +462,7 @@ static int spawn(struct engine_conn *c, const char *prog, char *err, size_t errl
 			close(sv[0]);
 		if (!c->err_bev)
 			close(ep[0]);
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	bufferevent_setcb(c->err_bev, err_read_cb, NULL, err_event_cb, c);
@@ -532,7 +520,7 @@ int engine_conn_open(struct engine_conn **out, struct event_base *base, const ch
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->base = base;
@@ -545,15 +533,16 @@ int engine_conn_open(struct engine_conn **out, struct event_base *base, const ch
 	if (spec && !strncmp(spec, "unix:", 5)) {
 		rc = connect_unix(c, spec + 5);
 		if (rc)
-			set_err(err, errlen, "cannot connect to the engine at %s: %s", c->desc,
-				strerror(-rc));
+			errmsg_set(err, errlen, "cannot connect to the engine at %s: %s", c->desc,
+				   strerror(-rc));
 	} else if (spec) {
 		rc = spawn(c, spec, err, errlen);
 	} else {
 		rc = connect_unix(c, ENGINE_CONN_DEFAULT_SOCKET);
 		if (rc == -ENOENT || rc == -ECONNREFUSED) {
 			if (find_engine(self_exe, prog, sizeof(prog))) {
-				set_err(err, errlen,
+				errmsg_set(
+					err, errlen,
 					"cannot find the engine %s (next to hopwatch or on PATH); "
 					"set HOPWATCH_ENGINE or use --engine",
 					ENGINE_CONN_PROGRAM);
@@ -562,8 +551,8 @@ int engine_conn_open(struct engine_conn **out, struct event_base *base, const ch
 				rc = spawn(c, prog, err, errlen);
 			}
 		} else if (rc) {
-			set_err(err, errlen, "cannot connect to the engine at %s: %s", c->desc,
-				strerror(-rc));
+			errmsg_set(err, errlen, "cannot connect to the engine at %s: %s", c->desc,
+				   strerror(-rc));
 		}
 	}
 	if (rc) {
@@ -612,9 +601,9 @@ static void check_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!c->check_rc) {
 		c->check_rc = -ETIMEDOUT;
-		set_err(c->check_msg, sizeof(c->check_msg),
-			"engine %s did not answer its start-up check within %d ms", c->desc,
-			ENGINE_CONN_CHECK_TIMEOUT_MS);
+		errmsg_set(c->check_msg, sizeof(c->check_msg),
+			   "engine %s did not answer its start-up check within %d ms", c->desc,
+			   ENGINE_CONN_CHECK_TIMEOUT_MS);
 	}
 	event_base_loopbreak(c->base);
 }
@@ -630,7 +619,7 @@ int engine_conn_check(struct engine_conn *c, const char *const *features, size_t
 	if (n > CHECK_MAX)
 		return -EINVAL;
 	if (c->lost) {
-		set_err(err, errlen, "engine %s is gone", c->desc);
+		errmsg_set(err, errlen, "engine %s is gone", c->desc);
 		return -EPIPE;
 	}
 	timer = evtimer_new(c->base, check_timeout_cb, c);
@@ -655,7 +644,7 @@ int engine_conn_check(struct engine_conn *c, const char *const *features, size_t
 	event_free(timer);
 	c->checking = 0;
 	if (c->check_rc) {
-		set_err(err, errlen, "%s", c->check_msg);
+		errmsg_set(err, errlen, "%s", c->check_msg);
 		return c->check_rc;
 	}
 	return 0;

@@ -2,6 +2,7 @@
  * options: mtr's command line for hopwatch. HOPWATCH_OPTIONS words go first, as
  * MTR_OPTIONS does, so that the command line overrides them.
  */
+#include "common/errmsg.h"
 #include "client/options.h"
 
 #include <ctype.h>
@@ -152,20 +153,6 @@ const char *options_proto_name(enum options_proto p)
 	return "icmp";
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* A user's value echoed back: printable ASCII only, bounded. */
 static void echo_value(const char *s, char *buf, size_t len)
 {
@@ -183,10 +170,10 @@ static int bad_value(int opt, const char *name, const char *arg, const char *wan
 
 	echo_value(arg, v, sizeof(v));
 	if (opt < OPT_HTML)
-		set_err(err, errlen, "invalid value '%s' for -%c (--%s): expected %s", v, opt, name,
-			want);
+		errmsg_set(err, errlen, "invalid value '%s' for -%c (--%s): expected %s", v, opt,
+			   name, want);
 	else
-		set_err(err, errlen, "invalid value '%s' for --%s: expected %s", v, name, want);
+		errmsg_set(err, errlen, "invalid value '%s' for --%s: expected %s", v, name, want);
 	return -EINVAL;
 }
 
@@ -233,12 +220,12 @@ static int parse_seconds(int opt, const char *arg, double max_s, int64_t *out_us
 static int add_target(struct options *o, const char *name, char *err, size_t errlen)
 {
 	if (o->ntargets >= OPTIONS_MAX_TARGETS) {
-		set_err(err, errlen, "too many hosts (at most %d)", OPTIONS_MAX_TARGETS);
+		errmsg_set(err, errlen, "too many hosts (at most %d)", OPTIONS_MAX_TARGETS);
 		return -EINVAL;
 	}
 	o->targets[o->ntargets] = strdup(name);
 	if (!o->targets[o->ntargets]) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	o->ntargets++;
@@ -256,15 +243,15 @@ static int read_hosts(struct options *o, const char *path, char *err, size_t err
 	echo_value(path, v, sizeof(v));
 	f = fopen(path, "r");
 	if (!f) {
-		set_err(err, errlen, "cannot open host file '%s': %s", v, strerror(errno));
+		errmsg_set(err, errlen, "cannot open host file '%s': %s", v, strerror(errno));
 		return -EINVAL;
 	}
 	while (!rc && fgets(line, sizeof(line), f)) {
 		char *s = line, *e;
 
 		if (!strchr(line, '\n') && !feof(f)) {
-			set_err(err, errlen, "host file '%s': line longer than %d bytes", v,
-				OPTIONS_HOST_MAX);
+			errmsg_set(err, errlen, "host file '%s': line longer than %d bytes", v,
+				   OPTIONS_HOST_MAX);
 			rc = -EINVAL;
 			break;
 		}
@@ -278,7 +265,7 @@ static int read_hosts(struct options *o, const char *path, char *err, size_t err
 		rc = add_target(o, s, err, errlen);
 	}
 	if (!rc && ferror(f)) {
-		set_err(err, errlen, "cannot read host file '%s'", v);
+		errmsg_set(err, errlen, "cannot read host file '%s'", v);
 		rc = -EINVAL;
 	}
 	fclose(f);
@@ -357,8 +344,8 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		if (rc)
 			return rc;
 		if (o->interval_us < OPTIONS_DEFAULT_INTERVAL_US && !is_root) {
-			set_err(err, errlen,
-				"non-root users cannot request an interval < 1.0 seconds");
+			errmsg_set(err, errlen,
+				   "non-root users cannot request an interval < 1.0 seconds");
 			return -EINVAL;
 		}
 		break;
@@ -426,7 +413,7 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		o->proto = OPTIONS_PROTO_TCP;
 		break;
 	case 'S':
-		set_err(err, errlen, "SCTP is not supported by the hopwatch engine");
+		errmsg_set(err, errlen, "SCTP is not supported by the hopwatch engine");
 		return -EINVAL;
 	case 'P':
 		rc = parse_int(c, arg, 1, 65535, &v, err, errlen);
@@ -485,13 +472,13 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 			return rc;
 		break;
 	case 'g':
-		set_err(err, errlen,
-			"the GTK interface is not available in hopwatch; use the "
-			"terminal view (-t) or a report");
+		errmsg_set(err, errlen,
+			   "the GTK interface is not available in hopwatch; use the "
+			   "terminal view (-t) or a report");
 		return -EINVAL;
 	case 'y':
 	case 'z':
-		set_err(err, errlen, "-%c (--%s) is not supported yet", c, long_name(c));
+		errmsg_set(err, errlen, "-%c (--%s) is not supported yet", c, long_name(c));
 		return -EINVAL;
 	case OPT_ENGINE:
 		o->engine = arg;
@@ -515,7 +502,7 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		o->analyze = 1;
 		break;
 	default:
-		set_err(err, errlen, "unknown option; try 'hopwatch --help'");
+		errmsg_set(err, errlen, "unknown option; try 'hopwatch --help'");
 		return -EINVAL;
 	}
 	return OPTIONS_RUN;
@@ -528,17 +515,18 @@ static int split_env(struct options *o, const char *env, char **argv_out, int *a
 	char *p;
 
 	if (strlen(env) > OPTIONS_ENV_MAX) {
-		set_err(err, errlen, "HOPWATCH_OPTIONS is longer than %d bytes", OPTIONS_ENV_MAX);
+		errmsg_set(err, errlen, "HOPWATCH_OPTIONS is longer than %d bytes",
+			   OPTIONS_ENV_MAX);
 		return -EINVAL;
 	}
 	o->env_copy = strdup(env);
 	if (!o->env_copy) {
-		set_err(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (p = strtok(o->env_copy, " \t\n"); p; p = strtok(NULL, " \t\n")) {
 		if (*argc_out >= OPTIONS_MAX_ARGS - 1) {
-			set_err(err, errlen, "too many words in HOPWATCH_OPTIONS");
+			errmsg_set(err, errlen, "too many words in HOPWATCH_OPTIONS");
 			return -EINVAL;
 		}
 		argv_out[(*argc_out)++] = p;
@@ -563,7 +551,7 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 	}
 	for (i = 1; i < argc; i++) {
 		if (nargs >= OPTIONS_MAX_ARGS - 1) {
-			set_err(err, errlen, "too many arguments");
+			errmsg_set(err, errlen, "too many arguments");
 			return -EINVAL;
 		}
 		args[nargs++] = argv[i];
@@ -578,19 +566,19 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 
 			if (optopt && optopt < OPT_HTML && isprint(optopt) &&
 			    strchr(short_opts, optopt))
-				set_err(err, errlen, "option -%c needs a value", optopt);
+				errmsg_set(err, errlen, "option -%c needs a value", optopt);
 			else if (optopt) {
 				echo_value(args[optind - 1], v, sizeof(v));
 				if (optopt >= OPT_HTML || !isprint(optopt))
-					set_err(err, errlen, "option '%s' needs a value", v);
+					errmsg_set(err, errlen, "option '%s' needs a value", v);
 				else
-					set_err(err, errlen,
-						"unknown option -%c; try 'hopwatch --help'",
-						optopt);
+					errmsg_set(err, errlen,
+						   "unknown option -%c; try 'hopwatch --help'",
+						   optopt);
 			} else {
 				echo_value(args[optind - 1], v, sizeof(v));
-				set_err(err, errlen, "unknown option '%s'; try 'hopwatch --help'",
-					v);
+				errmsg_set(err, errlen,
+					   "unknown option '%s'; try 'hopwatch --help'", v);
 			}
 			return -EINVAL;
 		}
@@ -604,19 +592,19 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 			return rc;
 	}
 	if (o->first_ttl > o->max_ttl) {
-		set_err(err, errlen, "first TTL (-f %d) is above the maximum TTL (-m %d)",
-			o->first_ttl, o->max_ttl);
+		errmsg_set(err, errlen, "first TTL (-f %d) is above the maximum TTL (-m %d)",
+			   o->first_ttl, o->max_ttl);
 		return -EINVAL;
 	}
 	if (o->local_port && o->proto == OPTIONS_PROTO_ICMP) {
-		set_err(err, errlen, "-L (--localport) needs -u or -T");
+		errmsg_set(err, errlen, "-L (--localport) needs -u or -T");
 		return -EINVAL;
 	}
 	/* Listing the history needs no host; --lru given with it bounds the list. */
 	if (o->history)
 		return OPTIONS_HISTORY;
 	if (!o->ntargets) {
-		set_err(err, errlen, "no destination host given; try 'hopwatch --help'");
+		errmsg_set(err, errlen, "no destination host given; try 'hopwatch --help'");
 		return -EINVAL;
 	}
 	return OPTIONS_RUN;
