@@ -56,6 +56,12 @@
 #define DIAG_STEP_REL	 0.5
 #define DIAG_STEP_KEEP	 0.5
 /*
+ * A rise that falls back at the next hop needs less to stand out: nothing on the path
+ * explains it but the hop's own slow answers (the seed's hop 9: a few ms over its
+ * neighbours on a 10-20 ms path), so half the step threshold is enough.
+ */
+#define DIAG_HOP_SPIKE_MIN_MS 5.0
+/*
  * Region C by address: hops sharing the destination's /24 (IPv4) or /48 (IPv6), the
  * smallest blocks commonly routed on the Internet, so a shared one is the destination's
  * own network. Without any, the destination and the hop before it (its provider's edge).
@@ -472,7 +478,7 @@ static void judge_steps(struct diagnose_result *r, struct view *v)
 		}
 		base_ms = v->hop[base].d.p50;
 		rise = v->hop[i].d.p50 - base_ms;
-		if (rise < DIAG_STEP_MIN_MS || rise < DIAG_STEP_REL * base_ms) {
+		if (rise < DIAG_HOP_SPIKE_MIN_MS || rise < DIAG_STEP_REL * base_ms) {
 			if (!v->hop[i].high_stdev)
 				base = i;
 			continue;
@@ -481,6 +487,12 @@ static void judge_steps(struct diagnose_result *r, struct view *v)
 		for (k = i + 1; k <= v->end; k++)
 			if (v->hop[k].timed && v->hop[k].d.p50 < keep)
 				break;
+		/* A smaller rise that stays is one more link of a longer path, not a finding. */
+		if (k > v->end && rise < DIAG_STEP_MIN_MS) {
+			if (!v->hop[i].high_stdev)
+				base = i;
+			continue;
+		}
 		if (k <= v->end) {
 			f = add(r, v, DIAGNOSE_HOP_SPIKE, DIAGNOSE_INFO, i);
 			set_levels(f, base_ms, v->hop[i].d.p50);

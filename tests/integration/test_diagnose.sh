@@ -41,7 +41,7 @@ runs=(
 	"dest_throttle dest_throttle dest_loss@4 only max=warning"
 	"loop loop routing_loop@3 only max=problem -- -m 10"
 	"interruption interruption path_interruption@4 only max=problem -- -m 10"
-	"realistic15 realistic15 icmp_rate_limit@2 brief_spike@4 icmp_rate_limit@6 max=info"
+	"realistic15 realistic15 icmp_rate_limit@2 brief_spike@4 icmp_rate_limit@6 hop_spike@9 max=info"
 )
 
 # shellcheck disable=SC2034 # read by netsim_lab.sh

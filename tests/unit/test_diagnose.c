@@ -494,6 +494,26 @@ static void test_gradual_rise_is_clean(void **state)
 	expect_exactly(run(h, 6, 30), (const struct expect[]){{DIAGNOSE_CLEAN, 0}}, 1);
 }
 
+/* The seed's hop 9: a few ms over both neighbours is a spike of that hop's own answers. */
+static void test_small_spike_confined(void **state)
+{
+	static const struct hopspec spike[] = {
+		{"198.51.100.1", 0, 2.0, 0.05, 0, 0, 0},  {"198.51.100.2", 0, 10.0, 0.05, 0, 0, 0},
+		{"198.51.100.3", 0, 16.5, 0.05, 0, 0, 0}, {"198.51.100.4", 0, 11.0, 0.05, 0, 0, 0},
+		{"203.0.113.10", 0, 12.0, 0.05, 0, 0, 1},
+	};
+	/* The same 6.5 ms rise kept by every later hop: one more link, nothing to report. */
+	static const struct hopspec kept[] = {
+		{"198.51.100.1", 0, 2.0, 0.05, 0, 0, 0},  {"198.51.100.2", 0, 10.0, 0.05, 0, 0, 0},
+		{"198.51.100.3", 0, 16.5, 0.05, 0, 0, 0}, {"198.51.100.4", 0, 17.0, 0.05, 0, 0, 0},
+		{"203.0.113.10", 0, 18.0, 0.05, 0, 0, 1},
+	};
+
+	(void)state;
+	expect_exactly(run(spike, 5, 30), (const struct expect[]){{DIAGNOSE_HOP_SPIKE, 3}}, 1);
+	expect_exactly(run(kept, 5, 30), (const struct expect[]){{DIAGNOSE_CLEAN, 0}}, 1);
+}
+
 static void test_brief_spike(void **state)
 {
 	static const struct hopspec h[] = {
@@ -792,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_latency_step),
 		cmocka_unit_test(test_spike_one_hop),
 		cmocka_unit_test(test_gradual_rise_is_clean),
+		cmocka_unit_test(test_small_spike_confined),
 		cmocka_unit_test(test_brief_spike),
 		cmocka_unit_test(test_frequent_spikes_are_not_brief),
 		cmocka_unit_test(test_dest_drops_icmp),
