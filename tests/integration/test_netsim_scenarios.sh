@@ -42,9 +42,10 @@ runs=(
 	"scale scale 203.0.113.77"
 )
 
-# Spin instead of sleeping, so that wake-up latency does not count as RTT (README.md).
+# Spin instead of sleeping, so that wake-up latency does not count as RTT, and take the
+# truth from kernel timestamps on the TUN (README.md, Timing).
 # shellcheck disable=SC2034 # read by netsim_lab.sh
-NETSIM_OPTS=(--busy-poll)
+NETSIM_OPTS=(--busy-poll --kernel-ts)
 out=$(mktemp -d /tmp/netsim-scenarios.XXXXXX)
 NETSIM_CLEANUP+=("rm -rf '$out'")
 netsim_create "$scn_dir/clean.scn"
