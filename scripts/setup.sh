@@ -19,6 +19,7 @@ PACKAGES=(
 	libclang-rt-14-dev # -fsanitize=fuzzer runtime, not pulled in by clang itself
 	procps             # sysctl, used by the namespace lab
 	coreutils util-linux diffutils gawk
+	libcap2-bin # setcap, for the test that grants the engine file capabilities
 	groff-base man-db # the man page lint test (doc/test_man.sh)
 )
 
