@@ -204,6 +204,16 @@ static void start_query(struct dns *d, const struct stats_addr *addr, struct dns
 	}
 }
 
+/*
+ * evdns reports a silent nameserver on stderr by default: in the live view that text
+ * lands in the middle of the screen, and in a report it is noise. It goes to debug.
+ */
+static void dns_log(int is_warn, const char *msg)
+{
+	(void)is_warn;
+	log_debug("resolver: %s", msg);
+}
+
 int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf)
 {
 	struct dns *d;
@@ -217,6 +227,7 @@ int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf)
 		return -ENOMEM;
 	d->base = base;
 	dns_cache_init(&d->cache);
+	evdns_set_log_fn(dns_log);
 	d->evdns = evdns_base_new(base, resolv_conf ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (!d->evdns) {
 		free(d);

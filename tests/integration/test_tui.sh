@@ -43,6 +43,8 @@ for f in "$ENGINE" "$HOPWATCH"; do
 done
 
 work=$(mktemp -d)
+# Names on ('n') query a nameserver inside the lab (no answer there), never the host's.
+echo "nameserver 203.0.113.53" >"$work/resolv.conf"
 SOCK=$work/tmux.sock # a server of our own, never the user's
 LAB_CLEANUP+=("tmux -S '$SOCK' kill-server 2>/dev/null" "rm -rf '$work'")
 lab_create "$ROUTERS"
@@ -96,7 +98,8 @@ start() {
 	sleep 0.2
 	rm -f "$work/pid"
 	tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$ROWS" \
-		"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= ip netns exec '$LAB_SRC' \
+		"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= HOPWATCH_RESOLV_CONF='$work/resolv.conf' \
+		ip netns exec '$LAB_SRC' \
 		sh -c 'echo \$\$ > \"$work/pid\"; exec \"$HOPWATCH\" \"\$@\"' hopwatch $*; \
 		echo HW_EXIT=\$?; stty -a; exec sleep 600" ||
 		{
@@ -206,7 +209,7 @@ if wait_for '\[chart\]' && wait_for '^Scale:'; then
 	if pane | grep -Eq "^ +[0-9]+\. $dst +[.1-7>? ]*[.1-7>]$"; then
 		ok "d shows the latency chart"
 	else
-		fail "d: no chart cells on the destination's row"
+		fail "d: no chart cells on the destination's row"; pane >&2
 	fi
 	pane | grep -q 'Loss%' && fail "d: the stats columns are still shown"
 else

@@ -64,30 +64,36 @@ void path_init(struct path *p, const struct scenario *s)
 		p->buckets[i].tokens = -1; /* full on first use */
 }
 
-/* Standard normal by Box-Muller (one of the pair; simplicity over speed). */
-static double normal(struct path *p)
+/* A draw in [0, 1) from one node's stream. */
+static double unit(uint64_t *stream)
 {
-	double u1 = 1.0 - path_rand_unit(p), u2 = path_rand_unit(p);
+	return (double)(splitmix(stream) >> (64 - UNIT_BITS)) / (double)(1ULL << UNIT_BITS);
+}
+
+/* Standard normal by Box-Muller (one of the pair; simplicity over speed). */
+static double normal(uint64_t *stream)
+{
+	double u1 = 1.0 - unit(stream), u2 = unit(stream);
 
 	return sqrt(-2.0 * log(u1)) * cos(TWO_PI * u2);
 }
 
 /* One delay sample in microseconds; may be negative when jitter exceeds base. */
-static double sample(struct path *p, const struct scenario_delay *d)
+static double sample(uint64_t *stream, const struct scenario_delay *d)
 {
 	double v = d->base_us;
 
 	switch (d->jitter) {
 	case SCENARIO_JITTER_UNIFORM:
-		v += (2.0 * path_rand_unit(p) - 1.0) * d->jitter_us;
+		v += (2.0 * unit(stream) - 1.0) * d->jitter_us;
 		break;
 	case SCENARIO_JITTER_NORMAL:
-		v += normal(p) * d->jitter_us;
+		v += normal(stream) * d->jitter_us;
 		break;
 	case SCENARIO_JITTER_NONE:
 		break;
 	}
-	if (d->spike_prob > 0 && path_rand_unit(p) < d->spike_prob)
+	if (d->spike_prob > 0 && unit(stream) < d->spike_prob)
 		v += d->spike_us;
 	return v;
 }
@@ -128,7 +134,7 @@ static int bucket_take(struct path_bucket *b, const struct scenario_hop *h, uint
 }
 
 static size_t pick_responder(struct path *p, const struct scenario_hop *h, uint64_t flow,
-			     size_t pos)
+			     size_t pos, uint64_t *st)
 {
 	uint64_t total = 0, r, x;
 	size_t i;
@@ -138,7 +144,7 @@ static size_t pick_responder(struct path *p, const struct scenario_hop *h, uint6
 	for (i = 0; i < h->nresp; i++)
 		total += h->resp[i].weight;
 	if (h->ecmp == SCENARIO_ECMP_PACKET) {
-		r = path_rand(p) % total;
+		r = splitmix(st) % total;
 	} else {
 		/* Each position hashes independently, as separate routers would. */
 		x = flow ^ p->s->seed ^ (pos * SPLITMIX_GAMMA);
@@ -181,28 +187,32 @@ void path_decide(struct path *p, const struct path_probe *pr, uint64_t now_us,
 	const struct scenario_hop *h = NULL;
 	size_t pos, last, node = 0;
 	double rtt = 0;
+	uint64_t st;
 
 	memset(out, 0, sizeof(*out));
 	if (!pr->ttl || !scenario_is_dest(s, pr->family, pr->dst)) {
 		out->fate = PATH_FATE_NOROUTE;
 		return;
 	}
+	/* This probe's own stream: (seed, TTL, how many probes had this TTL before). */
+	st = s->seed ^ ((uint64_t)pr->ttl * SPLITMIX_MUL1);
+	st = splitmix(&st) ^ (p->count[pr->ttl]++ * SPLITMIX_MUL2);
 	last = s->loop_from ? pr->ttl : (pr->ttl <= s->nhops ? pr->ttl : s->nhops + 1);
 	for (pos = 1; pos <= last; pos++) {
 		h = node_at(s, pos, &node);
-		if (h->loss > 0 && path_rand_unit(p) < h->loss) {
+		if (h->loss > 0 && unit(&st) < h->loss) {
 			out->fate = PATH_FATE_LOST;
 			out->pos = pos;
 			out->node = node;
 			out->hop = h;
 			return;
 		}
-		rtt += sample(p, &h->delay);
+		rtt += sample(&st, &h->delay);
 	}
 	out->pos = last;
 	out->node = node;
 	out->hop = h;
-	out->resp = pick_responder(p, h, pr->flow, last);
+	out->resp = pick_responder(p, h, pr->flow, last, &st);
 	if (node) {
 		out->kind = PATH_KIND_TTL_EXCEEDED;
 		out->fate = PATH_FATE_ANSWER;
@@ -215,7 +225,7 @@ void path_decide(struct path *p, const struct path_probe *pr, uint64_t now_us,
 		if (out->fate != PATH_FATE_ANSWER)
 			return;
 	}
-	if (h->reply_prob < 1.0 && !(path_rand_unit(p) < h->reply_prob)) {
+	if (h->reply_prob < 1.0 && !(unit(&st) < h->reply_prob)) {
 		out->fate = PATH_FATE_SILENT;
 		return;
 	}
@@ -223,7 +233,7 @@ void path_decide(struct path *p, const struct path_probe *pr, uint64_t now_us,
 		out->fate = PATH_FATE_RATELIMITED;
 		return;
 	}
-	rtt += sample(p, &h->local);
+	rtt += sample(&st, &h->local);
 	out->delay_us = rtt <= 0 ? 0 : rtt >= UINT32_MAX ? UINT32_MAX : (uint32_t)(rtt + 0.5);
 }
 

@@ -58,9 +58,20 @@ struct path_bucket {
 	uint64_t last_us;
 };
 
+/* One counter per possible TTL (1..255). */
+#define PATH_TTL_SLOTS 256
+
 struct path {
 	const struct scenario *s;
-	uint64_t rng[4];
+	uint64_t rng[4]; /* path_rand(): draws not tied to a probe */
+	/*
+	 * Probes seen per TTL. The k-th probe with TTL t draws all its random numbers from
+	 * a stream seeded by (seed, t, k): it meets the same fate whatever other probes
+	 * came before it, so a scenario plays out the same for a given seed even when the
+	 * prober's timing changes how many probes go elsewhere (TTLs past the destination
+	 * in a first round, retries).
+	 */
+	uint64_t count[PATH_TTL_SLOTS];
 	struct path_bucket buckets[SCENARIO_HOPS_MAX + 1]; /* [0] is the destination */
 };
 

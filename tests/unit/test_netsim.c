@@ -206,6 +206,44 @@ static void test_path_loop(void **state)
 	assert_int_not_equal(r.node, 0); /* never the destination */
 }
 
+/*
+ * A hop's draws do not depend on other hops' traffic: the k-th probe answered by hop 2
+ * meets the same fate whether or not probes to other TTLs came in between (a prober
+ * sends a varying number of those, e.g. past the destination in its first round).
+ */
+static void test_path_streams_per_hop(void **state)
+{
+	static const char text[] =
+		"seed 77\n"
+		"hop\naddr 198.51.100.1\ndelay 1 normal 0.5 spike 10% 30\n"
+		"hop\naddr 198.51.100.2\ndelay 1\nlocal 2 normal 1 spike 20% 40\n"
+		"reply 60%\n"
+		"hop\naddr 198.51.100.3\ndelay 1 normal 1\nloss 30%\n"
+		"dest\naddr 203.0.113.1\ndelay 1 normal 1\n";
+	struct path_result r;
+	uint32_t alone[64];
+	int fate[64], i;
+
+	(void)state;
+	load(text);
+	for (i = 0; i < 64; i++) {
+		decide(2, PATH_PROTO_ICMP, 0, 0, &r);
+		fate[i] = r.fate;
+		alone[i] = r.delay_us;
+	}
+	path_init(&path, &scn);
+	for (i = 0; i < 64; i++) {
+		/* A varying number of other probes first, deeper and shallower. */
+		for (int k = 0; k < i % 5; k++) {
+			decide((uint8_t)(3 + k % 3), PATH_PROTO_ICMP, 0, 0, &r);
+			decide(1, PATH_PROTO_UDP, 0, 0, &r);
+		}
+		decide(2, PATH_PROTO_ICMP, 0, 0, &r);
+		assert_int_equal(r.fate, fate[i]);
+		assert_int_equal(r.delay_us, alone[i]);
+	}
+}
+
 static void test_path_jitter_and_seed(void **state)
 {
 	struct path_result r;
@@ -492,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_path_ecmp),
 		cmocka_unit_test(test_path_loop),
 		cmocka_unit_test(test_path_jitter_and_seed),
+		cmocka_unit_test(test_path_streams_per_hop),
 		cmocka_unit_test(test_wire_parse),
 		cmocka_unit_test(test_wire_time_exceeded),
 		cmocka_unit_test(test_wire_dest_answers),
