@@ -38,6 +38,7 @@ struct sched {
 	int round;	  /* rounds started */
 	int cur_ttl;	  /* next TTL of the round being sent, 0 = none */
 	int sending;	  /* a round is being sent */
+	int round_due;	  /* the next round's time came while this one was still being sent */
 	int stopped, paused, finished;
 	int dest_ttl; /* lowest TTL the destination answered at, 0 = not yet */
 	uint32_t inflight;
@@ -116,7 +117,8 @@ static int silent_hops(const struct sched *s, int ttl)
 static int64_t gap_us(const struct sched *s)
 {
 	int64_t span = round_limit(s) - s->cfg.first_ttl + 1;
-	int64_t gap = s->cfg.interval_us / (span > 0 ? span : 1);
+	/* A round's probes take at most half the interval: the next round finds it done. */
+	int64_t gap = s->cfg.interval_us / (2 * (span > 0 ? span : 1));
 
 	if (gap > SCHED_GAP_MAX_US)
 		gap = SCHED_GAP_MAX_US;
@@ -125,10 +127,18 @@ static int64_t gap_us(const struct sched *s)
 	return gap;
 }
 
+static void round_cb(evutil_socket_t fd, short what, void *arg);
+
 static void end_round(struct sched *s)
 {
 	s->sending = 0;
 	s->cur_ttl = 0;
+	if (s->round_due) {
+		/* Late already: the next round starts now rather than an interval later. */
+		s->round_due = 0;
+		round_cb(-1, 0, s);
+		return;
+	}
 	if (s->cfg.count > 0 && s->round >= s->cfg.count) {
 		struct timeval tv = tv_of(s->cfg.grace_us);
 
@@ -201,11 +211,18 @@ static void round_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->finished || s->stopped)
 		return;
-	if (!s->paused && !s->sending) {
+	if (!s->paused && s->sending) {
+		/* Still sending the last round (a slow timer, a long path): end_round starts it. */
+		s->round_due = 1;
+		return;
+	}
+	if (!s->paused) {
 		s->round++;
 		s->sending = 1;
 		s->cur_ttl = s->cfg.first_ttl;
 		gap_cb(-1, 0, s);
+		if (s->finished || s->stopped)
+			return;
 	}
 	if (s->cfg.count > 0 && s->round >= s->cfg.count)
 		return;
