@@ -111,7 +111,37 @@ class Lab:
             self.ns(name, "ip", *fam, "route", "del", *route, check=False)
 
 
-class Engine:
+class ReplyReader:
+    """Collects reply lines by token. Subclasses keep self.pending (lines read, not yet
+    taken) and provide _pull(deadline): read one more line into pending, False when
+    none came in time or the input ended."""
+
+    def collect(self, tokens, timeout=PROBE_S):
+        """dict token -> Reply for every token in tokens answered in time."""
+        deadline = time.monotonic() + timeout
+        want = set(tokens)
+        got = {}
+        while want:
+            for ln in list(self.pending):
+                r = Reply(ln)
+                if r.token in want:
+                    self.pending.remove(ln)
+                    want.discard(r.token)
+                    got[r.token] = r
+            if want and not self._pull(deadline):
+                break
+        return got
+
+    def drain(self, timeout):
+        """Every line that arrives within timeout seconds (plus those pending)."""
+        deadline = time.monotonic() + timeout
+        while self._pull(deadline):
+            pass
+        out, self.pending = self.pending, []
+        return out
+
+
+class Engine(ReplyReader):
     """hopwatchd in pipe mode inside a namespace, with a reader thread on its stdout."""
 
     def __init__(self, lab, args=(), ns=None):
@@ -206,30 +236,6 @@ class Engine:
                 i += 1
             if not self._pull(deadline):
                 return None
-
-    def collect(self, tokens, timeout=PROBE_S):
-        """Replies for every token in tokens: dict token -> Reply; missing ones absent."""
-        deadline = time.monotonic() + timeout
-        want = set(tokens)
-        got = {}
-        while want:
-            for ln in list(self.pending):
-                r = Reply(ln)
-                if r.token in want:
-                    self.pending.remove(ln)
-                    want.discard(r.token)
-                    got[r.token] = r
-            if want and not self._pull(deadline):
-                break
-        return got
-
-    def drain(self, timeout):
-        """Every line that arrives within timeout seconds (plus those pending)."""
-        deadline = time.monotonic() + timeout
-        while self._pull(deadline):
-            pass
-        out, self.pending = self.pending, []
-        return out
 
     def read_all(self, timeout=EXIT_S):
         """Every line up to EOF; raises TimeoutError if the engine keeps its stdout open."""

@@ -369,7 +369,9 @@ def note_worst(w, run, rows):
 def paris(engine):
     """Drives hopwatchd with flow ids on ecmp.scn (run inside the netsim namespace)."""
     import subprocess
-    flows, reps, ttls = 8, 6, (1, 2, 3, 4)
+    # 16 flows: the chance that all hash to one of two routers is 2^-15 (8 gave 1 in 128,
+    # and the UDP tuple holds the engine's random source port).
+    flows, reps, ttls = 16, 6, (1, 2, 3, 4)
     p = subprocess.Popen([engine], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True)
     lines = ["1 enable-extension feature flow-id"]

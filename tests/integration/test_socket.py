@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from enginetest import Lab, Reply
+from enginetest import Lab, Reply, ReplyReader
 
 # Seconds for a reply the daemon gives at once, and for probe results in the lab.
 QUICK_S = 3.0
@@ -115,7 +115,7 @@ def connect_as(path, uid=None):
     return socket.socket(fileno=fds[0])
 
 
-class Client:
+class Client(ReplyReader):
     """One connection to the daemon with a reader thread; lines matched by token."""
 
     def __init__(self, path, uid=None):
@@ -162,33 +162,10 @@ class Client:
         self.pending.append(ln)
         return True
 
-    def collect(self, tokens, timeout=PROBE_S):
-        """dict token -> Reply for every token in tokens that was answered in time."""
-        deadline = time.monotonic() + timeout
-        want = set(tokens)
-        got = {}
-        while want:
-            for ln in list(self.pending):
-                r = Reply(ln)
-                if r.token in want:
-                    self.pending.remove(ln)
-                    want.discard(r.token)
-                    got[r.token] = r
-            if want and not self._pull(deadline):
-                break
-        return got
-
     def ask(self, line, timeout=QUICK_S):
         self.send(line)
         tok = int(line.split()[0])
         return self.collect([tok], timeout).get(tok)
-
-    def drain(self, timeout):
-        deadline = time.monotonic() + timeout
-        while self._pull(deadline):
-            pass
-        out, self.pending = self.pending, []
-        return out
 
     def close(self):
         try:
