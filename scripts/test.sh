@@ -105,7 +105,7 @@ with open(path) as f:
             result = "FLAKY"
         print("%s\t%s\t%s" % (d, result, name))
 EOF
-	if ((rc != 0)) && ! grep -qP '^\Q'"$dir"'\E\t(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)\t' \
+	if ((rc != 0)) && ! grep -qP '^\Q'"$dir"'\E\t(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS|FLAKY)\t' \
 		"$RESULTS"; then
 		record "$dir" FAIL "(meson test exited $rc)"
 	fi
