@@ -25,12 +25,28 @@ struct dns_query {
 	struct dns_query *prev, *next;
 };
 
+/* A report waiting for its names: done once, when all are in or the time is up. */
+struct dns_waiter {
+	struct dns *dns;
+	struct dns_waiter *prev, *next;
+	struct event *timer;
+	dns_wait_fn done;
+	void *ctx;
+	size_t n;
+	struct stats_addr addrs[]; /* n */
+};
+
 struct dns {
 	struct event_base *base;
 	struct evdns_base *evdns;
 	struct dns_query *queries; /* outstanding, for dns_free */
+	struct dns_waiter *waiters;
 	struct dns_cache cache;
 };
+
+static size_t count_pending(struct dns *d, const struct stats_addr *addrs, size_t n);
+static void check_waiters(struct dns *d);
+static void waiter_unlink(struct dns_waiter *w);
 
 static int64_t now_us(void)
 {
@@ -168,6 +184,7 @@ static void on_answer(int result, char type, int count, int ttl, void *addresses
 		dns_cache_answer(e, name, now_us() / US_PER_S);
 	query_unlink(q);
 	free(q);
+	check_waiters(d);
 }
 
 static void start_query(struct dns *d, const struct stats_addr *addr, struct dns_entry *e)
@@ -254,6 +271,9 @@ struct dns *dns_free(struct dns *d)
 
 	if (!d)
 		return NULL;
+	/* Waiters outlive the resolver as empty shells their owners free. */
+	while (d->waiters)
+		waiter_unlink(d->waiters);
 	/* 0: no callbacks for the queries still out; they are freed here instead. */
 	evdns_base_free(d->evdns, 0);
 	for (q = d->queries; q; q = next) {
@@ -295,43 +315,106 @@ static size_t count_pending(struct dns *d, const struct stats_addr *addrs, size_
 	return pending;
 }
 
-static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+static void waiter_unlink(struct dns_waiter *w)
 {
-	int *expired = arg;
+	if (!w->dns)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->dns->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->dns = NULL;
+	w->prev = w->next = NULL;
+}
+
+static void waiter_fire(struct dns_waiter *w, size_t pending)
+{
+	waiter_unlink(w);
+	evtimer_del(w->timer);
+	w->done(w->ctx, pending);
+}
+
+/* After each answer: a callback may free any waiter, so start over after each one fires. */
+static void check_waiters(struct dns *d)
+{
+	struct dns_waiter *w;
+	int again = 1;
+
+	while (again) {
+		again = 0;
+		for (w = d->waiters; w; w = w->next) {
+			if (!count_pending(d, w->addrs, w->n)) {
+				waiter_fire(w, 0);
+				again = 1;
+				break;
+			}
+		}
+	}
+}
+
+static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_waiter *w = arg;
+	size_t pending;
 
 	(void)fd;
 	(void)what;
-	*expired = 1;
+	if (!w->dns)
+		return;
+	pending = count_pending(w->dns, w->addrs, w->n);
+	waiter_fire(w, pending);
 }
 
-int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us)
+int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us,
+	     dns_wait_fn done, void *ctx, struct dns_waiter **out)
 {
-	struct timeval tv;
-	struct event *timer;
+	struct dns_waiter *w;
+	struct timeval tv = {0, 0};
 	size_t i;
-	int expired = 0;
 
+	*out = NULL;
+	if (!done || n > DNS_WAIT_MAX)
+		return -EINVAL;
 	if (!d)
-		return 0;
+		return DNS_WAIT_NONE;
 	for (i = 0; i < n; i++)
 		dns_lookup(d, &addrs[i]);
 	if (!count_pending(d, addrs, n))
-		return 0;
-	if (timeout_us <= 0)
-		return (int)count_pending(d, addrs, n);
-	timer = evtimer_new(d->base, on_wait_timeout, &expired);
-	if (!timer)
+		return DNS_WAIT_NONE;
+	w = calloc(1, sizeof(*w) + n * sizeof(w->addrs[0]));
+	if (!w)
 		return -ENOMEM;
-	tv.tv_sec = timeout_us / US_PER_S;
-	tv.tv_usec = timeout_us % US_PER_S;
-	if (evtimer_add(timer, &tv)) {
-		event_free(timer);
-		return -EIO;
+	w->timer = evtimer_new(d->base, on_wait_timer, w);
+	if (!w->timer) {
+		free(w);
+		return -ENOMEM;
 	}
-	/* Each pass runs whatever is ready (answers, the timer) and then re-counts. */
-	while (!expired && count_pending(d, addrs, n))
-		if (event_base_loop(d->base, EVLOOP_ONCE) < 0)
-			break;
-	event_free(timer);
-	return (int)count_pending(d, addrs, n);
+	memcpy(w->addrs, addrs, n * sizeof(*addrs));
+	w->n = n;
+	w->done = done;
+	w->ctx = ctx;
+	w->dns = d;
+	w->next = d->waiters;
+	if (w->next)
+		w->next->prev = w;
+	d->waiters = w;
+	if (timeout_us > 0) {
+		tv.tv_sec = timeout_us / US_PER_S;
+		tv.tv_usec = timeout_us % US_PER_S;
+	}
+	evtimer_add(w->timer, &tv);
+	*out = w;
+	return 0;
+}
+
+struct dns_waiter *dns_waiter_free(struct dns_waiter *w)
+{
+	if (!w)
+		return NULL;
+	waiter_unlink(w);
+	event_free(w->timer);
+	free(w);
+	return NULL;
 }

@@ -79,11 +79,24 @@ struct dns *dns_free(struct dns *d);
  */
 const char *dns_lookup(struct dns *d, const struct stats_addr *addr);
 
+/* Most addresses one wait takes (every hop and its responders). */
+#define DNS_WAIT_MAX (256 * 9)
+/* dns_wait(): nothing to wait for (d NULL, or every name known), done is not called. */
+#define DNS_WAIT_NONE 1
+
+struct dns_waiter;
+/* The wait ended: pending names still unanswered (0 = all in). */
+typedef void (*dns_wait_fn)(void *ctx, size_t pending);
+
 /*
- * Start lookups for addrs (family 0 entries are skipped) and run the event loop until
- * each one is answered or timeout_us has passed. Returns how many are still pending
- * (0 = all answered), or -errno. d may be NULL: returns 0 at once.
+ * Start lookups for addrs (family 0 entries are skipped) and, without blocking, call done
+ * from the event loop once each one is answered or timeout_us has passed. Returns 0 with
+ * *out the waiter (free it with dns_waiter_free(), after done or to cancel),
+ * DNS_WAIT_NONE when there is nothing to wait for (d NULL or all known; done not called),
+ * or -errno.
  */
-int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us);
+int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us,
+	     dns_wait_fn done, void *ctx, struct dns_waiter **out);
+struct dns_waiter *dns_waiter_free(struct dns_waiter *w);
 
 #endif

@@ -39,11 +39,31 @@
 #define ADDR_TEXT_MAX INET6_ADDRSTRLEN
 /* Words of a send-probe line: generous for every argument we write. */
 #define PROBE_LINE_MAX 512
+/* First size of the in-flight map; it doubles at half full. */
+#define PEND_MIN 256
+/* Most clients on one connection (ids are 32-bit; this bounds the scan for a free one). */
+#define CLIENTS_MAX 65536
 
 struct check_slot {
 	int64_t token;
 	const char *feature;
 	int answered;
+};
+
+/* One probe waiting for its answer: which client sent it, and the client's cookie. */
+struct pending {
+	int64_t token; /* 0 = empty */
+	uint32_t client;
+	uint32_t gen;
+	uint64_t cookie;
+};
+
+struct engine_client {
+	struct engine_conn *conn;
+	struct engine_client_ops ops;
+	void *ctx;
+	uint32_t id;  /* index in conn->clients */
+	uint32_t gen; /* tells a reused index from the client that sent a late answer */
 };
 
 struct engine_conn {
@@ -54,16 +74,26 @@ struct engine_conn {
 	pid_t pid; /* spawned engine, 0 for a socket */
 	char desc[PATH_MAX + 8];
 	int64_t next_token;
-	engine_result_fn on_result;
 	engine_lost_fn on_lost;
-	void *ctx;
+	void *lost_ctx;
 	int lost;
 	char last_err[STDERR_LINE_MAX]; /* the engine's latest stderr line */
 	int err_held; /* last_err not shown yet: it may become part of the failure line */
+	/* clients, by id; NULL = a free index */
+	struct engine_client **clients;
+	size_t nclients;
+	uint32_t next_gen;
+	/* probes in flight, open addressing on the token */
+	struct pending *pend;
+	size_t pend_cap; /* a power of two, 0 before the first probe */
+	size_t npend;
 	/* start-up check state */
 	int checking;
 	size_t ncheck, npending;
 	struct check_slot check[CHECK_MAX];
+	struct event *check_ev;
+	engine_check_fn check_done;
+	void *check_ctx;
 	int check_rc;
 	char check_msg[ENGINE_CONN_ERR_MAX];
 };
@@ -203,6 +233,119 @@ int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct
 	return 0;
 }
 
+/* Fibonacci hashing: tokens are sequential, the multiply spreads them over the table. */
+static size_t pend_slot(const struct engine_conn *c, int64_t token)
+{
+	return (size_t)(((uint64_t)token * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (c->pend_cap - 1);
+}
+
+static struct pending *pend_find(struct engine_conn *c, int64_t token)
+{
+	size_t i;
+
+	if (!c->pend_cap)
+		return NULL;
+	for (i = pend_slot(c, token); c->pend[i].token; i = (i + 1) & (c->pend_cap - 1))
+		if (c->pend[i].token == token)
+			return &c->pend[i];
+	return NULL;
+}
+
+static void pend_put(struct engine_conn *c, const struct pending *p)
+{
+	size_t i = pend_slot(c, p->token);
+
+	while (c->pend[i].token)
+		i = (i + 1) & (c->pend_cap - 1);
+	c->pend[i] = *p;
+}
+
+static int pend_grow(struct engine_conn *c)
+{
+	struct pending *old = c->pend;
+	size_t oldcap = c->pend_cap, i;
+	size_t cap = oldcap ? oldcap * 2 : PEND_MIN;
+
+	c->pend = calloc(cap, sizeof(*c->pend));
+	if (!c->pend) {
+		c->pend = old;
+		return -ENOMEM;
+	}
+	c->pend_cap = cap;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].token)
+			pend_put(c, &old[i]);
+	free(old);
+	return 0;
+}
+
+/* Linear probing without tombstones: the entries after the hole move back into it. */
+static void pend_remove(struct engine_conn *c, struct pending *p)
+{
+	size_t mask = c->pend_cap - 1, hole = (size_t)(p - c->pend), i = hole;
+
+	c->pend[hole].token = 0;
+	c->npend--;
+	for (;;) {
+		size_t home;
+
+		i = (i + 1) & mask;
+		if (!c->pend[i].token)
+			return;
+		home = pend_slot(c, c->pend[i].token);
+		/* Leave it if its home lies cyclically in (hole, i]. */
+		if (hole <= i ? (hole < home && home <= i) : (hole < home || home <= i))
+			continue;
+		c->pend[hole] = c->pend[i];
+		c->pend[i].token = 0;
+		hole = i;
+	}
+}
+
+static int64_t take_token(struct engine_conn *c)
+{
+	int64_t t;
+
+	do {
+		t = c->next_token++;
+		if (c->next_token > PROTO_TOKEN_MAX)
+			c->next_token = 1;
+	} while (pend_find(c, t));
+	return t;
+}
+
+/* An answer to a probe: to the client that sent it, if it is still there. */
+static void route_result(struct engine_conn *c, int64_t token, const struct engine_result *r)
+{
+	struct pending *p = pend_find(c, token);
+	struct engine_client *cl;
+	uint64_t cookie;
+
+	if (!p) {
+		log_debug("engine answered unknown token %lld", (long long)token);
+		return;
+	}
+	cl = p->client < c->nclients ? c->clients[p->client] : NULL;
+	if (cl && cl->gen != p->gen)
+		cl = NULL;
+	cookie = p->cookie;
+	pend_remove(c, p);
+	if (cl && cl->ops.result)
+		cl->ops.result(cl->ctx, cookie, r);
+}
+
+static void check_finish(struct engine_conn *c)
+{
+	engine_check_fn done = c->check_done;
+
+	c->checking = 0;
+	c->check_done = NULL;
+	if (c->check_ev)
+		evtimer_del(c->check_ev);
+	if (done)
+		done(c->check_ctx, c->check_rc, c->check_rc ? c->check_msg : NULL);
+}
+
 static void lose(struct engine_conn *c, const char *why);
 
 static void drain_stderr(struct engine_conn *c, int wait_ms);
@@ -226,8 +369,8 @@ static void handle_check_reply(struct engine_conn *c, struct check_slot *s,
 					   "engine %s does not support '%s'", c->desc, s->feature);
 		}
 	}
-	if (!c->npending)
-		event_base_loopbreak(c->base);
+	if (!c->npending || c->check_rc)
+		check_finish(c);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -260,8 +403,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			}
 		}
 		free(line);
-		if (!handled && c->on_result)
-			c->on_result(c->ctx, token, &r);
+		if (!handled)
+			route_result(c, token, &r);
 	}
 	if (!c->lost && evbuffer_get_length(in) >= PROTO_LINE_MAX)
 		lose(c, "the engine sent an over-long line");
@@ -343,6 +486,7 @@ static void drain_stderr(struct engine_conn *c, int wait_ms)
 static void lose(struct engine_conn *c, const char *why)
 {
 	char msg[ENGINE_CONN_ERR_MAX];
+	size_t i;
 
 	if (c->lost)
 		return;
@@ -358,11 +502,17 @@ static void lose(struct engine_conn *c, const char *why)
 	if (c->checking) {
 		c->check_rc = -EPIPE;
 		memcpy(c->check_msg, msg, sizeof(c->check_msg));
-		event_base_loopbreak(c->base);
-		return;
+		check_finish(c);
+	}
+	/* By index: a callback may free its own client (or others) on the way. */
+	for (i = 0; i < c->nclients; i++) {
+		struct engine_client *cl = c->clients[i];
+
+		if (cl && cl->ops.lost)
+			cl->ops.lost(cl->ctx, msg);
 	}
 	if (c->on_lost)
-		c->on_lost(c->ctx, msg);
+		c->on_lost(c->lost_ctx, msg);
 }
 
 static int executable(const char *path)
@@ -568,10 +718,20 @@ int engine_conn_open(struct engine_conn **out, struct event_base *base, const ch
 
 struct engine_conn *engine_conn_free(struct engine_conn *c)
 {
+	size_t i;
+
 	if (!c)
 		return NULL;
 	if (c->err_held && !c->lost)
 		log_warnx("engine: %s", c->last_err);
+	/* Clients outlive nothing of ours: detach them so their free touches no conn. */
+	for (i = 0; i < c->nclients; i++)
+		if (c->clients[i])
+			c->clients[i]->conn = NULL;
+	free(c->clients);
+	free(c->pend);
+	if (c->check_ev)
+		event_free(c->check_ev);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->err_bev)
@@ -585,12 +745,15 @@ struct engine_conn *engine_conn_free(struct engine_conn *c)
 	return NULL;
 }
 
-void engine_conn_set_handlers(struct engine_conn *c, engine_result_fn on_result,
-			      engine_lost_fn on_lost, void *ctx)
+void engine_conn_set_lost(struct engine_conn *c, engine_lost_fn fn, void *ctx)
 {
-	c->on_result = on_result;
-	c->on_lost = on_lost;
-	c->ctx = ctx;
+	c->on_lost = fn;
+	c->lost_ctx = ctx;
+}
+
+int engine_conn_is_lost(const struct engine_conn *c)
+{
+	return c->lost;
 }
 
 static void check_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -599,58 +762,111 @@ static void check_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!c->check_rc) {
+	if (!c->checking)
+		return;
+	if (!c->check_rc && c->npending) {
 		c->check_rc = -ETIMEDOUT;
 		errmsg_set(c->check_msg, sizeof(c->check_msg),
 			   "engine %s did not answer its start-up check within %d ms", c->desc,
 			   ENGINE_CONN_CHECK_TIMEOUT_MS);
 	}
-	event_base_loopbreak(c->base);
+	check_finish(c);
 }
 
-int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n, char *err,
-		      size_t errlen)
+int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n,
+		      engine_check_fn done, void *ctx)
 {
 	struct timeval tv = {ENGINE_CONN_CHECK_TIMEOUT_MS / 1000,
 			     (ENGINE_CONN_CHECK_TIMEOUT_MS % 1000) * 1000};
-	struct event *timer;
 	size_t i;
 
-	if (n > CHECK_MAX)
+	if (n > CHECK_MAX || !done)
 		return -EINVAL;
-	if (c->lost) {
-		errmsg_set(err, errlen, "engine %s is gone", c->desc);
+	if (c->lost)
 		return -EPIPE;
+	if (c->checking)
+		return -EBUSY;
+	if (!c->check_ev) {
+		c->check_ev = evtimer_new(c->base, check_timeout_cb, c);
+		if (!c->check_ev)
+			return -ENOMEM;
 	}
-	timer = evtimer_new(c->base, check_timeout_cb, c);
-	if (!timer)
-		return -ENOMEM;
 	c->checking = 1;
 	c->check_rc = 0;
+	c->check_done = done;
+	c->check_ctx = ctx;
 	c->ncheck = n;
 	c->npending = n;
 	for (i = 0; i < n; i++) {
-		c->check[i].token = c->next_token++;
+		c->check[i].token = take_token(c);
 		c->check[i].feature = features[i];
 		c->check[i].answered = 0;
 		evbuffer_add_printf(bufferevent_get_output(c->bev),
 				    "%lld check-support feature %s\n", (long long)c->check[i].token,
 				    features[i]);
 	}
-	evtimer_add(timer, &tv);
-	while (c->npending && !c->check_rc)
-		if (event_base_loop(c->base, 0) < 0)
-			break;
-	event_free(timer);
-	c->checking = 0;
-	if (c->check_rc) {
-		errmsg_set(err, errlen, "%s", c->check_msg);
-		return c->check_rc;
+	evtimer_add(c->check_ev, &tv);
+	if (!n) {
+		/* Nothing to ask: still answered from the loop, as promised. */
+		struct timeval now = {0, 0};
+
+		evtimer_add(c->check_ev, &now);
 	}
 	return 0;
 }
 
-int engine_conn_send_probe(struct engine_conn *c, const struct engine_probe *p, int64_t *token)
+int engine_conn_client_new(struct engine_client **out, struct engine_conn *c,
+			   const struct engine_client_ops *ops, void *ctx)
+{
+	struct engine_client *cl;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < c->nclients && c->clients[i]; i++)
+		;
+	if (i == c->nclients) {
+		size_t cap = c->nclients ? c->nclients * 2 : 16;
+		struct engine_client **grown;
+
+		if (cap > CLIENTS_MAX)
+			return i < CLIENTS_MAX ? -ENOMEM : -EMFILE;
+		grown = realloc(c->clients, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		memset(grown + c->nclients, 0, (cap - c->nclients) * sizeof(*grown));
+		c->clients = grown;
+		c->nclients = cap;
+	}
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	cl->conn = c;
+	cl->ops = *ops;
+	cl->ctx = ctx;
+	cl->id = (uint32_t)i;
+	cl->gen = ++c->next_gen;
+	c->clients[i] = cl;
+	*out = cl;
+	return 0;
+}
+
+struct engine_client *engine_conn_client_free(struct engine_client *cl)
+{
+	if (!cl)
+		return NULL;
+	/* Its probes stay in the map until answered; the generation drops the answers. */
+	if (cl->conn)
+		cl->conn->clients[cl->id] = NULL;
+	free(cl);
+	return NULL;
+}
+
+size_t engine_conn_inflight(const struct engine_conn *c)
+{
+	return c->npend;
+}
+
+static int queue_probe(struct engine_conn *c, const struct engine_probe *p, int64_t *token)
 {
 	char line[PROBE_LINE_MAX], addr[ADDR_TEXT_MAX];
 	int len;
@@ -660,9 +876,7 @@ int engine_conn_send_probe(struct engine_conn *c, const struct engine_probe *p, 
 		return -EPIPE;
 	if (!inet_ntop(p->dst.family, &p->dst.u, addr, sizeof(addr)))
 		return -EINVAL;
-	*token = c->next_token++;
-	if (c->next_token > PROTO_TOKEN_MAX)
-		c->next_token = 1;
+	*token = take_token(c);
 	len = snprintf(line, sizeof(line), "%lld send-probe %s %s protocol %s ttl %d",
 		       (long long)*token, p->dst.family == AF_INET ? "ip-4" : "ip-6", addr,
 		       proto_protocol_name(p->protocol), p->ttl);
@@ -696,6 +910,33 @@ int engine_conn_send_probe(struct engine_conn *c, const struct engine_probe *p, 
 	line[used++] = '\n';
 	if (evbuffer_add(bufferevent_get_output(c->bev), line, used))
 		return -ENOMEM;
+	return 0;
+}
+
+int engine_conn_send_probe(struct engine_client *cl, const struct engine_probe *p, uint64_t cookie)
+{
+	struct engine_conn *c = cl->conn;
+	struct pending e;
+	int64_t token;
+	int rc;
+
+	if (!c || c->lost)
+		return -EPIPE;
+	/* Room first: a line on the wire always has its entry. */
+	if ((c->npend + 1) * 2 > c->pend_cap) {
+		rc = pend_grow(c);
+		if (rc)
+			return rc;
+	}
+	rc = queue_probe(c, p, &token);
+	if (rc)
+		return rc;
+	e.token = token;
+	e.client = cl->id;
+	e.gen = cl->gen;
+	e.cookie = cookie;
+	pend_put(c, &e);
+	c->npend++;
 	return 0;
 }
 

@@ -49,10 +49,22 @@ struct engine_result {
 	struct stats_mpls mpls[STATS_MPLS_MAX];
 };
 
-/* One answer to the probe with this token. */
-typedef void (*engine_result_fn)(void *ctx, int64_t token, const struct engine_result *r);
-/* The engine went away (EOF, read error, or it sent garbage); err is one line. */
+/*
+ * A client of the connection (one trace): the answers to the probes it sent go to its
+ * result callback, with the cookie it gave; the loss of the engine goes to lost. Any
+ * number of clients share one connection; tokens are the connection's.
+ */
+struct engine_client;
+struct engine_client_ops {
+	void (*result)(void *ctx, uint64_t cookie, const struct engine_result *r);
+	/* The engine went away (EOF, read error, or it sent garbage); err is one line. */
+	void (*lost)(void *ctx, const char *err);
+};
+
+/* The owner's view of a lost engine (the monitor reconnects); err is one line. */
 typedef void (*engine_lost_fn)(void *ctx, const char *err);
+/* The start-up check ended: 0, -ENOTSUP, -EPIPE or -ETIMEDOUT, with msg one line. */
+typedef void (*engine_check_fn)(void *ctx, int rc, const char *msg);
 
 /*
  * Open a connection. spec: "unix:PATH" for a shared daemon, a program path to spawn,
@@ -62,22 +74,38 @@ typedef void (*engine_lost_fn)(void *ctx, const char *err);
  */
 int engine_conn_open(struct engine_conn **out, struct event_base *base, const char *spec,
 		     const char *self_exe, char *err, size_t errlen);
+/* Clients still registered are detached: their late answers are dropped. */
 struct engine_conn *engine_conn_free(struct engine_conn *c);
 
-void engine_conn_set_handlers(struct engine_conn *c, engine_result_fn on_result,
-			      engine_lost_fn on_lost, void *ctx);
+/* Who hears of a lost engine besides the clients; fn may be NULL. */
+void engine_conn_set_lost(struct engine_conn *c, engine_lost_fn fn, void *ctx);
+/* Whether the engine is gone. */
+int engine_conn_is_lost(const struct engine_conn *c);
 
 /*
- * Ask the engine about each feature (check-support) and wait, running the event base,
- * until all are answered "ok" or ENGINE_CONN_CHECK_TIMEOUT_MS passes. Returns 0,
- * -ENOTSUP when a feature is missing, -EPIPE when the engine died, -ETIMEDOUT; err holds
- * one line (including the engine's own last error line when it exited).
+ * Ask the engine about each feature (check-support) without waiting: done is called
+ * once, from the event loop, when all are answered "ok" (0), when one is not (-ENOTSUP),
+ * when the engine died (-EPIPE, msg holds its last error line) or after
+ * ENGINE_CONN_CHECK_TIMEOUT_MS (-ETIMEDOUT). Returns 0, or -errno when the check could
+ * not start (done is then not called): -EBUSY while one runs, -EPIPE when lost.
  */
-int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n, char *err,
-		      size_t errlen);
+int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n,
+		      engine_check_fn done, void *ctx);
 
-/* Queue one send-probe line; *token gets its token. 0 or -errno. */
-int engine_conn_send_probe(struct engine_conn *c, const struct engine_probe *p, int64_t *token);
+/* Register a client; ops is copied. 0 or -ENOMEM. */
+int engine_conn_client_new(struct engine_client **out, struct engine_conn *c,
+			   const struct engine_client_ops *ops, void *ctx);
+/* Unregister: answers to its probes still in flight are dropped. Accepts NULL. */
+struct engine_client *engine_conn_client_free(struct engine_client *cl);
+
+/*
+ * Queue one send-probe line for cl; its answer comes back to cl's result callback with
+ * cookie. 0, -EPIPE (engine lost), -ENOMEM or -EINVAL.
+ */
+int engine_conn_send_probe(struct engine_client *cl, const struct engine_probe *p, uint64_t cookie);
+
+/* Probes of all clients waiting for an answer. */
+size_t engine_conn_inflight(const struct engine_conn *c);
 
 /* A short description of the engine: "unix:PATH" or the program path. */
 const char *engine_conn_describe(const struct engine_conn *c);

@@ -30,6 +30,7 @@ enum {
 	OPT_LRU,
 	OPT_HISTORY,
 	OPT_ANALYZE,
+	OPT_MAX_CONCURRENT,
 };
 
 static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgyz";
@@ -83,6 +84,7 @@ static const struct option long_opts[] = {
 	{"lru", required_argument, NULL, OPT_LRU},
 	{"history", no_argument, NULL, OPT_HISTORY},
 	{"analyze", no_argument, NULL, OPT_ANALYZE},
+	{"max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -128,6 +130,8 @@ static const char usage_text[] =
 	"     --lru N                size of the host history (default 128, 0 = none)\n"
 	"     --history              list recently traced hosts, newest first, and exit\n"
 	"     --analyze              add a diagnosis of the path after the report\n"
+	"     --max-concurrent N     trace at most N of the hosts at once "
+	"(default " OPTIONS_DEFAULT_MAX_CONCURRENT_STR ")\n"
 	" -h, --help                 display this help and exit\n"
 	" -v, --version              output version information and exit\n"
 	"Environment: HOPWATCH_OPTIONS (default options), HOPWATCH_ENGINE (engine program),\n"
@@ -219,10 +223,18 @@ static int parse_seconds(int opt, const char *arg, double max_s, int64_t *out_us
 
 static int add_target(struct options *o, const char *name, char *err, size_t errlen)
 {
+	char **grown;
+
 	if (o->ntargets >= OPTIONS_MAX_TARGETS) {
 		errmsg_set(err, errlen, "too many hosts (at most %d)", OPTIONS_MAX_TARGETS);
 		return -EINVAL;
 	}
+	grown = realloc(o->targets, (o->ntargets + 1) * sizeof(*grown));
+	if (!grown) {
+		errmsg_set(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	o->targets = grown;
 	o->targets[o->ntargets] = strdup(name);
 	if (!o->targets[o->ntargets]) {
 		errmsg_set(err, errlen, "out of memory");
@@ -293,6 +305,7 @@ static void defaults(struct options *o)
 	o->timeout_s = OPTIONS_DEFAULT_TIMEOUT_S;
 	o->grace_s = OPTIONS_DEFAULT_GRACE_S;
 	o->lru = HISTORY_DEFAULT_MAX;
+	o->max_concurrent = OPTIONS_DEFAULT_MAX_CONCURRENT;
 }
 
 static int handle(struct options *o, int c, const char *arg, int is_root, char *err, size_t errlen)
@@ -501,6 +514,12 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 	case OPT_ANALYZE:
 		o->analyze = 1;
 		break;
+	case OPT_MAX_CONCURRENT:
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_TARGETS, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->max_concurrent = (size_t)v;
+		break;
 	default:
 		errmsg_set(err, errlen, "unknown option; try 'hopwatch --help'");
 		return -EINVAL;
@@ -616,6 +635,8 @@ void options_deinit(struct options *o)
 
 	for (i = 0; i < o->ntargets; i++)
 		free(o->targets[i]);
+	free(o->targets);
+	o->targets = NULL;
 	o->ntargets = 0;
 	free(o->env_copy);
 	o->env_copy = NULL;

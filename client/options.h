@@ -21,14 +21,17 @@
 #define OPTIONS_DEFAULT_GRACE_S	    5
 #define OPTIONS_DEFAULT_MAX_ECMP    8
 #define OPTIONS_DEFAULT_PSIZE	    64
+/* Traces run at once: every host of a typical -F list, a bounded load on the engine. */
+#define OPTIONS_DEFAULT_MAX_CONCURRENT	   256
+#define OPTIONS_DEFAULT_MAX_CONCURRENT_STR "256"
 /* Limits. */
 #define OPTIONS_MAX_TTL	       255
-#define OPTIONS_MAX_TARGETS    256
-#define OPTIONS_MAX_PSIZE      4470 /* mtr's MAXPACKET */
+#define OPTIONS_MAX_TARGETS    65536 /* hosts traced by one run (-F or arguments) */
+#define OPTIONS_MAX_PSIZE      4470  /* mtr's MAXPACKET */
 #define OPTIONS_MAX_COUNT      1000000000
 #define OPTIONS_MAX_INTERVAL_S 86400
 #define OPTIONS_MAX_TIMEOUT_S  3600
-#define OPTIONS_MAX_ARGS       256  /* words in HOPWATCH_OPTIONS plus argv */
+#define OPTIONS_MAX_ARGS       4096 /* words in HOPWATCH_OPTIONS plus argv */
 #define OPTIONS_ERR_MAX	       256  /* length of the error line */
 #define OPTIONS_HOST_MAX       255  /* longest host name in a -F file */
 #define OPTIONS_ENV_MAX	       4096 /* longest HOPWATCH_OPTIONS */
@@ -68,19 +71,20 @@ struct options {
 	int port;		   /* -P, 0 = engine default */
 	int local_port;		   /* -L, 0 = engine's choice */
 	int has_mark;
-	uint32_t mark;	    /* -M */
-	int mpls;	    /* -e */
-	int max_ecmp;	    /* -E */
-	const char *fields; /* -o, NULL = default */
-	int timeout_s;	    /* -Z */
-	int grace_s;	    /* -G */
-	const char *engine; /* --engine, NULL = default search */
-	const char *output; /* --output FILE for --html/--text, NULL = stdout */
-	int lru;	    /* --lru: hosts kept in the history, 0 = none */
-	int history;	    /* --history: print the recent hosts and exit */
-	int analyze;	    /* --analyze: diagnosis after the report (client/diagnose.h) */
+	uint32_t mark;	       /* -M */
+	int mpls;	       /* -e */
+	int max_ecmp;	       /* -E */
+	const char *fields;    /* -o, NULL = default */
+	int timeout_s;	       /* -Z */
+	int grace_s;	       /* -G */
+	const char *engine;    /* --engine, NULL = default search */
+	const char *output;    /* --output FILE for --html/--text, NULL = stdout */
+	int lru;	       /* --lru: hosts kept in the history, 0 = none */
+	int history;	       /* --history: print the recent hosts and exit */
+	int analyze;	       /* --analyze: diagnosis after the report (client/diagnose.h) */
+	size_t max_concurrent; /* --max-concurrent: traces run at once */
 	size_t ntargets;
-	char *targets[OPTIONS_MAX_TARGETS]; /* owned */
+	char **targets; /* owned, ntargets of them */
 	/* private: storage of the HOPWATCH_OPTIONS words */
 	char *env_copy;
 };

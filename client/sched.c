@@ -19,16 +19,20 @@
 /* Longest error line from the scheduler. */
 #define SCHED_ERR_MAX 256
 
+/* A probe in flight; its seq is the cookie the engine connection hands back. */
 struct slot {
-	int64_t token; /* 0 = free */
-	int ttl;
-	int round;
 	uint32_t seq;
+	uint8_t used;
+	uint8_t ttl;
+	int round;
 };
+
+/* First size of the ring of rounds still waiting for answers; it doubles as needed. */
+#define SCHED_ROUNDS_MIN 8
 
 struct sched {
 	struct event_base *base;
-	struct engine_conn *conn;
+	struct engine_client *client;
 	struct stats_table *table;
 	struct sched_config cfg;
 	struct engine_probe tmpl;
@@ -43,7 +47,13 @@ struct sched {
 	int dest_ttl; /* lowest TTL the destination answered at, 0 = not yet */
 	uint32_t inflight;
 	uint32_t seq; /* probes sent */
-	struct slot slots[SCHED_SLOTS];
+	uint32_t exhausted;
+	struct slot *slots; /* index seq & (nslots - 1) */
+	uint32_t nslots;    /* a power of two, SCHED_SLOTS_MIN..SCHED_SLOTS */
+	/* Rounds not yet reported done, oldest..round-1: probes each still has out. */
+	uint32_t *round_left; /* index round & (nrounds_ring - 1) */
+	uint32_t nrounds_ring;
+	int oldest; /* the oldest round not reported done */
 };
 
 static int64_t now_us(void)
@@ -86,6 +96,68 @@ static void maybe_done(struct sched *s)
 {
 	if (!s->finished && all_rounds_sent(s) && s->inflight == 0)
 		finish(s, 0, NULL);
+}
+
+/* Rounds are reported in order, once every probe of each is sent and answered. */
+static void report_rounds(struct sched *s)
+{
+	while (s->oldest < s->round && !s->finished) {
+		int r = s->oldest;
+
+		if (s->round_left[(uint32_t)r & (s->nrounds_ring - 1)])
+			return;
+		if (r == s->round - 1 && s->sending)
+			return; /* still being sent */
+		s->oldest++;
+		if (s->hooks.round_done)
+			s->hooks.round_done(s->hooks.ctx, r);
+	}
+}
+
+/* Make room in the ring for round s->round (about to start). */
+static int rounds_room(struct sched *s)
+{
+	uint32_t cap = s->nrounds_ring, ncap, *ring;
+	int r;
+
+	if ((uint32_t)(s->round - s->oldest) < cap)
+		return 0;
+	ncap = cap ? cap * 2 : SCHED_ROUNDS_MIN;
+	ring = calloc(ncap, sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	for (r = s->oldest; r < s->round; r++)
+		ring[(uint32_t)r & (ncap - 1)] = s->round_left[(uint32_t)r & (cap - 1)];
+	free(s->round_left);
+	s->round_left = ring;
+	s->nrounds_ring = ncap;
+	return 0;
+}
+
+static void round_probe_done(struct sched *s, int round)
+{
+	if (round >= s->oldest && round < s->round)
+		s->round_left[(uint32_t)round & (s->nrounds_ring - 1)]--;
+}
+
+/* Double the slots; in-flight seqs that were apart in the old table stay apart. */
+static int slots_grow(struct sched *s)
+{
+	uint32_t ncap = s->nslots * 2, i;
+	struct slot *ns;
+
+	if (ncap > SCHED_SLOTS)
+		return -ENOSPC;
+	ns = calloc(ncap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; i < s->nslots; i++)
+		if (s->slots[i].used)
+			ns[s->slots[i].seq & (ncap - 1)] = s->slots[i];
+	free(s->slots);
+	s->slots = ns;
+	s->nslots = ncap;
+	return 0;
 }
 
 /* The highest TTL worth probing in this round. */
@@ -133,6 +205,9 @@ static void end_round(struct sched *s)
 {
 	s->sending = 0;
 	s->cur_ttl = 0;
+	report_rounds(s);
+	if (s->finished)
+		return;
 	if (s->round_due) {
 		/* Late already: the next round starts now rather than an interval later. */
 		s->round_due = 0;
@@ -151,11 +226,23 @@ static void send_one(struct sched *s)
 {
 	struct engine_probe p = s->tmpl;
 	struct slot *sl;
-	int64_t token;
 	int ttl = s->cur_ttl, rc;
+	uint32_t seq = s->seq;
 
+	sl = &s->slots[seq & (s->nslots - 1)];
+	while (sl->used && slots_grow(s) == 0)
+		sl = &s->slots[seq & (s->nslots - 1)];
+	if (sl->used) {
+		/* SCHED_SLOTS probes later and still no answer: count it lost. */
+		stats_answer(s->table, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
+		round_probe_done(s, sl->round);
+		sl->used = 0;
+		s->inflight--;
+	}
 	p.ttl = ttl;
-	rc = engine_conn_send_probe(s->conn, &p, &token);
+	rc = stats_sent(s->table, ttl);
+	if (!rc)
+		rc = engine_conn_send_probe(s->client, &p, seq);
 	if (rc) {
 		char msg[SCHED_ERR_MAX];
 
@@ -163,20 +250,15 @@ static void send_one(struct sched *s)
 		finish(s, rc, msg);
 		return;
 	}
-	sl = &s->slots[token % SCHED_SLOTS];
-	if (sl->token) {
-		/* SCHED_SLOTS probes later and still no answer: count it lost. */
-		stats_answer(s->table, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
-		s->inflight--;
-	}
-	sl->token = token;
-	sl->ttl = ttl;
+	sl->used = 1;
+	sl->seq = seq;
+	sl->ttl = (uint8_t)ttl;
 	sl->round = s->round - 1;
-	sl->seq = s->seq++;
+	s->seq++;
 	s->inflight++;
-	stats_sent(s->table, ttl);
+	s->round_left[(uint32_t)sl->round & (s->nrounds_ring - 1)]++;
 	if (s->hooks.sent)
-		s->hooks.sent(s->hooks.ctx, ttl, sl->round, sl->seq);
+		s->hooks.sent(s->hooks.ctx, ttl, sl->round, seq);
 }
 
 static void gap_cb(evutil_socket_t fd, short what, void *arg)
@@ -217,6 +299,11 @@ static void round_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (!s->paused) {
+		if (rounds_room(s)) {
+			finish(s, -ENOMEM, "out of memory");
+			return;
+		}
+		s->round_left[(uint32_t)s->round & (s->nrounds_ring - 1)] = 0;
 		s->round++;
 		s->sending = 1;
 		s->cur_ttl = s->cfg.first_ttl;
@@ -241,13 +328,15 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* -G ran out: what is still out there is lost, as mtr would count it. */
-	for (i = 0; i < SCHED_SLOTS; i++) {
-		if (s->slots[i].token) {
+	for (i = 0; i < s->nslots; i++) {
+		if (s->slots[i].used) {
 			stats_answer(s->table, s->slots[i].ttl, STATS_LOST, NULL, 0, NULL, 0);
-			s->slots[i].token = 0;
+			round_probe_done(s, s->slots[i].round);
+			s->slots[i].used = 0;
 		}
 	}
 	s->inflight = 0;
+	report_rounds(s);
 	finish(s, 0, NULL);
 }
 
@@ -314,20 +403,40 @@ static enum stats_outcome outcome_of(const struct engine_result *r)
 	return STATS_LOST;
 }
 
-static void on_result(void *ctx, int64_t token, const struct engine_result *r)
+/* Who answers the hop, to tell its owner when that changes. */
+struct hop_view {
+	size_t nresponders;
+	struct stats_addr last;
+};
+
+static void hop_view(const struct sched *s, int ttl, struct hop_view *v)
+{
+	const struct stats_hop *h = stats_table_hop(s->table, ttl);
+
+	memset(v, 0, sizeof(*v));
+	if (h) {
+		v->nresponders = h->nresponders;
+		v->last = h->last_addr;
+	}
+}
+
+static void on_exhausted(struct sched *s, const struct slot *sl)
+{
+	stats_unsent(s->table, sl->ttl);
+	s->exhausted++;
+	if (s->hooks.exhausted)
+		s->hooks.exhausted(s->hooks.ctx, sl->ttl, sl->round);
+}
+
+static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 {
 	struct sched *s = ctx;
-	struct slot *sl;
+	struct slot *sl, done;
+	struct hop_view before, after;
 	enum stats_outcome oc;
-	uint32_t seq;
-	int ttl, round;
 
 	if (s->finished)
 		return;
-	if (token <= 0)
-		sl = NULL;
-	else
-		sl = &s->slots[token % SCHED_SLOTS];
 	if (fatal_reply(r->reply)) {
 		const struct proto_reply_info *ri = proto_reply_info(r->reply);
 		char msg[SCHED_ERR_MAX];
@@ -337,28 +446,43 @@ static void on_result(void *ctx, int64_t token, const struct engine_result *r)
 		finish(s, -EINVAL, msg);
 		return;
 	}
-	if (!sl || sl->token != token) {
-		log_debug("engine answered unknown token %lld", (long long)token);
+	sl = &s->slots[cookie & (s->nslots - 1)];
+	if (!sl->used || sl->seq != (uint32_t)cookie) {
+		log_debug("answer for a probe no longer in flight (seq %llu)",
+			  (unsigned long long)cookie);
 		return;
 	}
-	ttl = sl->ttl;
-	round = sl->round;
-	seq = sl->seq;
-	sl->token = 0;
+	done = *sl;
+	sl->used = 0;
 	s->inflight--;
-	oc = outcome_of(r);
-	stats_answer(s->table, ttl, oc, oc == STATS_LOST ? NULL : &r->from,
-		     r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
-	if (oc == STATS_REPLY && (!s->dest_ttl || ttl < s->dest_ttl))
-		s->dest_ttl = ttl;
-	if (s->hooks.answer)
-		s->hooks.answer(s->hooks.ctx, ttl, round, seq, oc,
-				oc == STATS_LOST ? NULL : &r->from, r->rtt_us);
+	round_probe_done(s, done.round);
+	if (r->reply == PROTO_REPLY_PROBES_EXHAUSTED) {
+		on_exhausted(s, &done);
+	} else {
+		oc = outcome_of(r);
+		hop_view(s, done.ttl, &before);
+		stats_answer(s->table, done.ttl, oc, oc == STATS_LOST ? NULL : &r->from,
+			     r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
+		if (oc == STATS_REPLY && (!s->dest_ttl || done.ttl < s->dest_ttl))
+			s->dest_ttl = done.ttl;
+		if (s->hooks.answer)
+			s->hooks.answer(s->hooks.ctx, done.ttl, done.round, done.seq, oc,
+					oc == STATS_LOST ? NULL : &r->from, r->rtt_us);
+		hop_view(s, done.ttl, &after);
+		if (s->hooks.hop_changed && (before.nresponders != after.nresponders ||
+					     !stats_addr_equal(&before.last, &after.last)))
+			s->hooks.hop_changed(s->hooks.ctx, done.ttl);
+		if (s->finished)
+			return;
+	}
 	/* The destination answered mid-round: nothing past it is worth probing. */
 	if (s->sending && s->cur_ttl > round_limit(s)) {
 		evtimer_del(s->gap_ev);
 		end_round(s);
+		if (s->finished)
+			return;
 	}
+	report_rounds(s);
 	maybe_done(s);
 }
 
@@ -373,7 +497,9 @@ int sched_new(struct sched **out, struct event_base *base, struct engine_conn *c
 	      struct stats_table *table, const struct sched_config *cfg,
 	      const struct engine_probe *tmpl, const struct sched_hooks *hooks)
 {
+	static const struct engine_client_ops ops = {.result = on_result, .lost = on_lost};
 	struct sched *s;
+	int rc;
 
 	*out = NULL;
 	if (cfg->first_ttl < 1 || cfg->max_ttl >= STATS_MAX_HOPS || cfg->first_ttl > cfg->max_ttl ||
@@ -383,20 +509,25 @@ int sched_new(struct sched **out, struct event_base *base, struct engine_conn *c
 	if (!s)
 		return -ENOMEM;
 	s->base = base;
-	s->conn = conn;
 	s->table = table;
 	s->cfg = *cfg;
 	s->tmpl = *tmpl;
 	if (hooks)
 		s->hooks = *hooks;
+	s->nslots = SCHED_SLOTS_MIN;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
 	s->round_ev = evtimer_new(base, round_cb, s);
 	s->gap_ev = evtimer_new(base, gap_cb, s);
 	s->grace_ev = evtimer_new(base, grace_cb, s);
-	if (!s->round_ev || !s->gap_ev || !s->grace_ev) {
+	if (!s->slots || !s->round_ev || !s->gap_ev || !s->grace_ev) {
 		sched_free(s);
 		return -ENOMEM;
 	}
-	engine_conn_set_handlers(conn, on_result, on_lost, s);
+	rc = engine_conn_client_new(&s->client, conn, &ops, s);
+	if (rc) {
+		sched_free(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 }
@@ -405,14 +536,15 @@ struct sched *sched_free(struct sched *s)
 {
 	if (!s)
 		return NULL;
-	if (s->conn)
-		engine_conn_set_handlers(s->conn, NULL, NULL, NULL);
+	s->client = engine_conn_client_free(s->client);
 	if (s->grace_ev)
 		event_free(s->grace_ev);
 	if (s->gap_ev)
 		event_free(s->gap_ev);
 	if (s->round_ev)
 		event_free(s->round_ev);
+	free(s->round_left);
+	free(s->slots);
 	free(s);
 	return NULL;
 }
@@ -445,4 +577,15 @@ int sched_rounds(const struct sched *s)
 uint32_t sched_inflight(const struct sched *s)
 {
 	return s->inflight;
+}
+
+uint32_t sched_exhausted(const struct sched *s)
+{
+	return s->exhausted;
+}
+
+size_t sched_bytes(const struct sched *s)
+{
+	return sizeof(*s) + s->nslots * sizeof(*s->slots) +
+	       s->nrounds_ring * sizeof(*s->round_left);
 }

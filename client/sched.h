@@ -7,6 +7,7 @@
 #ifndef HOPWATCH_CLIENT_SCHED_H
 #define HOPWATCH_CLIENT_SCHED_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "client/engine_conn.h"
@@ -15,8 +16,13 @@
 struct event_base;
 struct sched;
 
-/* Probes remembered in flight (by token); more at once are refused. */
-#define SCHED_SLOTS 16384
+/*
+ * Probes remembered in flight, at most: the table starts at SCHED_SLOTS_MIN and doubles
+ * when a new probe would land on one still out; at SCHED_SLOTS the older one is counted
+ * lost, as it is that many probes old.
+ */
+#define SCHED_SLOTS	16384
+#define SCHED_SLOTS_MIN 64
 /* Longest pause between two probes of one round. */
 #define SCHED_GAP_MAX_US 25000
 /* Shortest pause between two probes of one round. */
@@ -38,12 +44,21 @@ struct sched_hooks {
 		       const struct stats_addr *from, int64_t rtt_us);
 	/* The run ended: err 0 (all rounds done) or -errno with msg one line. */
 	void (*done)(void *ctx, int err, const char *msg);
+	/* Every probe of this round was sent and answered (or timed out). */
+	void (*round_done)(void *ctx, int round);
+	/* The hop's responders changed: a new one, or another answered last. */
+	void (*hop_changed)(void *ctx, int ttl);
+	/*
+	 * The engine had no room for a probe (probes-exhausted): it never left, so it is
+	 * not counted at all, neither sent nor lost.
+	 */
+	void (*exhausted)(void *ctx, int ttl, int round);
 	void *ctx;
 };
 
 /*
- * tmpl is copied: every probe is tmpl with its ttl set. The scheduler takes over the
- * engine connection's handlers. Returns 0 or -errno.
+ * tmpl is copied: every probe is tmpl with its ttl set. The scheduler is a client of the
+ * engine connection of its own, beside any others. Returns 0 or -errno.
  */
 int sched_new(struct sched **out, struct event_base *base, struct engine_conn *conn,
 	      struct stats_table *table, const struct sched_config *cfg,
@@ -57,8 +72,11 @@ void sched_stop(struct sched *s);
 /* Pause or resume new rounds (the live view's 'p'). */
 void sched_pause(struct sched *s, int paused);
 
-/* Rounds started so far, and probes in flight. */
+/* Rounds started so far, probes in flight, and probes the engine had no room for. */
 int sched_rounds(const struct sched *s);
 uint32_t sched_inflight(const struct sched *s);
+uint32_t sched_exhausted(const struct sched *s);
+/* Bytes the scheduler holds (its slots grow with the probes in flight). */
+size_t sched_bytes(const struct sched *s);
 
 #endif

@@ -157,16 +157,37 @@ void stats_table_reset(struct stats_table *t)
 	t->dest_ttl = 0;
 }
 
-void stats_sent(struct stats_table *t, int ttl)
+int stats_sent(struct stats_table *t, int ttl)
 {
 	struct stats_hop *h = hop_of(t, ttl);
 
 	if (!h)
-		return;
+		return -EINVAL;
 	h->acc.sent++;
 	h->acc.inflight++;
 	if (ttl > t->max_ttl_seen)
 		t->max_ttl_seen = ttl;
+	return 0;
+}
+
+void stats_unsent(struct stats_table *t, int ttl)
+{
+	struct stats_hop *h = hop_of(t, ttl);
+
+	if (!h || !h->acc.inflight)
+		return;
+	h->acc.sent--;
+	h->acc.inflight--;
+}
+
+size_t stats_table_bytes(const struct stats_table *t)
+{
+	return t ? sizeof(*t) : 0;
+}
+
+const struct stats_hop *stats_table_hop(const struct stats_table *t, int ttl)
+{
+	return ttl >= 1 && ttl <= STATS_MAX_HOPS ? &t->hops[ttl - 1] : NULL;
 }
 
 void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,

@@ -98,7 +98,13 @@ struct stats_table *stats_table_free(struct stats_table *t);
 void stats_table_reset(struct stats_table *t);
 
 /* A probe with this TTL was sent (1 <= ttl < STATS_MAX_HOPS). */
-void stats_sent(struct stats_table *t, int ttl);
+int stats_sent(struct stats_table *t, int ttl);
+/* A probe counted by stats_sent() never left (probes-exhausted): it counts for nothing. */
+void stats_unsent(struct stats_table *t, int ttl);
+/* Bytes of memory the table holds. */
+size_t stats_table_bytes(const struct stats_table *t);
+/* The hop of this TTL, or NULL outside the table. */
+const struct stats_hop *stats_table_hop(const struct stats_table *t, int ttl);
 
 /*
  * Its answer: outcome, responder (NULL for STATS_LOST), RTT in microseconds, MPLS

@@ -76,9 +76,11 @@ static const char *const tui_help[] = {
 };
 
 struct tui {
-	struct tui_config cfg; /* cfg.meta.fields points at fields */
+	struct tui_config cfg; /* cfg.meta.fields points at fields; cfg.traces not kept */
 	SCREEN *screen;
-	struct sched *sched;
+	struct trace **traces; /* cfg.ntraces */
+	struct report_meta *metas;
+	size_t cur; /* the trace shown */
 	struct event *key_ev, *tick_ev, *winch_ev, *hup_ev;
 	enum tui_mode mode;
 	int help, paused, finished, numeric;
@@ -87,7 +89,6 @@ struct tui {
 	size_t prompt_len;
 	char fields[TUI_FIELDS_MAX + 1];
 	char note[TUI_NOTE_MAX]; /* one-off message on the status line */
-	int have_proto[PROTO_PROTOCOL__COUNT];
 	int err;
 	char msg[TUI_ERR_MAX];
 	int newest_round;			   /* highest round seen, -1 = none */
@@ -142,23 +143,30 @@ static int32_t *history_cell(struct tui *t, int ttl, int round)
 	return &t->hist[ttl - 1][round % TUI_HISTORY];
 }
 
-static void on_sent(void *ctx, int ttl, int round, uint32_t seq)
+static int shown(const struct tui *t, const struct trace *tr)
+{
+	return t->traces && t->traces[t->cur] == tr;
+}
+
+static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq)
 {
 	struct tui *t = ctx;
 	int32_t *cell;
 
 	(void)seq;
+	if (!shown(t, tr))
+		return;
 	history_round(t, round);
 	cell = history_cell(t, ttl, round);
 	if (cell)
 		*cell = TUI_PENDING;
 }
 
-static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
-		      const struct stats_addr *from, int64_t rtt_us)
+static void on_answer(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq,
+		      enum stats_outcome outcome, const struct stats_addr *from, int64_t rtt_us)
 {
 	struct tui *t = ctx;
-	int32_t *cell = history_cell(t, ttl, round);
+	int32_t *cell = shown(t, tr) ? history_cell(t, ttl, round) : NULL;
 
 	(void)seq;
 	(void)from;
@@ -170,42 +178,53 @@ static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_ou
 		*cell = rtt_us < 0 ? 0 : rtt_us > INT32_MAX ? INT32_MAX : (int32_t)rtt_us;
 }
 
-static void on_done(void *ctx, int err, const char *msg)
+static void quit(struct tui *t, int err, const char *msg)
+{
+	if (err && !t->err)
+		set_msg(t, err, msg);
+	if (t->cfg.done)
+		t->cfg.done(t->cfg.ctx, t->err, t->err ? t->msg : NULL);
+}
+
+static int all_finished(const struct tui *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++)
+		if (!trace_finished(t->traces[i]))
+			return 0;
+	return 1;
+}
+
+static void on_finished(void *ctx, struct trace *tr, int err, const char *msg)
 {
 	struct tui *t = ctx;
 
+	(void)tr;
 	if (err) {
-		set_msg(t, err, msg);
-		event_base_loopbreak(t->cfg.base);
+		quit(t, err, msg);
 		return;
 	}
 	/* -c rounds are done: like mtr's curses view with -c, the view ends by itself. */
-	t->finished = 1;
-	event_base_loopbreak(t->cfg.base);
+	if (all_finished(t)) {
+		t->finished = 1;
+		quit(t, 0, NULL);
+	}
 }
 
-static int start_sched(struct tui *t)
+static struct trace *cur_trace(const struct tui *t)
 {
-	struct sched_hooks hooks = {
-		.sent = on_sent,
-		.answer = on_answer,
-		.done = on_done,
-		.ctx = t,
-	};
-	int rc;
+	return t->traces[t->cur];
+}
 
-	t->finished = 0;
-	t->paused = 0;
-	rc = sched_new(&t->sched, t->cfg.base, t->cfg.conn, t->cfg.table, &t->cfg.sched,
-		       &t->cfg.tmpl, &hooks);
-	if (rc) {
-		set_msg(t, rc, "cannot start the scheduler");
-		return rc;
-	}
-	rc = sched_start(t->sched);
-	if (rc && !t->err)
-		set_msg(t, rc, "cannot send the first probes");
-	return rc;
+static struct stats_table *cur_table(const struct tui *t)
+{
+	return trace_table(cur_trace(t));
+}
+
+static const struct engine_probe *cur_tmpl(const struct tui *t)
+{
+	return &trace_config(cur_trace(t))->tmpl;
 }
 
 /* ---- drawing ---- */
@@ -221,7 +240,7 @@ static void put_line(int y, int x, const char *s, size_t n)
 
 static void draw_title(struct tui *t)
 {
-	const struct report_meta *m = &t->cfg.meta;
+	const struct report_meta *m = &t->metas[t->cur];
 	char host[TUI_NAME_MAX], target[TUI_NAME_MAX], addr[INET6_ADDRSTRLEN], line[TUI_LINE_MAX];
 	char when[TUI_TIME_MAX];
 	const char *title = "hopwatch " HOPWATCH_VERSION;
@@ -269,8 +288,8 @@ static void draw_status(struct tui *t)
 {
 	char line[TUI_LINE_MAX];
 	const char *run = t->finished ? "finished, q quits" : t->paused ? "paused" : "running";
-	const char *proto = proto_protocol_name(t->cfg.tmpl.protocol);
-	int rounds = t->sched ? sched_rounds(t->sched) : 0;
+	const char *proto = proto_protocol_name(cur_tmpl(t)->protocol);
+	int rounds = trace_rounds(cur_trace(t));
 
 	if (t->prompting) {
 		snprintf(line, sizeof(line), "Fields: %s_   (Enter sets, Esc cancels)", t->prompt);
@@ -389,14 +408,15 @@ static void draw_table(struct tui *t)
 	size_t len = 0;
 	int32_t scale[TUI_NFACTORS];
 	int y = TUI_TOP_ROWS - 1, n = 0, width = COLS - TUI_HOST_COLUMN - 1;
-	int last_hop = stats_last_hop(t->cfg.table);
+	int last_hop = stats_last_hop(cur_table(t));
 	FILE *f;
 
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return;
-	t->cfg.meta.numeric = t->numeric;
-	if (report_render(REPORT_FORMAT_REPORT, t->cfg.table, &t->cfg.meta, f)) {
+	t->metas[t->cur].numeric = t->numeric;
+	t->metas[t->cur].fields = t->fields;
+	if (report_render(REPORT_FORMAT_REPORT, cur_table(t), &t->metas[t->cur], f)) {
 		fclose(f);
 		free(buf);
 		return;
@@ -467,20 +487,29 @@ static void draw(struct tui *t)
 static void restart(struct tui *t, enum proto_protocol p)
 {
 	const char *name = proto_protocol_name(p);
+	size_t i;
 
-	if (!t->have_proto[p]) {
+	if (!t->cfg.have_proto[p]) {
 		snprintf(t->note, sizeof(t->note), "the engine cannot send %s probes",
 			 name ? name : "such");
 		return;
 	}
-	t->sched = sched_free(t->sched);
-	stats_table_reset(t->cfg.table);
 	history_clear(t);
 	t->newest_round = -1; /* the new scheduler counts its rounds from 0 again */
-	t->cfg.tmpl.protocol = p;
-	t->cfg.meta.protocol = name;
-	if (start_sched(t))
-		event_base_loopbreak(t->cfg.base);
+	t->finished = 0;
+	t->paused = 0;
+	for (i = 0; i < t->cfg.ntraces; i++) {
+		struct engine_probe tmpl = trace_config(t->traces[i])->tmpl;
+		int rc;
+
+		tmpl.protocol = p;
+		t->metas[i].protocol = name;
+		rc = trace_restart(t->traces[i], &tmpl);
+		if (rc) {
+			quit(t, rc, "cannot restart the trace");
+			return;
+		}
+	}
 }
 
 static void prompt_key(struct tui *t, int ch)
@@ -515,6 +544,8 @@ static void prompt_key(struct tui *t, int ch)
 
 static void handle_key(struct tui *t, int ch)
 {
+	size_t i;
+
 	if (ch == KEY_RESIZE)
 		return;
 	if (t->prompting) {
@@ -536,19 +567,22 @@ static void handle_key(struct tui *t, int ch)
 		t->numeric = !t->numeric;
 		break;
 	case 'p':
-		if (t->sched && !t->finished) {
-			sched_pause(t->sched, 1);
+		if (!t->finished) {
+			for (i = 0; i < t->cfg.ntraces; i++)
+				trace_pause(t->traces[i], 1);
 			t->paused = 1;
 		}
 		break;
 	case ' ':
-		if (t->sched && t->paused) {
-			sched_pause(t->sched, 0);
+		if (t->paused) {
+			for (i = 0; i < t->cfg.ntraces; i++)
+				trace_pause(t->traces[i], 0);
 			t->paused = 0;
 		}
 		break;
 	case 'r':
-		stats_table_reset(t->cfg.table);
+		for (i = 0; i < t->cfg.ntraces; i++)
+			stats_table_reset(trace_table(t->traces[i]));
 		history_clear(t);
 		break;
 	case 'd':
@@ -564,16 +598,16 @@ static void handle_key(struct tui *t, int ch)
 		memcpy(t->prompt, t->fields, t->prompt_len + 1);
 		break;
 	case 'u':
-		restart(t, t->cfg.tmpl.protocol == PROTO_PROTOCOL_UDP ? PROTO_PROTOCOL_ICMP
-								      : PROTO_PROTOCOL_UDP);
+		restart(t, cur_tmpl(t)->protocol == PROTO_PROTOCOL_UDP ? PROTO_PROTOCOL_ICMP
+								       : PROTO_PROTOCOL_UDP);
 		break;
 	case 't':
-		restart(t, t->cfg.tmpl.protocol == PROTO_PROTOCOL_TCP ? PROTO_PROTOCOL_ICMP
-								      : PROTO_PROTOCOL_TCP);
+		restart(t, cur_tmpl(t)->protocol == PROTO_PROTOCOL_TCP ? PROTO_PROTOCOL_ICMP
+								       : PROTO_PROTOCOL_TCP);
 		break;
 	case 'q':
 	case 'Q':
-		event_base_loopbreak(t->cfg.base);
+		quit(t, 0, NULL);
 		break;
 	default:
 		break;
@@ -588,7 +622,7 @@ static void key_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Readable with nothing to read: the terminal hung up. Leave, or this spins. */
 	if (ioctl(fd, FIONREAD, &avail) == 0 && avail == 0) {
-		event_base_loopbreak(t->cfg.base);
+		quit(t, 0, NULL);
 		return;
 	}
 	while ((ch = getch()) != ERR)
@@ -620,24 +654,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	event_base_loopbreak(t->cfg.base);
-}
-
-/* Which protocols u/t may switch to; asked now, because later the loop is running. */
-static void probe_protocols(struct tui *t)
-{
-	char err[ENGINE_CONN_ERR_MAX];
-	int p;
-
-	for (p = 0; p < PROTO_PROTOCOL__COUNT; p++) {
-		const char *name = proto_protocol_name((enum proto_protocol)p);
-
-		if (p == (int)t->cfg.tmpl.protocol)
-			t->have_proto[p] = 1;
-		else if (name && p != PROTO_PROTOCOL_SCTP)
-			t->have_proto[p] =
-				engine_conn_check(t->cfg.conn, &name, 1, err, sizeof(err)) == 0;
-	}
+	quit(t, 0, NULL);
 }
 
 static int curses_start(struct tui *t)
@@ -665,6 +682,61 @@ int tui_usable(void)
 	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 }
 
+static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err, size_t errlen)
+{
+	const struct trace_hooks hooks = {
+		.finished = on_finished,
+		.sent = on_sent,
+		.answer = on_answer,
+		.ctx = t,
+	};
+	size_t i;
+	int rc;
+
+	t->traces = calloc(t->cfg.ntraces, sizeof(*t->traces));
+	t->metas = calloc(t->cfg.ntraces, sizeof(*t->metas));
+	if (!t->traces || !t->metas) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->cfg.ntraces; i++) {
+		const struct trace_config *tc = &cfgs[i];
+		struct report_meta *m = &t->metas[i];
+
+		rc = trace_new(&t->traces[i], t->cfg.base, t->cfg.conn, tc, &hooks);
+		if (rc) {
+			snprintf(err, errlen, "cannot make the trace of %s: %s", tc->name,
+				 strerror(-rc));
+			return rc;
+		}
+		*m = t->cfg.meta;
+		m->target = trace_config(t->traces[i])->name;
+		m->target_addr = &trace_config(t->traces[i])->dst;
+		m->psize = tc->tmpl.size;
+		m->bitpattern = tc->tmpl.bitpattern;
+		m->protocol = proto_protocol_name(tc->tmpl.protocol);
+		m->fields = t->fields;
+	}
+	return 0;
+}
+
+static int start_traces(struct tui *t, char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < t->cfg.ntraces; i++) {
+		rc = trace_start(t->traces[i]);
+		if (rc) {
+			snprintf(err, errlen, "%s",
+				 trace_error(t->traces[i])[0] ? trace_error(t->traces[i])
+							      : "cannot send the first probes");
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t errlen)
 {
 	struct timeval tick = {.tv_sec = 0, .tv_usec = TUI_TICK_US};
@@ -678,13 +750,23 @@ int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t er
 		return -ENOMEM;
 	}
 	t->cfg = *cfg;
+	t->cfg.traces = NULL;
 	t->numeric = cfg->meta.numeric;
 	snprintf(t->fields, sizeof(t->fields), "%s",
 		 cfg->meta.fields ? cfg->meta.fields : TUI_FIELDS_LATENCY);
 	t->cfg.meta.fields = t->fields;
 	t->newest_round = -1;
 	history_clear(t);
-	probe_protocols(t);
+	if (!cfg->ntraces) {
+		snprintf(err, errlen, "nothing to trace");
+		free(t);
+		return -EINVAL;
+	}
+	rc = make_traces(t, cfg->traces, err, errlen);
+	if (rc) {
+		tui_free(t);
+		return rc;
+	}
 
 	t->key_ev = event_new(cfg->base, STDIN_FILENO, EV_READ | EV_PERSIST, key_cb, t);
 	t->tick_ev = event_new(cfg->base, -1, EV_PERSIST, tick_cb, t);
@@ -709,9 +791,8 @@ int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t er
 		tui_free(t);
 		return -ENOMEM;
 	}
-	rc = start_sched(t);
+	rc = start_traces(t, err, errlen);
 	if (rc) {
-		snprintf(err, errlen, "%s", t->msg);
 		tui_free(t);
 		return rc;
 	}
@@ -720,25 +801,52 @@ int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t er
 	return 0;
 }
 
-int tui_run(struct tui *t, char *err, size_t errlen)
+size_t tui_ntraces(const struct tui *t)
 {
-	if (!t->err && event_base_dispatch(t->cfg.base) < 0)
-		set_msg(t, -EIO, "the event loop failed");
-	if (t->err)
-		snprintf(err, errlen, "%s", t->msg);
-	return t->err;
+	return t->cfg.ntraces;
 }
 
-struct tui *tui_free(struct tui *t)
+struct trace *tui_trace(struct tui *t, size_t i)
 {
-	if (!t)
-		return NULL;
-	t->sched = sched_free(t->sched);
+	return i < t->cfg.ntraces ? t->traces[i] : NULL;
+}
+
+const struct report_meta *tui_meta(const struct tui *t, size_t i)
+{
+	return i < t->cfg.ntraces ? &t->metas[i] : NULL;
+}
+
+static void curses_end(struct tui *t)
+{
 	if (t->screen) {
 		endwin();
 		tui_curses_active = 0;
 		delscreen(t->screen);
+		t->screen = NULL;
 	}
+}
+
+int tui_end(struct tui *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++)
+		trace_pause(t->traces[i], 1);
+	curses_end(t);
+	return 0;
+}
+
+struct tui *tui_free(struct tui *t)
+{
+	size_t i;
+
+	if (!t)
+		return NULL;
+	for (i = 0; t->traces && i < t->cfg.ntraces; i++)
+		t->traces[i] = trace_free(t->traces[i]);
+	free(t->traces);
+	free(t->metas);
+	curses_end(t);
 	if (t->hup_ev)
 		event_free(t->hup_ev);
 	if (t->winch_ev)

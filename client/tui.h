@@ -1,7 +1,7 @@
 /*
  * tui: hopwatch's live full-screen view (ncurses), mtr's curses display with mtr's keys.
- * Owns the terminal, the keyboard and, while it runs, the scheduler (it must restart it
- * for u/t). Renders the hop table through report_render() so the columns, -o order, names
+ * Owns the terminal, the keyboard and the traces it shows (it restarts them for u/t,
+ * resets them for r). Renders the hop table through report_render() so the columns, -o order, names
  * and ECMP rows are the -r report's. Never blocks the event loop and never leaves the
  * terminal in raw mode: tui_free() (and an atexit fallback) always ends curses.
  */
@@ -12,8 +12,8 @@
 
 #include "client/engine_conn.h"
 #include "client/report.h"
-#include "client/sched.h"
 #include "client/stats.h"
+#include "client/trace.h"
 
 struct event_base;
 struct tui;
@@ -25,14 +25,20 @@ struct tui;
 /* Longest error line handed back. */
 #define TUI_ERR_MAX 512
 
+/* The view ended: 'q', the terminal hung up, the last round (report_on_exit), a failure. */
+typedef void (*tui_done_fn)(void *ctx, int err, const char *msg);
+
 struct tui_config {
 	struct event_base *base;
-	struct engine_conn *conn;  /* probes go here; the scheduler takes its handlers */
-	struct stats_table *table; /* shown, reset by 'r' and on a protocol switch */
-	struct sched_config sched; /* count 0 = run until 'q' */
-	struct engine_probe tmpl;  /* protocol switched by u/t */
-	struct report_meta meta;   /* copied; fields and numeric change with o, j, n */
-	int report_on_exit;	   /* end the view as soon as count rounds are done */
+	struct engine_conn *conn;	   /* the traces' probes go here */
+	const struct trace_config *traces; /* copied: one trace each, in this order */
+	size_t ntraces;
+	struct report_meta meta; /* copied; fields and numeric change with o, j, n; target,
+				  * target_addr and start are set per trace */
+	int have_proto[PROTO_PROTOCOL__COUNT]; /* what u/t may switch to (asked beforehand) */
+	int report_on_exit;		       /* end the view as soon as count rounds are done */
+	tui_done_fn done;
+	void *ctx;
 };
 
 /*
@@ -42,19 +48,22 @@ struct tui_config {
 int tui_usable(void);
 
 /*
- * Take over the terminal (curses, cbreak, no echo) and start the scheduler. Returns 0 or
- * -errno with err one line; on failure the terminal is as it was.
+ * Take over the terminal (curses, cbreak, no echo), make the traces and start them. The
+ * caller runs the event loop; done tells when the view is over. Returns 0 or -errno with
+ * err one line; on failure the terminal is as it was.
  */
 int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t errlen);
 
-/*
- * Run the event loop until 'q', until the loop is broken from outside (a signal handler
- * calling event_base_loopbreak), until the engine fails, or (with report_on_exit and a
- * count) until the last round is done. Returns 0 or -errno with err one line.
- */
-int tui_run(struct tui *t, char *err, size_t errlen);
+/* The traces, for the report printed after the view (--report-on-exit). */
+size_t tui_ntraces(const struct tui *t);
+struct trace *tui_trace(struct tui *t, size_t i);
+/* What the view showed of trace i: its report meta (names on or off as last shown). */
+const struct report_meta *tui_meta(const struct tui *t, size_t i);
 
-/* Stop the scheduler, end curses and restore the terminal. Accepts NULL. */
+/* Stop the traces and give the terminal back, keeping the traces for a report. 0. */
+int tui_end(struct tui *t);
+
+/* Stop the traces, end curses and restore the terminal. Accepts NULL. */
 struct tui *tui_free(struct tui *t);
 
 #endif

@@ -206,13 +206,25 @@ static void test_cache_spares_pending(void **state)
 	free(c);
 }
 
+static void never_called(void *ctx, size_t pending)
+{
+	(void)ctx;
+	(void)pending;
+	fail_msg("a wait with no resolver must not call back");
+}
+
 static void test_numeric_no_object(void **state)
 {
 	struct stats_addr a = v4("192.0.2.1");
+	struct dns_waiter *w = (struct dns_waiter *)&a;
 
 	(void)state;
 	assert_null(dns_lookup(NULL, &a));
-	assert_int_equal(dns_wait(NULL, &a, 1, DNS_REPORT_WAIT_US), 0);
+	/* -n: nothing to wait for, no waiter, no callback. */
+	assert_int_equal(dns_wait(NULL, &a, 1, DNS_REPORT_WAIT_US, never_called, NULL, &w),
+			 DNS_WAIT_NONE);
+	assert_null(w);
+	assert_null(dns_waiter_free(NULL));
 	assert_null(dns_free(NULL));
 }
 

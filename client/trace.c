@@ -1,0 +1,345 @@
+/*
+ * trace: a scheduler feeding a statistics table, for one target, behind callbacks. The
+ * scheduler's hooks come back here and go on to the owner with the trace attached, so
+ * that an owner of many traces needs one set of functions.
+ */
+#include "client/trace.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "common/errmsg.h"
+
+struct trace {
+	struct event_base *base;
+	struct engine_conn *conn;
+	struct trace_config cfg;
+	struct trace_hooks hooks;
+	struct stats_table *table;
+	struct sched *sched;
+	struct event *stop_ev; /* trace_stop() ends the trace from the loop */
+	struct diagnose_result *diag;
+	int started, finished, status;
+	uint32_t exhausted; /* of schedulers before the current one */
+	char err[TRACE_ERR_MAX];
+};
+
+int trace_config_from_options(struct trace_config *cfg, const struct options *o, const char *name,
+			      const struct stats_addr *dst)
+{
+	struct engine_probe *p = &cfg->tmpl;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!name || strlen(name) > TRACE_NAME_MAX || !dst->family)
+		return -EINVAL;
+	snprintf(cfg->name, sizeof(cfg->name), "%s", name);
+	cfg->dst = *dst;
+	cfg->analyze = o->analyze;
+	cfg->sched.count = o->count;
+	cfg->sched.interval_us = o->interval_us;
+	cfg->sched.first_ttl = o->first_ttl;
+	cfg->sched.max_ttl = o->max_ttl;
+	cfg->sched.max_unknown = o->max_unknown;
+	cfg->sched.grace_us = (int64_t)o->grace_s * 1000000;
+	p->dst = *dst;
+	p->protocol = (enum proto_protocol)o->proto;
+	/* A negative -s asks for a random size; one per trace keeps the stats comparable. */
+	if (o->psize < 0) {
+		int max = -o->psize;
+
+		p->size = max <= TRACE_PSIZE_MIN
+				  ? max
+				  : TRACE_PSIZE_MIN + rand() % (max - TRACE_PSIZE_MIN + 1);
+	} else {
+		p->size = o->psize;
+	}
+	p->bitpattern = o->bitpattern < 0 ? rand() % 256 : o->bitpattern;
+	p->tos = o->tos;
+	p->port = o->port;
+	p->local_port = o->local_port;
+	p->src = o->src_addr;
+	p->device = o->interface;
+	p->has_mark = o->has_mark;
+	p->mark = o->mark;
+	p->timeout_s = o->timeout_s;
+	return 0;
+}
+
+/* Names from the command line are echoed in errors only as printable ASCII. */
+static void clean_host(char *out, size_t cap, const char *host)
+{
+	size_t i;
+
+	for (i = 0; host[i] && i + 1 < cap; i++)
+		out[i] = (host[i] > 0x20 && host[i] < 0x7f) ? host[i] : '?';
+	out[i] = '\0';
+}
+
+int trace_resolve(const char *host, int family, struct stats_addr *out, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char clean[TRACE_NAME_MAX + 1];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc) {
+		clean_host(clean, sizeof(clean), host);
+		errmsg_set(err, errlen, "cannot resolve '%s': %s", clean,
+			   rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -ENOENT;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		memset(out, 0, sizeof(*out));
+		if (ai->ai_family == AF_INET) {
+			out->family = AF_INET;
+			out->u.v4 = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+			break;
+		}
+		if (ai->ai_family == AF_INET6) {
+			out->family = AF_INET6;
+			out->u.v6 = ((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	if (!ai) {
+		clean_host(clean, sizeof(clean), host);
+		errmsg_set(err, errlen, "no usable address for '%s'", clean);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void end(struct trace *t, int err, const char *msg)
+{
+	if (t->finished)
+		return;
+	t->finished = 1;
+	t->status = err;
+	if (err && msg)
+		errmsg_set(t->err, sizeof(t->err), "%s", msg);
+	else if (err)
+		errmsg_set(t->err, sizeof(t->err), "tracing %s failed: %s", t->cfg.name,
+			   strerror(-err));
+	if (t->stop_ev)
+		evtimer_del(t->stop_ev);
+	if (t->hooks.finished)
+		t->hooks.finished(t->hooks.ctx, t, err, err ? t->err : NULL);
+}
+
+static void on_done(void *ctx, int err, const char *msg)
+{
+	end(ctx, err, msg);
+}
+
+static void on_round(void *ctx, int round)
+{
+	struct trace *t = ctx;
+
+	if (t->hooks.round_done)
+		t->hooks.round_done(t->hooks.ctx, t, round);
+}
+
+static void on_hop(void *ctx, int ttl)
+{
+	struct trace *t = ctx;
+
+	if (t->hooks.hop_changed)
+		t->hooks.hop_changed(t->hooks.ctx, t, ttl);
+}
+
+static void on_sent(void *ctx, int ttl, int round, uint32_t seq)
+{
+	struct trace *t = ctx;
+
+	if (t->hooks.sent)
+		t->hooks.sent(t->hooks.ctx, t, ttl, round, seq);
+}
+
+static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
+		      const struct stats_addr *from, int64_t rtt_us)
+{
+	struct trace *t = ctx;
+
+	if (t->hooks.answer)
+		t->hooks.answer(t->hooks.ctx, t, ttl, round, seq, outcome, from, rtt_us);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	end(arg, 0, NULL);
+}
+
+static int make_sched(struct trace *t)
+{
+	struct sched_hooks sh = {
+		.done = on_done,
+		.round_done = on_round,
+		.hop_changed = on_hop,
+		.sent = t->hooks.sent ? on_sent : NULL,
+		.answer = t->hooks.answer ? on_answer : NULL,
+		.ctx = t,
+	};
+
+	return sched_new(&t->sched, t->base, t->conn, t->table, &t->cfg.sched, &t->cfg.tmpl, &sh);
+}
+
+int trace_new(struct trace **out, struct event_base *base, struct engine_conn *conn,
+	      const struct trace_config *cfg, const struct trace_hooks *hooks)
+{
+	struct trace *t;
+	int rc;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->base = base;
+	t->conn = conn;
+	t->cfg = *cfg;
+	t->cfg.tmpl.dst = cfg->dst;
+	if (hooks)
+		t->hooks = *hooks;
+	rc = stats_table_new(&t->table);
+	if (!rc)
+		rc = make_sched(t);
+	if (!rc) {
+		t->stop_ev = evtimer_new(base, stop_cb, t);
+		if (!t->stop_ev)
+			rc = -ENOMEM;
+	}
+	if (rc) {
+		trace_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+struct trace *trace_free(struct trace *t)
+{
+	if (!t)
+		return NULL;
+	if (t->stop_ev)
+		event_free(t->stop_ev);
+	t->sched = sched_free(t->sched);
+	t->table = stats_table_free(t->table);
+	free(t->diag);
+	free(t);
+	return NULL;
+}
+
+int trace_start(struct trace *t)
+{
+	int rc;
+
+	if (t->started || t->finished)
+		return -EALREADY;
+	t->started = 1;
+	rc = sched_start(t->sched);
+	/* A scheduler that failed at once has told end() already. */
+	return t->finished ? (t->status ? t->status : 0) : rc;
+}
+
+void trace_stop(struct trace *t)
+{
+	struct timeval now = {0, 0};
+
+	if (t->finished)
+		return;
+	if (t->sched)
+		sched_stop(t->sched);
+	/* From the loop: the caller may be walking its traces. */
+	evtimer_add(t->stop_ev, &now);
+}
+
+void trace_pause(struct trace *t, int paused)
+{
+	if (t->sched)
+		sched_pause(t->sched, paused);
+}
+
+int trace_restart(struct trace *t, const struct engine_probe *tmpl)
+{
+	int rc;
+
+	if (t->sched)
+		t->exhausted += sched_exhausted(t->sched);
+	t->sched = sched_free(t->sched);
+	t->cfg.tmpl = *tmpl;
+	t->cfg.tmpl.dst = t->cfg.dst;
+	stats_table_reset(t->table);
+	t->finished = 0;
+	t->status = 0;
+	t->err[0] = '\0';
+	rc = make_sched(t);
+	if (!rc && t->started)
+		rc = sched_start(t->sched);
+	return rc;
+}
+
+const struct trace_config *trace_config(const struct trace *t)
+{
+	return &t->cfg;
+}
+
+struct stats_table *trace_table(struct trace *t)
+{
+	return t->table;
+}
+
+int trace_finished(const struct trace *t)
+{
+	return t->finished;
+}
+
+int trace_status(const struct trace *t)
+{
+	return t->status;
+}
+
+const char *trace_error(const struct trace *t)
+{
+	return t->err;
+}
+
+int trace_rounds(const struct trace *t)
+{
+	return t->sched ? sched_rounds(t->sched) : 0;
+}
+
+uint32_t trace_exhausted(const struct trace *t)
+{
+	return t->exhausted + (t->sched ? sched_exhausted(t->sched) : 0);
+}
+
+const struct diagnose_result *trace_diagnosis(struct trace *t)
+{
+	if (!t->cfg.analyze)
+		return NULL;
+	if (!t->diag) {
+		t->diag = malloc(sizeof(*t->diag));
+		if (!t->diag)
+			return NULL;
+	}
+	if (diagnose_run(t->table, &t->cfg.dst, t->table->dest_ttl > 0, t->diag))
+		return NULL;
+	return t->diag;
+}
+
+size_t trace_bytes(const struct trace *t)
+{
+	return sizeof(*t) + stats_table_bytes(t->table) + (t->sched ? sched_bytes(t->sched) : 0) +
+	       (t->diag ? sizeof(*t->diag) : 0);
+}

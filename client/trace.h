@@ -1,0 +1,104 @@
+/*
+ * trace: one target traced: its configuration, statistics, scheduler and diagnosis.
+ * Owns all four; any number of traces share one event base, one engine connection and
+ * one resolver, none of which it owns. Never renders and never touches a terminal or a
+ * file: its owner hears of rounds, hop changes and the end through callbacks.
+ */
+#ifndef HOPWATCH_CLIENT_TRACE_H
+#define HOPWATCH_CLIENT_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/diagnose.h"
+#include "client/engine_conn.h"
+#include "client/options.h"
+#include "client/sched.h"
+#include "client/stats.h"
+
+struct event_base;
+struct trace;
+
+/* Longest target name kept (as the user wrote it). */
+#define TRACE_NAME_MAX OPTIONS_HOST_MAX
+/* Longest error line handed back. */
+#define TRACE_ERR_MAX 512
+/* Smallest probe, as mtr's MINPACKET: a random -s never goes below it. */
+#define TRACE_PSIZE_MIN 28
+
+struct trace_config {
+	char name[TRACE_NAME_MAX + 1]; /* the target as given, for reports */
+	struct stats_addr dst;
+	struct sched_config sched;
+	struct engine_probe tmpl; /* dst is set from dst */
+	int analyze;		  /* trace_diagnosis() is wanted */
+};
+
+/* Callbacks; any may be NULL. t is the trace that calls. */
+struct trace_hooks {
+	void (*round_done)(void *ctx, struct trace *t, int round);
+	void (*hop_changed)(void *ctx, struct trace *t, int ttl);
+	/* The trace ended: err 0 (every round done) or -errno with msg one line. */
+	void (*finished)(void *ctx, struct trace *t, int err, const char *msg);
+	/* Each probe as it goes and as it is answered (mtr's -l lines). */
+	void (*sent)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq);
+	void (*answer)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq,
+		       enum stats_outcome outcome, const struct stats_addr *from, int64_t rtt_us);
+	void *ctx;
+};
+
+/*
+ * The one mapping from the command line to a trace: name and dst as resolved, every probe
+ * and scheduling option from o. A negative -s picks one random size per trace (so its
+ * statistics compare), as a negative -B picks one pattern. 0 or -EINVAL.
+ */
+int trace_config_from_options(struct trace_config *cfg, const struct options *o, const char *name,
+			      const struct stats_addr *dst);
+
+/*
+ * Resolve a host name or address (family 4, 6 or 0 = either) to the first usable address.
+ * Blocking (getaddrinfo). 0, or -ENOENT with err one line naming the host (escaped).
+ */
+int trace_resolve(const char *host, int family, struct stats_addr *out, char *err, size_t errlen);
+
+/* A trace, not started. cfg and hooks are copied. 0 or -errno. */
+int trace_new(struct trace **out, struct event_base *base, struct engine_conn *conn,
+	      const struct trace_config *cfg, const struct trace_hooks *hooks);
+/* Stop it (if running) and free everything it owns. Accepts NULL. */
+struct trace *trace_free(struct trace *t);
+
+/* Start probing now. 0 or -errno (msg via the finished hook is not called then). */
+int trace_start(struct trace *t);
+/*
+ * Stop sending; answers still out are counted as they come. Calls finished (err 0) from
+ * the event loop, at once when nothing is in flight, else when the last answer is in or
+ * the -G grace time runs out. Safe to call twice or after the end.
+ */
+void trace_stop(struct trace *t);
+/* Pause or resume new rounds (the live view's 'p'). */
+void trace_pause(struct trace *t, int paused);
+/*
+ * Start again from nothing with another probe template (the live view's u/t and r):
+ * statistics cleared, a new scheduler. 0 or -errno.
+ */
+int trace_restart(struct trace *t, const struct engine_probe *tmpl);
+
+const struct trace_config *trace_config(const struct trace *t);
+struct stats_table *trace_table(struct trace *t);
+/* Whether it ended, and how: 0, or -errno with trace_error() one line. */
+int trace_finished(const struct trace *t);
+int trace_status(const struct trace *t);
+const char *trace_error(const struct trace *t);
+int trace_rounds(const struct trace *t);
+uint32_t trace_exhausted(const struct trace *t);
+
+/*
+ * The diagnosis of the table as it stands, computed now into storage the trace owns
+ * (valid until the next call or trace_free). NULL when cfg.analyze is off or on failure.
+ */
+const struct diagnose_result *trace_diagnosis(struct trace *t);
+
+/* Bytes the trace holds now: itself, its statistics, its scheduler. */
+size_t trace_bytes(const struct trace *t);
+
+#endif
