@@ -70,7 +70,8 @@ typedef void (*engine_check_fn)(void *ctx, int rc, const char *msg);
  * Open a connection. spec: "unix:PATH" for a shared daemon, a program path to spawn,
  * or NULL for the default search: $HOPWATCH_ENGINE, then ENGINE_CONN_DEFAULT_SOCKET,
  * then hopwatchd next to self_exe (the client's own path, may be NULL), then on PATH.
- * Returns 0 or -errno with err set to one line.
+ * Returns 0 or -errno with err set to one line. The program must ignore SIGPIPE: a dead
+ * engine is then a write error that the connection reports as lost.
  */
 int engine_conn_open(struct engine_conn **out, struct event_base *base, const char *spec,
 		     const char *self_exe, char *err, size_t errlen);
