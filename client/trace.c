@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "common/errmsg.h"
+#include "common/text.h"
 
 struct trace {
 	struct event_base *base;
@@ -71,16 +72,6 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	return 0;
 }
 
-/* Names from the command line are echoed in errors only as printable ASCII. */
-static void clean_host(char *out, size_t cap, const char *host)
-{
-	size_t i;
-
-	for (i = 0; host[i] && i + 1 < cap; i++)
-		out[i] = (host[i] > 0x20 && host[i] < 0x7f) ? host[i] : '?';
-	out[i] = '\0';
-}
-
 int trace_resolve(const char *host, int family, struct stats_addr *out, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
@@ -92,7 +83,7 @@ int trace_resolve(const char *host, int family, struct stats_addr *out, char *er
 	hints.ai_socktype = SOCK_DGRAM;
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc) {
-		clean_host(clean, sizeof(clean), host);
+		text_clean(clean, sizeof(clean), host, TRACE_NAME_MAX);
 		errmsg_set(err, errlen, "cannot resolve '%s': %s", clean,
 			   rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -ENOENT;
@@ -112,7 +103,7 @@ int trace_resolve(const char *host, int family, struct stats_addr *out, char *er
 	}
 	freeaddrinfo(res);
 	if (!ai) {
-		clean_host(clean, sizeof(clean), host);
+		text_clean(clean, sizeof(clean), host, TRACE_NAME_MAX);
 		errmsg_set(err, errlen, "no usable address for '%s'", clean);
 		return -ENOENT;
 	}
