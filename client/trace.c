@@ -110,8 +110,14 @@ int trace_resolve(const char *host, int family, struct stats_addr *out, char *er
 	return 0;
 }
 
+/*
+ * The end is told from the loop, never from inside the scheduler's own call chain: the
+ * owner may then free the trace in its finished callback.
+ */
 static void end(struct trace *t, int err, const char *msg)
 {
+	struct timeval now = {0, 0};
+
 	if (t->finished)
 		return;
 	t->finished = 1;
@@ -121,10 +127,7 @@ static void end(struct trace *t, int err, const char *msg)
 	else if (err)
 		errmsg_set(t->err, sizeof(t->err), "tracing %s failed: %s", t->cfg.name,
 			   strerror(-err));
-	if (t->stop_ev)
-		evtimer_del(t->stop_ev);
-	if (t->hooks.finished)
-		t->hooks.finished(t->hooks.ctx, t, err, err ? t->err : NULL);
+	evtimer_add(t->stop_ev, &now);
 }
 
 static void on_done(void *ctx, int err, const char *msg)
@@ -167,9 +170,12 @@ static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_ou
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct trace *t = arg;
+
 	(void)fd;
 	(void)what;
-	end(arg, 0, NULL);
+	if (t->hooks.finished)
+		t->hooks.finished(t->hooks.ctx, t, t->status, t->status ? t->err : NULL);
 }
 
 static int make_sched(struct trace *t)
@@ -239,20 +245,17 @@ int trace_start(struct trace *t)
 		return -EALREADY;
 	t->started = 1;
 	rc = sched_start(t->sched);
-	/* A scheduler that failed at once has told end() already. */
-	return t->finished ? (t->status ? t->status : 0) : rc;
+	/* A scheduler that failed at once has told end(): finished follows from the loop. */
+	return t->finished ? 0 : rc;
 }
 
 void trace_stop(struct trace *t)
 {
-	struct timeval now = {0, 0};
-
 	if (t->finished)
 		return;
 	if (t->sched)
 		sched_stop(t->sched);
-	/* From the loop: the caller may be walking its traces. */
-	evtimer_add(t->stop_ev, &now);
+	end(t, 0, NULL);
 }
 
 void trace_pause(struct trace *t, int paused)
@@ -268,6 +271,7 @@ int trace_restart(struct trace *t, const struct engine_probe *tmpl)
 	if (t->sched)
 		t->exhausted += sched_exhausted(t->sched);
 	t->sched = sched_free(t->sched);
+	evtimer_del(t->stop_ev);
 	t->cfg.tmpl = *tmpl;
 	t->cfg.tmpl.dst = t->cfg.dst;
 	stats_table_reset(t->table);

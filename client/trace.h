@@ -38,7 +38,10 @@ struct trace_config {
 struct trace_hooks {
 	void (*round_done)(void *ctx, struct trace *t, int round);
 	void (*hop_changed)(void *ctx, struct trace *t, int ttl);
-	/* The trace ended: err 0 (every round done) or -errno with msg one line. */
+	/*
+	 * The trace ended: err 0 (every round done, or stopped) or -errno with msg one line.
+	 * Always called from the event loop, so the owner may free the trace here.
+	 */
 	void (*finished)(void *ctx, struct trace *t, int err, const char *msg);
 	/* Each probe as it goes and as it is answered (mtr's -l lines). */
 	void (*sent)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq);
@@ -67,12 +70,14 @@ int trace_new(struct trace **out, struct event_base *base, struct engine_conn *c
 /* Stop it (if running) and free everything it owns. Accepts NULL. */
 struct trace *trace_free(struct trace *t);
 
-/* Start probing now. 0 or -errno (msg via the finished hook is not called then). */
+/*
+ * Start probing now. 0 (a failure of the first probes then comes through finished), or
+ * -errno when nothing was started (finished is not called).
+ */
 int trace_start(struct trace *t);
 /*
- * Stop sending; answers still out are counted as they come. Calls finished (err 0) from
- * the event loop, at once when nothing is in flight, else when the last answer is in or
- * the -G grace time runs out. Safe to call twice or after the end.
+ * Stop sending, as an interrupted mtr report does: finished (err 0) follows from the
+ * event loop with the table as it stands. Safe to call twice or after the end.
  */
 void trace_stop(struct trace *t);
 /* Pause or resume new rounds (the live view's 'p'). */
