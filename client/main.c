@@ -96,7 +96,7 @@ static void wait_names(struct run *r)
 
 	if (!r->dns)
 		return;
-	for (i = 0; i < STATS_MAX_HOPS; i++) {
+	for (i = 0; i < (size_t)r->table->nhops; i++) {
 		const struct stats_hop *h = &r->table->hops[i];
 
 		if (!h->acc.received)
