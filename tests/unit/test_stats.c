@@ -353,8 +353,8 @@ static void test_bounds_and_addr(void **state)
 	struct stats_addr none = {0}, a6;
 	char buf[64];
 
-	stats_sent(t, 0);
-	stats_sent(t, STATS_MAX_HOPS);
+	assert_int_equal(stats_sent(t, 0), -EINVAL);
+	assert_int_equal(stats_sent(t, STATS_MAX_HOPS), -EINVAL);
 	stats_answer(t, STATS_MAX_HOPS, STATS_LOST, NULL, 0, NULL, 0);
 	assert_int_equal(t->max_ttl_seen, 0);
 	assert_string_equal(stats_addr_str(&none, buf, sizeof(buf)), "???");
@@ -363,8 +363,9 @@ static void test_bounds_and_addr(void **state)
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &a6.u.v6), 1);
 	assert_string_equal(stats_addr_str(&a6, buf, sizeof(buf)), "2001:db8::1");
 	assert_false(stats_addr_equal(&a6, &none));
-	stats_sent(t, STATS_MAX_HOPS - 1);
+	assert_int_equal(stats_sent(t, STATS_MAX_HOPS - 1), 0);
 	assert_int_equal(t->max_ttl_seen, STATS_MAX_HOPS - 1);
+	assert_int_equal(t->nhops, STATS_MAX_HOPS - 1);
 }
 
 static void test_mpls(void **state)
