@@ -194,15 +194,19 @@ static int hops_meet(const struct stats_hop *a, const struct stats_hop *b)
 	return 0;
 }
 
-/* Answers far above the hop's median; *n gets how many samples were looked at. */
-static uint32_t outliers(const struct stats_acc *a, double p50_ms, uint32_t *n)
+/*
+ * Answers far above the hop's median, among its latest ones (the stats ring); *n gets
+ * how many answers were looked at.
+ */
+static uint32_t outliers(const struct stats_hop *h, double p50_ms, uint32_t *n)
 {
 	double thr = p50_ms + fmax(DIAG_SPIKE_MIN_MS, DIAG_SPIKE_REL * p50_ms);
+	int64_t rtts[STATS_WINDOW_MAX];
 	uint32_t i, count = 0;
 
-	*n = a->nsamples;
-	for (i = 0; i < a->nsamples; i++)
-		if (ms(a->samples[i]) > thr)
+	*n = (uint32_t)stats_hop_rtts(h, rtts, STATS_WINDOW_MAX);
+	for (i = 0; i < *n; i++)
+		if (ms(rtts[i]) > thr)
 			count++;
 	return count;
 }
@@ -230,8 +234,8 @@ static void build_view(struct view *v)
 		struct hv *x = &v->hop[i];
 		struct stats_summary s;
 
-		x->h = &v->t->hops[i - 1];
-		stats_summarize(&x->h->acc, &s);
+		x->h = stats_table_hop(v->t, i);
+		stats_hop_summarize(x->h, &s);
 		x->d.ttl = i;
 		if (x->h->acc.received)
 			x->d.addr = x->h->last_addr;
@@ -415,7 +419,7 @@ static void mark_spread(struct view *v)
 
 		if (!x->timed)
 			continue;
-		out = outliers(&x->h->acc, x->d.p50, &n);
+		out = outliers(x->h, x->d.p50, &n);
 		if (out && 100.0 * out <= DIAG_BRIEF_MAX_PCT * n) {
 			x->brief = 1;
 			continue;
@@ -613,6 +617,8 @@ int diagnose_run(const struct stats_table *t, const struct stats_addr *target, i
 		v.n = 1; /* nothing answered: hop 1 is where it stops */
 	if (v.n >= STATS_MAX_HOPS)
 		v.n = STATS_MAX_HOPS - 1;
+	if (v.n > t->nhops)
+		v.n = t->nhops;
 	build_view(&v);
 	out->final_hop = v.n;
 	out->dest_reached = v.dest_reached;

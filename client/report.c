@@ -64,7 +64,7 @@ struct field {
 
 /*
  * mtr's data_fields (ui/mtr.c), then hopwatch's own: P, Q, Y are letters mtr does not use
- * (P50, P90, P99: nearest-rank percentiles of the kept samples, milliseconds).
+ * (P50, P90, P99: nearest-rank percentiles over the hop's latest outcomes, milliseconds).
  */
 static const struct field fields[] = {
 	{' ', " ", " ", 1, FV_DROP},	       {'L', "Loss%", " %4.1f%%", 6, FV_LOSS},
@@ -292,7 +292,7 @@ static int render_report(struct ctx *c, int wide)
 	if (wide) {
 		len_hosts = strlen(host);
 		for (ttl = 1; ttl <= c->last_hop; ttl++) {
-			addr_name(c, hop_addr(&c->t->hops[ttl - 1]), name, sizeof(name));
+			addr_name(c, hop_addr(stats_table_hop(c->t, ttl)), name, sizeof(name));
 			if (strlen(name) > len_hosts)
 				len_hosts = strlen(name);
 		}
@@ -306,11 +306,11 @@ static int render_report(struct ctx *c, int wide)
 	fprintf(c->out, "%s\n", buf);
 
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		const struct stats_hop *h = stats_table_hop(c->t, ttl);
 		struct stats_summary s;
 		size_t listed = 0;
 
-		stats_summarize(&h->acc, &s);
+		stats_hop_summarize(h, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
 		snprintf(buf, sizeof(buf), " %2d.|-- %-*s", ttl, (int)len_hosts, name);
 		len = wide ? strlen(buf) : len_hosts;
@@ -387,7 +387,7 @@ static struct json_object *json_hop_extra(const struct ctx *c, const struct stat
 	char name[REPORT_ESC_MAX], addr[REPORT_ADDR_MAX];
 	size_t r;
 
-	stats_summarize(&h->acc, &s);
+	stats_hop_summarize(h, &s);
 	json_object_object_add(x, "p50", json_ms(s.p50));
 	json_object_object_add(x, "p90", json_ms(s.p90));
 	json_object_object_add(x, "p99", json_ms(s.p99));
@@ -398,7 +398,7 @@ static struct json_object *json_hop_extra(const struct ctx *c, const struct stat
 		struct json_object *o = json_object_new_object();
 		struct stats_summary rs;
 
-		stats_summarize(&rp->acc, &rs);
+		stats_responder_summarize(h, r, &rs);
 		addr_name(c, &rp->addr, name, sizeof(name));
 		json_object_object_add(o, "host", json_object_new_string(name));
 		json_object_object_add(
@@ -524,11 +524,11 @@ static int render_json(struct ctx *c)
 	json_object_object_add(rep, "mtr", mtr);
 
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		const struct stats_hop *h = stats_table_hop(c->t, ttl);
 		struct json_object *hub = json_object_new_object();
 		struct stats_summary s;
 
-		stats_summarize(&h->acc, &s);
+		stats_hop_summarize(h, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
 		json_object_object_add(hub, "count", json_object_new_int(ttl));
 		json_object_object_add(hub, "host", json_object_new_string(name));
@@ -582,7 +582,7 @@ static int render_csv(struct ctx *c)
 
 	escaped(c->m->target, target, sizeof(target));
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		const struct stats_hop *h = stats_table_hop(c->t, ttl);
 		struct stats_summary s;
 
 		if (ttl == 1) {
@@ -591,7 +591,7 @@ static int render_csv(struct ctx *c)
 				fprintf(c->out, "%s,", c->f[i]->title);
 			fputc('\n', c->out);
 		}
-		stats_summarize(&h->acc, &s);
+		stats_hop_summarize(h, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
 		fprintf(c->out, "MTR.%s,%lld,OK,", REPORT_MTR_VERSION, (long long)c->m->start);
 		csv_str(c->out, target);
@@ -658,10 +658,10 @@ static int render_xml(struct ctx *c)
 		fputs(" BITPATTERN=\"rand(0x00-FF)\"", c->out);
 	fprintf(c->out, " TESTS=\"%d\">\n", c->m->count);
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		const struct stats_hop *h = stats_table_hop(c->t, ttl);
 		struct stats_summary s;
 
-		stats_summarize(&h->acc, &s);
+		stats_hop_summarize(h, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
 		fprintf(c->out, "    <HUB COUNT=\"%d\" HOST=\"", ttl);
 		xml_str(c->out, name);
@@ -684,14 +684,14 @@ static int render_split(struct ctx *c)
 	int ttl;
 
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = &c->t->hops[ttl - 1];
+		const struct stats_hop *h = stats_table_hop(c->t, ttl);
 		struct stats_summary s;
 
 		if (!hop_addr(h)) {
 			fprintf(c->out, "%d ???\n", ttl);
 			continue;
 		}
-		stats_summarize(&h->acc, &s);
+		stats_hop_summarize(h, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
 		fprintf(c->out, "%d %s %d %u %u %.1f %.1f %.1f\n", ttl, name,
 			(int)(s.loss_pct * 1000.0 + 0.5), s.received, s.sent, s.best, s.avg,
@@ -710,9 +710,9 @@ static int render_split(struct ctx *c)
 static void winmtr_row(const struct ctx *c, int ttl, char *name, size_t len,
 		       struct stats_summary *s)
 {
-	const struct stats_hop *h = &c->t->hops[ttl - 1];
+	const struct stats_hop *h = stats_table_hop(c->t, ttl);
 
-	stats_summarize(&h->acc, s);
+	stats_hop_summarize(h, s);
 	if (hop_addr(h))
 		addr_name(c, hop_addr(h), name, len);
 	else
@@ -804,6 +804,9 @@ int report_render(enum report_format fmt, const struct stats_table *t,
 	for (; *f; f++)
 		c.f[c.nf++] = field_of(*f);
 	c.last_hop = stats_last_hop(t);
+	/* stats_last_hop stays within the TTLs sent; the bound makes that plain here */
+	if (c.last_hop > t->nhops)
+		c.last_hop = t->nhops;
 
 	switch (fmt) {
 	case REPORT_FORMAT_REPORT:

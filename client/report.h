@@ -54,7 +54,7 @@ int report_render(enum report_format fmt, const struct stats_table *t,
 /*
  * Validate an -o field string: 0 or -EINVAL for an unknown letter. Letters are mtr's
  * (L D R S N B A W V G J M X I and space) plus hopwatch's P, Q, Y: p50, p90, p99
- * (nearest-rank, see stats_summarize).
+ * (nearest-rank, see stats_hop_summarize).
  */
 int report_check_fields(const char *fields);
 

@@ -178,9 +178,9 @@ static int silent_hops(const struct sched *s, int ttl)
 	int t, n = 0;
 
 	for (t = s->cfg.first_ttl; t <= ttl && t < STATS_MAX_HOPS; t++) {
-		const struct stats_hop *h = &s->table->hops[t - 1];
+		const struct stats_hop *h = stats_table_hop(s->table, t);
 
-		if (h->acc.sent && !h->acc.inflight && !h->nresponders)
+		if (h && h->acc.sent && !h->acc.inflight && !h->nresponders)
 			n++;
 	}
 	return n;
