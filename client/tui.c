@@ -49,6 +49,7 @@
 /* The summary of the other targets: longest name shown and longest entry. */
 #define TUI_SHORT_NAME_MAX 24
 #define TUI_ENTRY_MAX	   64
+#define TUI_OTHERS	   "others:"
 /* Digits 1-9 jump to a target. */
 #define TUI_JUMP_MAX 9
 /* History cells that hold no RTT. */
@@ -549,7 +550,7 @@ static void draw_summary(struct tui *t, int y)
 
 	if (width >= sizeof(line))
 		width = sizeof(line) - 1;
-	off = (size_t)snprintf(line, sizeof(line), "others:");
+	off = (size_t)snprintf(line, sizeof(line), "%s", TUI_OTHERS);
 	for (i = 0; i < t->cfg.ntraces && left; i++) {
 		size_t need;
 
@@ -557,16 +558,16 @@ static void draw_summary(struct tui *t, int y)
 			continue;
 		summary_entry(&t->views[i], i, entry, sizeof(entry));
 		/* Room for this entry and, unless it is the last, for "+N more" after it. */
-		need = (off > strlen("others:") ? 3 : 1) + strlen(entry) +
+		need = (off > strlen(TUI_OTHERS) ? 3 : 1) + strlen(entry) +
 		       (left > 1 ? (size_t)more_len : 0);
 		if (off + need > width)
 			break;
 		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s",
-					off > strlen("others:") ? " | " : " ", entry);
+					off > strlen(TUI_OTHERS) ? " | " : " ", entry);
 		left--;
 	}
 	if (left) {
-		snprintf(more, sizeof(more), "%s+%zu more", off > strlen("others:") ? " | " : " ",
+		snprintf(more, sizeof(more), "%s+%zu more", off > strlen(TUI_OTHERS) ? " | " : " ",
 			 left);
 		if (off + strlen(more) < sizeof(line))
 			off += (size_t)snprintf(line + off, sizeof(line) - off, "%s", more);

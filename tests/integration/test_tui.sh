@@ -333,13 +333,13 @@ expect "multi: Tab shows target 2/3, $t2" shown 2 "$t2"
 expect "multi: the table of $t2 ends at hop 2" wait_for "^ +2\\. $t2 "
 pane | grep -Eq "^ +3\\. " && fail "multi: $t2's table has a third hop"
 expect "multi: summary lists $dst and $t3" wait_for "^others: 1:$dst [^|]* \\| 3:$t3 "
-keys ]
+keys "]"
 expect "multi: ] shows target 3/3, $t3" shown 3 "$t3"
-keys ]
+keys "]"
 expect "multi: ] wraps to target 1/3" shown 1 "$dst"
 keys BTab
 expect "multi: Shift-Tab shows target 3/3" shown 3 "$t3"
-keys [
+keys "["
 expect "multi: [ shows target 2/3" shown 2 "$t2"
 keys 1
 expect "multi: 1 jumps to target 1/3" shown 1 "$dst"
