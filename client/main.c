@@ -350,6 +350,9 @@ static int run_live(struct run *r, struct trace_config *tc, size_t n, const char
 	for (i = 0; i < n; i++)
 		tc[i].sched.count = r->opt->count_set ? r->opt->count : 0;
 	r->err = 0;
+	/* An exit() from anywhere while curses owns the terminal gives it back. */
+	if (atexit(tui_restore_terminal))
+		log_debug("no exit handler for the terminal");
 	rc = tui_new(&r->tui, &cfg, r->msg, sizeof(r->msg));
 	if (!rc) {
 		run_loop(r);

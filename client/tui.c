@@ -1,7 +1,8 @@
 /*
  * tui: the live view. The hop table is the -r report rendered into memory and redrawn in
  * place, so its columns, -o order, names, escaping and ECMP rows cannot drift from the
- * report's; the strip chart is drawn here from a per-hop history of the latest rounds.
+ * report's; the strip chart is drawn here from a per-hop history of the latest rounds,
+ * one per target, so switching targets keeps each chart.
  * Keys arrive through a libevent read event on stdin and the screen is redrawn on a
  * timer, so nothing here ever waits for the terminal.
  */
@@ -41,6 +42,16 @@
 /* mtr's 'j': the latency set and the jitter set of fields. */
 #define TUI_FIELDS_LATENCY "LS NABWV"
 #define TUI_FIELDS_JITTER  "DR AGJMXI"
+/* Longest help line; the help is a table of characters, so it needs no pointers. */
+#define TUI_HELP_COLS 80
+/* A trace's chart history grows by whole rows, from this many hops, doubling. */
+#define TUI_HIST_HOPS_MIN 8
+/* The summary of the other targets: longest name shown and longest entry. */
+#define TUI_SHORT_NAME_MAX 24
+#define TUI_ENTRY_MAX	   64
+#define TUI_OTHERS	   "others:"
+/* Digits 1-9 jump to a target. */
+#define TUI_JUMP_MAX 9
 /* History cells that hold no RTT. */
 #define TUI_UNSENT  (-3)
 #define TUI_PENDING (-2)
@@ -59,7 +70,7 @@ static const double tui_factors[] = {0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0
 static const char tui_blocks[] = ".1234567";
 #define TUI_NFACTORS (sizeof(tui_factors) / sizeof(tui_factors[0]))
 
-static const char *const tui_help[] = {
+static const char tui_help[][TUI_HELP_COLS] = {
 	"Command:",
 	"  ?|h     help",
 	"  d       switch display mode (statistics, latency chart)",
@@ -70,17 +81,32 @@ static const char *const tui_help[] = {
 	"  r       reset all counters",
 	"  u       switch between ICMP ECHO and UDP datagrams",
 	"  t       switch between ICMP ECHO and TCP SYN packets",
+	"  Tab|]   show the next target (several targets)",
+	"  S-Tab|[ show the previous target",
+	"  1-9     show target 1-9",
 	"  q       exit",
 	"",
 	"press any key to go back",
 };
 
+/*
+ * One target: its trace, what the view shows of it and its chart history, rows of
+ * TUI_HISTORY cells for TTLs 1..hist_hops, grown as deeper TTLs are probed.
+ */
+struct tui_view {
+	struct tui *tui;
+	struct trace *trace;
+	struct report_meta meta;
+	int32_t *hist;	  /* us, or TUI_UNSENT/PENDING/LOST */
+	size_t hist_hops; /* rows in hist */
+	int newest_round; /* highest round seen, -1 = none */
+};
+
 struct tui {
 	struct tui_config cfg; /* cfg.meta.fields points at fields; cfg.traces not kept */
 	SCREEN *screen;
-	struct trace **traces; /* cfg.ntraces */
-	struct report_meta *metas;
-	size_t cur; /* the trace shown */
+	struct tui_view *views; /* cfg.ntraces, never moved: each is its trace's hook ctx */
+	size_t cur;		/* the view shown */
 	struct event *key_ev, *tick_ev, *winch_ev, *hup_ev;
 	enum tui_mode mode;
 	int help, paused, finished, numeric;
@@ -91,18 +117,7 @@ struct tui {
 	char note[TUI_NOTE_MAX]; /* one-off message on the status line */
 	int err;
 	char msg[TUI_ERR_MAX];
-	int newest_round;			   /* highest round seen, -1 = none */
-	int32_t hist[STATS_MAX_HOPS][TUI_HISTORY]; /* us, or TUI_UNSENT/PENDING/LOST */
 };
-
-/* Set while curses owns the terminal, so that an exit from anywhere restores it. */
-static int tui_curses_active;
-
-static void tui_atexit(void)
-{
-	if (tui_curses_active)
-		endwin();
-}
 
 static void set_msg(struct tui *t, int err, const char *msg)
 {
@@ -110,54 +125,80 @@ static void set_msg(struct tui *t, int err, const char *msg)
 	snprintf(t->msg, sizeof(t->msg), "%s", msg ? msg : strerror(-err));
 }
 
-static void history_clear(struct tui *t)
+static void cells_clear(int32_t *cells, size_t n)
 {
-	size_t h, i;
+	size_t i;
 
-	for (h = 0; h < STATS_MAX_HOPS; h++)
-		for (i = 0; i < TUI_HISTORY; i++)
-			t->hist[h][i] = TUI_UNSENT;
+	for (i = 0; i < n; i++)
+		cells[i] = TUI_UNSENT;
+}
+
+static void history_clear(struct tui_view *v)
+{
+	if (v->hist)
+		cells_clear(v->hist, v->hist_hops * TUI_HISTORY);
+	v->newest_round = -1;
+}
+
+/* Rows for TTLs up to ttl; without memory the deeper hops just get no chart. */
+static int history_grow(struct tui_view *v, int ttl)
+{
+	size_t want = v->hist_hops ? v->hist_hops : TUI_HIST_HOPS_MIN;
+	int32_t *h;
+
+	if (ttl < 1 || ttl > STATS_MAX_HOPS)
+		return -EINVAL;
+	if ((size_t)ttl <= v->hist_hops)
+		return 0;
+	while (want < (size_t)ttl)
+		want *= 2;
+	if (want > STATS_MAX_HOPS)
+		want = STATS_MAX_HOPS;
+	h = realloc(v->hist, want * TUI_HISTORY * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	cells_clear(h + v->hist_hops * TUI_HISTORY, (want - v->hist_hops) * TUI_HISTORY);
+	v->hist = h;
+	v->hist_hops = want;
+	return 0;
 }
 
 /* Cells of rounds not seen before start empty: a hop past the destination stays blank. */
-static void history_round(struct tui *t, int round)
+static void history_round(struct tui_view *v, int round)
 {
 	size_t h;
 
 	if (round < 0)
 		return;
-	if (round - t->newest_round >= TUI_HISTORY)
-		t->newest_round = round - TUI_HISTORY;
-	while (t->newest_round < round) {
-		t->newest_round++;
-		for (h = 0; h < STATS_MAX_HOPS; h++)
-			t->hist[h][t->newest_round % TUI_HISTORY] = TUI_UNSENT;
+	if (round - v->newest_round >= TUI_HISTORY)
+		v->newest_round = round - TUI_HISTORY;
+	while (v->newest_round < round) {
+		v->newest_round++;
+		for (h = 0; h < v->hist_hops; h++)
+			v->hist[h * TUI_HISTORY + (size_t)(v->newest_round % TUI_HISTORY)] =
+				TUI_UNSENT;
 	}
 }
 
-static int32_t *history_cell(struct tui *t, int ttl, int round)
+static int32_t *history_cell(const struct tui_view *v, int ttl, int round)
 {
-	if (ttl < 1 || ttl > STATS_MAX_HOPS || round < 0 || round > t->newest_round ||
-	    t->newest_round - round >= TUI_HISTORY)
+	if (ttl < 1 || (size_t)ttl > v->hist_hops || round < 0 || round > v->newest_round ||
+	    v->newest_round - round >= TUI_HISTORY)
 		return NULL;
-	return &t->hist[ttl - 1][round % TUI_HISTORY];
-}
-
-static int shown(const struct tui *t, const struct trace *tr)
-{
-	return t->traces && t->traces[t->cur] == tr;
+	return &v->hist[(size_t)(ttl - 1) * TUI_HISTORY + (size_t)(round % TUI_HISTORY)];
 }
 
 static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq)
 {
-	struct tui *t = ctx;
+	struct tui_view *v = ctx;
 	int32_t *cell;
 
+	(void)tr;
 	(void)seq;
-	if (!shown(t, tr))
+	if (history_grow(v, ttl))
 		return;
-	history_round(t, round);
-	cell = history_cell(t, ttl, round);
+	history_round(v, round);
+	cell = history_cell(v, ttl, round);
 	if (cell)
 		*cell = TUI_PENDING;
 }
@@ -165,9 +206,10 @@ static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t se
 static void on_answer(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq,
 		      enum stats_outcome outcome, const struct stats_addr *from, int64_t rtt_us)
 {
-	struct tui *t = ctx;
-	int32_t *cell = shown(t, tr) ? history_cell(t, ttl, round) : NULL;
+	struct tui_view *v = ctx;
+	int32_t *cell = history_cell(v, ttl, round);
 
+	(void)tr;
 	(void)seq;
 	(void)from;
 	if (!cell || *cell != TUI_PENDING)
@@ -191,14 +233,14 @@ static int all_finished(const struct tui *t)
 	size_t i;
 
 	for (i = 0; i < t->cfg.ntraces; i++)
-		if (!trace_finished(t->traces[i]))
+		if (!trace_finished(t->views[i].trace))
 			return 0;
 	return 1;
 }
 
 static void on_finished(void *ctx, struct trace *tr, int err, const char *msg)
 {
-	struct tui *t = ctx;
+	struct tui *t = ((struct tui_view *)ctx)->tui;
 
 	(void)tr;
 	if (err) {
@@ -212,9 +254,14 @@ static void on_finished(void *ctx, struct trace *tr, int err, const char *msg)
 	}
 }
 
+static struct tui_view *cur_view(const struct tui *t)
+{
+	return &t->views[t->cur];
+}
+
 static struct trace *cur_trace(const struct tui *t)
 {
-	return t->traces[t->cur];
+	return cur_view(t)->trace;
 }
 
 static struct stats_table *cur_table(const struct tui *t)
@@ -240,14 +287,19 @@ static void put_line(int y, int x, const char *s, size_t n)
 
 static void draw_title(struct tui *t)
 {
-	const struct report_meta *m = &t->metas[t->cur];
+	const struct report_meta *m = &cur_view(t)->meta;
 	char host[TUI_NAME_MAX], target[TUI_NAME_MAX], addr[INET6_ADDRSTRLEN], line[TUI_LINE_MAX];
-	char when[TUI_TIME_MAX];
-	const char *title = "hopwatch " HOPWATCH_VERSION;
+	char when[TUI_TIME_MAX], title[TUI_NOTE_MAX];
 	time_t now = time(NULL);
 	struct tm tm;
 	int x;
 
+	/* Which target, only when there is a choice: one target's screen is mtr's. */
+	if (t->cfg.ntraces > 1)
+		snprintf(title, sizeof(title), "hopwatch %s   target %zu/%zu", HOPWATCH_VERSION,
+			 t->cur + 1, t->cfg.ntraces);
+	else
+		snprintf(title, sizeof(title), "hopwatch %s", HOPWATCH_VERSION);
 	x = (COLS - (int)strlen(title)) / 2;
 	attron(A_BOLD);
 	put_line(0, x < 0 ? 0 : x, title, strlen(title));
@@ -268,8 +320,8 @@ static void draw_title(struct tui *t)
 /* mtr's key line: the key letter in bold, then the rest of the word. */
 static void draw_keys(void)
 {
-	static const char *const words[] = {"Help", "Display mode", "Restart statistics",
-					    "Order of fields", "quit"};
+	static const char words[][TUI_FIELDS_MAX] = {"Help", "Display mode", "Restart statistics",
+						     "Order of fields", "quit"};
 	size_t i;
 
 	put_line(2, 0, "Keys:  ", 7);
@@ -336,7 +388,7 @@ static int hop_row_ttl(const char *line)
 	return atoi(line);
 }
 
-static void chart_scale(struct tui *t, int last_hop, int width, int32_t *scale)
+static void chart_scale(const struct tui_view *v, int last_hop, int width, int32_t *scale)
 {
 	int32_t low = INT32_MAX, high = -1;
 	int ttl, k;
@@ -344,7 +396,7 @@ static void chart_scale(struct tui *t, int last_hop, int width, int32_t *scale)
 
 	for (ttl = 1; ttl <= last_hop; ttl++) {
 		for (k = 0; k < width; k++) {
-			const int32_t *cell = history_cell(t, ttl, t->newest_round - k);
+			const int32_t *cell = history_cell(v, ttl, v->newest_round - k);
 
 			if (!cell || *cell < 0)
 				continue;
@@ -372,7 +424,8 @@ static char chart_char(int32_t v, const int32_t *scale)
 	return '>';
 }
 
-static void draw_chart_row(struct tui *t, int y, int ttl, const int32_t *scale, int width)
+static void draw_chart_row(const struct tui_view *v, int y, int ttl, const int32_t *scale,
+			   int width)
 {
 	char cells[TUI_LINE_MAX];
 	int k;
@@ -381,7 +434,7 @@ static void draw_chart_row(struct tui *t, int y, int ttl, const int32_t *scale, 
 		return;
 	/* Oldest on the left, the newest round in the last column. */
 	for (k = 0; k < width; k++) {
-		const int32_t *cell = history_cell(t, ttl, t->newest_round - (width - 1 - k));
+		const int32_t *cell = history_cell(v, ttl, v->newest_round - (width - 1 - k));
 
 		cells[k] = cell ? chart_char(*cell, scale) : ' ';
 	}
@@ -402,8 +455,13 @@ static void draw_legend(int y, const int32_t *scale)
 	put_line(y, 0, line, strlen(line));
 }
 
-static void draw_table(struct tui *t)
+/*
+ * The shown trace's table (or chart) from the first table row down to row bottom
+ * (exclusive); returns the row after the last one drawn.
+ */
+static int draw_table(struct tui *t, int bottom)
 {
+	struct tui_view *v = cur_view(t);
 	char *buf = NULL, *line, *save = NULL;
 	size_t len = 0;
 	int32_t scale[TUI_NFACTORS];
@@ -413,21 +471,21 @@ static void draw_table(struct tui *t)
 
 	f = open_memstream(&buf, &len);
 	if (!f)
-		return;
-	t->metas[t->cur].numeric = t->numeric;
-	t->metas[t->cur].fields = t->fields;
-	if (report_render(REPORT_FORMAT_REPORT, cur_table(t), &t->metas[t->cur], f)) {
+		return y;
+	v->meta.numeric = t->numeric;
+	v->meta.fields = t->fields;
+	if (report_render(REPORT_FORMAT_REPORT, cur_table(t), &v->meta, f)) {
 		fclose(f);
 		free(buf);
-		return;
+		return y;
 	}
 	if (fclose(f) || !buf) {
 		free(buf);
-		return;
+		return y;
 	}
 	if (t->mode == TUI_MODE_CHART)
-		chart_scale(t, last_hop, width, scale);
-	for (line = strtok_r(buf, "\n", &save); line && y < LINES;
+		chart_scale(v, last_hop, width, scale);
+	for (line = strtok_r(buf, "\n", &save); line && y < bottom;
 	     line = strtok_r(NULL, "\n", &save), n++) {
 		int ttl;
 
@@ -454,11 +512,67 @@ static void draw_table(struct tui *t)
 		if (strlen(line) > TUI_REPORT_COLUMN)
 			line[TUI_REPORT_COLUMN] = '\0';
 		draw_report_line(y, line, 0);
-		draw_chart_row(t, y++, ttl, scale, width);
+		draw_chart_row(v, y++, ttl, scale, width);
 	}
-	if (t->mode == TUI_MODE_CHART)
-		draw_legend(y + 1, scale);
+	if (t->mode == TUI_MODE_CHART) {
+		y++;
+		draw_legend(y++, scale);
+	}
 	free(buf);
+	return y;
+}
+
+/* "2:name 10% 9.0ms": a target's number, short name and its last shown hop's figures. */
+static void summary_entry(struct tui_view *v, size_t i, char *out, size_t len)
+{
+	const struct stats_table *tab = trace_table(v->trace);
+	const struct stats_hop *hop = stats_table_hop(tab, stats_last_hop(tab));
+	char name[TUI_NAME_MAX];
+	struct stats_summary sum;
+
+	report_escape(trace_config(v->trace)->name, name, sizeof(name));
+	if (strlen(name) > TUI_SHORT_NAME_MAX)
+		name[TUI_SHORT_NAME_MAX] = '\0';
+	if (!hop || !hop->acc.received) {
+		snprintf(out, len, "%zu:%s ...", i + 1, name);
+		return;
+	}
+	stats_summarize(&hop->acc, &sum);
+	snprintf(out, len, "%zu:%s %.0f%% %.1fms", i + 1, name, sum.loss_pct, sum.avg);
+}
+
+/* One line on the other targets, as many as fit, then how many did not. */
+static void draw_summary(struct tui *t, int y)
+{
+	char line[TUI_LINE_MAX], entry[TUI_ENTRY_MAX], more[TUI_ENTRY_MAX];
+	size_t i, off, left = t->cfg.ntraces - 1, width = (size_t)(COLS > 0 ? COLS : 0);
+	int more_len = snprintf(more, sizeof(more), " | +%zu more", left);
+
+	if (width >= sizeof(line))
+		width = sizeof(line) - 1;
+	off = (size_t)snprintf(line, sizeof(line), "%s", TUI_OTHERS);
+	for (i = 0; i < t->cfg.ntraces && left; i++) {
+		size_t need;
+
+		if (i == t->cur)
+			continue;
+		summary_entry(&t->views[i], i, entry, sizeof(entry));
+		/* Room for this entry and, unless it is the last, for "+N more" after it. */
+		need = (off > strlen(TUI_OTHERS) ? 3 : 1) + strlen(entry) +
+		       (left > 1 ? (size_t)more_len : 0);
+		if (off + need > width)
+			break;
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s",
+					off > strlen(TUI_OTHERS) ? " | " : " ", entry);
+		left--;
+	}
+	if (left) {
+		snprintf(more, sizeof(more), "%s+%zu more", off > strlen(TUI_OTHERS) ? " | " : " ",
+			 left);
+		if (off + strlen(more) < sizeof(line))
+			off += (size_t)snprintf(line + off, sizeof(line) - off, "%s", more);
+	}
+	put_line(y, 0, line, off);
 }
 
 static void draw_help(void)
@@ -471,14 +585,20 @@ static void draw_help(void)
 
 static void draw(struct tui *t)
 {
+	/* With several targets the last two rows are kept for the others' summary. */
+	int several = t->cfg.ntraces > 1, y;
+
 	erase();
 	draw_title(t);
 	draw_keys();
 	draw_status(t);
-	if (t->help)
+	if (t->help) {
 		draw_help();
-	else
-		draw_table(t);
+	} else {
+		y = draw_table(t, several ? LINES - 2 : LINES);
+		if (several)
+			draw_summary(t, y + 1 < LINES ? y + 1 : LINES - 1);
+	}
 	refresh();
 }
 
@@ -494,17 +614,18 @@ static void restart(struct tui *t, enum proto_protocol p)
 			 name ? name : "such");
 		return;
 	}
-	history_clear(t);
-	t->newest_round = -1; /* the new scheduler counts its rounds from 0 again */
 	t->finished = 0;
 	t->paused = 0;
 	for (i = 0; i < t->cfg.ntraces; i++) {
-		struct engine_probe tmpl = trace_config(t->traces[i])->tmpl;
+		struct tui_view *v = &t->views[i];
+		struct engine_probe tmpl = trace_config(v->trace)->tmpl;
 		int rc;
 
+		/* The new scheduler counts its rounds from 0 again. */
+		history_clear(v);
 		tmpl.protocol = p;
-		t->metas[i].protocol = name;
-		rc = trace_restart(t->traces[i], &tmpl);
+		v->meta.protocol = name;
+		rc = trace_restart(v->trace, &tmpl);
 		if (rc) {
 			quit(t, rc, "cannot restart the trace");
 			return;
@@ -542,6 +663,41 @@ static void prompt_key(struct tui *t, int ch)
 	}
 }
 
+static void pause_all(struct tui *t, int paused)
+{
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++)
+		trace_pause(t->views[i].trace, paused);
+	t->paused = paused;
+}
+
+static void reset_all(struct tui *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++) {
+		stats_table_reset(trace_table(t->views[i].trace));
+		history_clear(&t->views[i]);
+	}
+}
+
+/* Tab, ], Shift-Tab, [ and 1-9 pick the target shown; 1 if the key was one of them. */
+static int switch_key(struct tui *t, int ch)
+{
+	size_t n = t->cfg.ntraces;
+
+	if (ch == '\t' || ch == ']')
+		t->cur = (t->cur + 1) % n;
+	else if (ch == KEY_BTAB || ch == '[')
+		t->cur = (t->cur + n - 1) % n;
+	else if (ch >= '1' && ch < '1' + TUI_JUMP_MAX)
+		t->cur = (size_t)(ch - '1') < n ? (size_t)(ch - '1') : t->cur;
+	else
+		return 0;
+	return 1;
+}
+
 static void handle_key(struct tui *t, int ch)
 {
 	size_t i;
@@ -565,25 +721,19 @@ static void handle_key(struct tui *t, int ch)
 		break;
 	case 'n':
 		t->numeric = !t->numeric;
+		for (i = 0; i < t->cfg.ntraces; i++)
+			t->views[i].meta.numeric = t->numeric;
 		break;
 	case 'p':
-		if (!t->finished) {
-			for (i = 0; i < t->cfg.ntraces; i++)
-				trace_pause(t->traces[i], 1);
-			t->paused = 1;
-		}
+		if (!t->finished)
+			pause_all(t, 1);
 		break;
 	case ' ':
-		if (t->paused) {
-			for (i = 0; i < t->cfg.ntraces; i++)
-				trace_pause(t->traces[i], 0);
-			t->paused = 0;
-		}
+		if (t->paused)
+			pause_all(t, 0);
 		break;
 	case 'r':
-		for (i = 0; i < t->cfg.ntraces; i++)
-			stats_table_reset(trace_table(t->traces[i]));
-		history_clear(t);
+		reset_all(t);
 		break;
 	case 'd':
 		t->mode = (enum tui_mode)((t->mode + 1) % TUI_MODE__COUNT);
@@ -610,6 +760,7 @@ static void handle_key(struct tui *t, int ch)
 		quit(t, 0, NULL);
 		break;
 	default:
+		switch_key(t, ch);
 		break;
 	}
 }
@@ -659,15 +810,10 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 
 static int curses_start(struct tui *t)
 {
-	static int registered;
-
-	if (!registered && atexit(tui_atexit) == 0)
-		registered = 1;
 	t->screen = newterm(NULL, stdout, stdin);
 	if (!t->screen)
 		return -ENOTTY;
 	set_term(t->screen);
-	tui_curses_active = 1;
 	cbreak(); /* keeps ISIG: Ctrl-C stays a signal, handled by the caller's evsignal */
 	noecho();
 	keypad(stdscr, TRUE);
@@ -682,36 +828,45 @@ int tui_usable(void)
 	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 }
 
+/* Curses knows whether it owns the terminal: nothing here needs to remember it. */
+void tui_restore_terminal(void)
+{
+	if (!isendwin())
+		endwin();
+}
+
 static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err, size_t errlen)
 {
-	const struct trace_hooks hooks = {
+	struct trace_hooks hooks = {
 		.finished = on_finished,
 		.sent = on_sent,
 		.answer = on_answer,
-		.ctx = t,
 	};
 	size_t i;
 	int rc;
 
-	t->traces = calloc(t->cfg.ntraces, sizeof(*t->traces));
-	t->metas = calloc(t->cfg.ntraces, sizeof(*t->metas));
-	if (!t->traces || !t->metas) {
+	t->views = calloc(t->cfg.ntraces, sizeof(*t->views));
+	if (!t->views) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (i = 0; i < t->cfg.ntraces; i++) {
 		const struct trace_config *tc = &cfgs[i];
-		struct report_meta *m = &t->metas[i];
+		struct tui_view *v = &t->views[i];
+		struct report_meta *m = &v->meta;
 
-		rc = trace_new(&t->traces[i], t->cfg.base, t->cfg.conn, tc, &hooks);
+		v->tui = t;
+		v->newest_round = -1;
+		hooks.ctx = v; /* the hooks find their view without a search */
+		rc = trace_new(&v->trace, t->cfg.base, t->cfg.conn, tc, &hooks);
 		if (rc) {
 			snprintf(err, errlen, "cannot make the trace of %s: %s", tc->name,
 				 strerror(-rc));
 			return rc;
 		}
 		*m = t->cfg.meta;
-		m->target = trace_config(t->traces[i])->name;
-		m->target_addr = &trace_config(t->traces[i])->dst;
+		m->target = trace_config(v->trace)->name;
+		m->target_addr = &trace_config(v->trace)->dst;
 		m->psize = tc->tmpl.size;
 		m->bitpattern = tc->tmpl.bitpattern;
 		m->protocol = proto_protocol_name(tc->tmpl.protocol);
@@ -726,11 +881,13 @@ static int start_traces(struct tui *t, char *err, size_t errlen)
 	int rc;
 
 	for (i = 0; i < t->cfg.ntraces; i++) {
-		rc = trace_start(t->traces[i]);
+		const struct trace *tr = t->views[i].trace;
+
+		rc = trace_start(t->views[i].trace);
 		if (rc) {
 			snprintf(err, errlen, "%s",
-				 trace_error(t->traces[i])[0] ? trace_error(t->traces[i])
-							      : "cannot send the first probes");
+				 trace_error(tr)[0] ? trace_error(tr)
+						    : "cannot send the first probes");
 			return rc;
 		}
 	}
@@ -755,8 +912,6 @@ int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t er
 	snprintf(t->fields, sizeof(t->fields), "%s",
 		 cfg->meta.fields ? cfg->meta.fields : TUI_FIELDS_LATENCY);
 	t->cfg.meta.fields = t->fields;
-	t->newest_round = -1;
-	history_clear(t);
 	if (!cfg->ntraces) {
 		snprintf(err, errlen, "nothing to trace");
 		free(t);
@@ -808,19 +963,18 @@ size_t tui_ntraces(const struct tui *t)
 
 struct trace *tui_trace(struct tui *t, size_t i)
 {
-	return i < t->cfg.ntraces ? t->traces[i] : NULL;
+	return i < t->cfg.ntraces ? t->views[i].trace : NULL;
 }
 
 const struct report_meta *tui_meta(const struct tui *t, size_t i)
 {
-	return i < t->cfg.ntraces ? &t->metas[i] : NULL;
+	return i < t->cfg.ntraces ? &t->views[i].meta : NULL;
 }
 
 static void curses_end(struct tui *t)
 {
 	if (t->screen) {
 		endwin();
-		tui_curses_active = 0;
 		delscreen(t->screen);
 		t->screen = NULL;
 	}
@@ -831,7 +985,7 @@ int tui_end(struct tui *t)
 	size_t i;
 
 	for (i = 0; i < t->cfg.ntraces; i++)
-		trace_pause(t->traces[i], 1);
+		trace_pause(t->views[i].trace, 1);
 	curses_end(t);
 	return 0;
 }
@@ -842,10 +996,11 @@ struct tui *tui_free(struct tui *t)
 
 	if (!t)
 		return NULL;
-	for (i = 0; t->traces && i < t->cfg.ntraces; i++)
-		t->traces[i] = trace_free(t->traces[i]);
-	free(t->traces);
-	free(t->metas);
+	for (i = 0; t->views && i < t->cfg.ntraces; i++) {
+		t->views[i].trace = trace_free(t->views[i].trace);
+		free(t->views[i].hist);
+	}
+	free(t->views);
 	curses_end(t);
 	if (t->hup_ev)
 		event_free(t->hup_ev);

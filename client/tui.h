@@ -1,9 +1,10 @@
 /*
  * tui: hopwatch's live full-screen view (ncurses), mtr's curses display with mtr's keys.
  * Owns the terminal, the keyboard and the traces it shows (it restarts them for u/t,
- * resets them for r). Renders the hop table through report_render() so the columns, -o order, names
- * and ECMP rows are the -r report's. Never blocks the event loop and never leaves the
- * terminal in raw mode: tui_free() (and an atexit fallback) always ends curses.
+ * resets them for r), one target shown at a time with a line on the others. Renders the
+ * hop table through report_render() so the columns, -o order, names and ECMP rows are the
+ * -r report's. Never blocks the event loop, keeps no state outside struct tui, and never
+ * leaves the terminal in raw mode: tui_free() ends curses, tui_restore_terminal() too.
  */
 #ifndef HOPWATCH_CLIENT_TUI_H
 #define HOPWATCH_CLIENT_TUI_H
@@ -46,6 +47,14 @@ struct tui_config {
  * caller prints a report instead.
  */
 int tui_usable(void);
+
+/*
+ * Give the terminal back if curses still owns it: the program registers this with
+ * atexit() before tui_new(), so an exit() from anywhere (a fatal error) restores the
+ * terminal too. Keeps no state (it asks curses); safe with no view, once it is over, and
+ * any number of times.
+ */
+void tui_restore_terminal(void);
 
 /*
  * Take over the terminal (curses, cbreak, no echo), make the traces and start them. The

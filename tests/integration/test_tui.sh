@@ -8,6 +8,10 @@
 #     with echo (stty -a in the same pane); the same after Ctrl-C and after SIGTERM.
 #  4. -c 2 ends the view by itself (as mtr does); -c 3 --report-on-exit ends and
 #     prints the -r report.
+#  5. Three targets (the destination and two routers): the title says target 1/3 and the
+#     first is shown, Tab shows the second, ']' the third, Shift-Tab and '[' go back, '2'
+#     jumps; the line under the table lists the two others with their figures; 'q' exits 0
+#     with the tty restored.
 # hopwatch runs inside the lab's source namespace with the engine under test
 # (HOPWATCH_ENGINE), so every probe stays in the lab. tmux uses a server of its own
 # (-S, a socket in the test's temporary directory), killed on exit with the lab.
@@ -310,6 +314,40 @@ if wait_for '^HW_EXIT=0'; then
 else
 	fail "-c 3 --report-on-exit did not end by itself"
 fi
+
+# ---- 5. several targets, one shown at a time ----
+t2=${LAB_HOP4[1]} t3=${LAB_HOP4[2]}
+# shown N ADDR: the title says target N/3 and the second line traces to ADDR.
+shown() {
+	wait_for "target $1/3" && wait_for "^[^ ].* -> $2 \\($2\\)"
+}
+start multi -n -i "$INTERVAL" "$dst" "$t2" "$t3" || exit 1
+expect "multi: title shows target 1/3, $dst" shown 1 "$dst"
+expect "multi: the table of $dst" wait_for "^ +$((ROUTERS + 1))\\. $dst "
+# The others' line: both, each with loss and avg once their destination answered.
+expect "multi: summary lists $t2 and $t3 with figures" \
+	wait_for "^others: 2:$t2 [0-9]+% [0-9.]+ms \\| 3:$t3 [0-9]+% [0-9.]+ms$"
+pane | grep -q "^others:.*1:$dst" && fail "multi: the shown target is in the summary"
+keys Tab
+expect "multi: Tab shows target 2/3, $t2" shown 2 "$t2"
+expect "multi: the table of $t2 ends at hop 2" wait_for "^ +2\\. $t2 "
+pane | grep -Eq "^ +3\\. " && fail "multi: $t2's table has a third hop"
+expect "multi: summary lists $dst and $t3" wait_for "^others: 1:$dst [^|]* \\| 3:$t3 "
+keys "]"
+expect "multi: ] shows target 3/3, $t3" shown 3 "$t3"
+keys "]"
+expect "multi: ] wraps to target 1/3" shown 1 "$dst"
+keys BTab
+expect "multi: Shift-Tab shows target 3/3" shown 3 "$t3"
+keys "["
+expect "multi: [ shows target 2/3" shown 2 "$t2"
+keys 1
+expect "multi: 1 jumps to target 1/3" shown 1 "$dst"
+keys 9
+sleep 0.5
+expect "multi: 9 (no such target) keeps target 1/3" shown 1 "$dst"
+keys q
+restored "multi q"
 
 if ((fails)); then
 	echo "$fails check(s) failed" >&2
