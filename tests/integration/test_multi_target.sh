@@ -171,14 +171,18 @@ sys.exit(1 if problems else 0)
 PY
 }
 
-# ratio A B: B / A, two decimals.
+# ratio A B: B / A, two decimals ("inf" when A is 0).
 ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a > 0 ? b / a : 0 }'
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "inf" }'
 }
 
-# le X Y: X <= Y as numbers.
+# le X Y: X <= Y, both numbers (anything else is false, so a check never passes by
+# a figure that was not measured).
 le() {
-	awk -v x="$1" -v y="$2" 'BEGIN { exit !(x <= y) }'
+	awk -v x="$1" -v y="$2" 'BEGIN {
+		num = "^[0-9]+([.][0-9]*)?$"
+		exit !(x ~ num && y ~ num && x + 0 <= y + 0)
+	}'
 }
 
 # a. The reference: one target.
