@@ -21,6 +21,7 @@ PACKAGES=(
 	coreutils util-linux diffutils gawk
 	libcap2-bin # setcap, for the test that grants the engine file capabilities
 	groff-base man-db # the man page lint test (doc/test_man.sh)
+	time              # GNU time -v: peak RSS in tests/integration/test_multi_target.sh
 )
 
 export DEBIAN_FRONTEND=noninteractive
