@@ -261,25 +261,12 @@ static int resolve(const char *host, int family, struct stats_addr *out, char *e
 	return 0;
 }
 
-static enum proto_protocol wire_protocol(enum options_proto p)
-{
-	switch (p) {
-	case OPTIONS_PROTO_UDP:
-		return PROTO_PROTOCOL_UDP;
-	case OPTIONS_PROTO_TCP:
-		return PROTO_PROTOCOL_TCP;
-	case OPTIONS_PROTO_ICMP:
-		break;
-	}
-	return PROTO_PROTOCOL_ICMP;
-}
-
 static void probe_template(const struct options *o, const struct stats_addr *dst,
 			   struct engine_probe *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->dst = *dst;
-	p->protocol = wire_protocol(o->proto);
+	p->protocol = o->proto;
 	/* A negative -s asks for a random size; one per run keeps the stats comparable. */
 	if (o->psize < 0) {
 		int max = -o->psize;
@@ -317,7 +304,7 @@ static int check_engine(struct engine_conn *conn, const struct options *o,
 		features[nf++] = "ip-4";
 	if (need6)
 		features[nf++] = "ip-6";
-	features[nf++] = options_proto_name(o->proto);
+	features[nf++] = proto_protocol_name(o->proto);
 	if (o->has_mark)
 		features[nf++] = "mark";
 	if (o->interface)
@@ -346,7 +333,7 @@ static void fill_meta(struct run *r, struct report_meta *meta, const char *targe
 	meta->psize = tmpl->size;
 	meta->bitpattern = tmpl->bitpattern;
 	meta->count = o->count;
-	meta->protocol = options_proto_name(o->proto);
+	meta->protocol = proto_protocol_name(o->proto);
 	meta->name = hop_name;
 	meta->name_ctx = r;
 }
