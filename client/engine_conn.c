@@ -88,17 +88,17 @@ static void queue_check_line(struct engine_conn *c, int64_t token, const char *f
 	struct proto_writer w;
 	int len;
 
+	if (c->check_rc)
+		return;
 	proto_writer_init(&w, line, sizeof(line));
 	proto_write_command(&w, token, PROTO_CMD_CHECK_SUPPORT);
 	proto_write_str(&w, PROTO_ARG_FEATURE, feature);
 	len = proto_write_end(&w);
 	if (len < 0 || evbuffer_add(bufferevent_get_output(c->bev), line, (size_t)len)) {
-		if (!c->check_rc) {
-			c->check_rc = len < 0 ? len : -ENOMEM;
-			errmsg_set(c->check_msg, sizeof(c->check_msg),
-				   "cannot ask engine %s about '%s': %s", c->desc, feature,
-				   strerror(-c->check_rc));
-		}
+		c->check_rc = len < 0 ? len : -ENOMEM;
+		errmsg_set(c->check_msg, sizeof(c->check_msg),
+			   "cannot ask engine %s about '%s': %s", c->desc, feature,
+			   strerror(-c->check_rc));
 	}
 }
 
