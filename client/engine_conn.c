@@ -27,7 +27,6 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "common/numparse.h"
 
 /* Most features asked about at start-up. */
 #define CHECK_MAX 16
@@ -35,8 +34,6 @@
 #define STDERR_LINE_MAX 256
 /* How long to wait for a dying engine's last words. */
 #define STDERR_DRAIN_MS 1000
-/* Numeric address text, both families. */
-#define ADDR_TEXT_MAX INET6_ADDRSTRLEN
 /* Words of a send-probe line: generous for every argument we write. */
 #define PROBE_LINE_MAX 512
 /* First size of the in-flight map; it doubles at half full. */
@@ -111,61 +108,70 @@ static void copy_clean(char *dst, size_t cap, const char *src, size_t len)
 	dst[n] = '\0';
 }
 
-static int slice_int(const struct proto_slice *s, int64_t min, int64_t max, int64_t *out)
+/*
+ * The check-support line for one feature; a feature the table refuses ends the check at
+ * once, since no answer to it would ever come.
+ */
+static void queue_check_line(struct engine_conn *c, int64_t token, const char *feature)
 {
-	return numparse_i64(s->ptr, s->len, min, max, out);
-}
+	char line[PROTO_LINE_MAX];
+	struct proto_writer w;
+	int len;
 
-static int slice_addr(const struct proto_slice *s, int family, struct stats_addr *a)
-{
-	char buf[ADDR_TEXT_MAX];
-
-	if (s->len == 0 || s->len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s->ptr, s->len);
-	buf[s->len] = '\0';
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(family, buf, family == AF_INET ? (void *)&a->u.v4 : (void *)&a->u.v6) != 1)
-		return -EINVAL;
-	a->family = family;
-	return 0;
-}
-
-/* "label,exp,bos,ttl[,...]" as mtr-packet prints it. */
-static int slice_mpls(const struct proto_slice *s, struct engine_result *r)
-{
-	int64_t v[4];
-	size_t pos = 0, k = 0;
-
-	r->nmpls = 0;
-	while (pos < s->len) {
-		size_t start = pos;
-
-		while (pos < s->len && s->ptr[pos] != ',')
-			pos++;
-		if (numparse_i64(s->ptr + start, pos - start, 0, UINT32_MAX, &v[k]))
-			return -EINVAL;
-		pos++; /* the comma, or one past the end */
-		if (++k == 4) {
-			if (r->nmpls < STATS_MPLS_MAX) {
-				struct stats_mpls *m = &r->mpls[r->nmpls++];
-
-				m->label = (uint32_t)v[0];
-				m->exp = (uint8_t)v[1];
-				m->bos = (uint8_t)v[2];
-				m->ttl = (uint8_t)v[3];
-			}
-			k = 0;
-		}
+	if (c->check_rc)
+		return;
+	proto_writer_init(&w, line, sizeof(line));
+	proto_write_command(&w, token, PROTO_CMD_CHECK_SUPPORT);
+	proto_write_str(&w, PROTO_ARG_FEATURE, feature);
+	len = proto_write_end(&w);
+	if (len < 0 || evbuffer_add(bufferevent_get_output(c->bev), line, (size_t)len)) {
+		c->check_rc = len < 0 ? len : -ENOMEM;
+		errmsg_set(c->check_msg, sizeof(c->check_msg),
+			   "cannot ask engine %s about '%s': %s", c->desc, feature,
+			   strerror(-c->check_rc));
 	}
-	return k == 0 ? 0 : -EINVAL;
+}
+
+/* Optional arguments are left out at their "engine default" value, as mtr does. */
+int engine_conn_format_probe(char *buf, size_t cap, int64_t token, const struct engine_probe *p)
+{
+	struct proto_writer w;
+
+	proto_writer_init(&w, buf, cap);
+	proto_write_command(&w, token, PROTO_CMD_SEND_PROBE);
+	proto_write_addr(&w, p->dst.family, &p->dst.u);
+	proto_write_str(&w, PROTO_ARG_PROTOCOL, proto_protocol_name(p->protocol));
+	proto_write_int(&w, PROTO_ARG_TTL, p->ttl);
+	if (p->size)
+		proto_write_int(&w, PROTO_ARG_SIZE, p->size);
+	if (p->bitpattern)
+		proto_write_int(&w, PROTO_ARG_BIT_PATTERN, p->bitpattern);
+	if (p->tos)
+		proto_write_int(&w, PROTO_ARG_TOS, p->tos);
+	if (p->port)
+		proto_write_int(&w, PROTO_ARG_PORT, p->port);
+	if (p->local_port)
+		proto_write_int(&w, PROTO_ARG_LOCAL_PORT, p->local_port);
+	/* The user's text as given: the engine judges it and names what it refuses. */
+	if (p->src)
+		proto_write_str(
+			&w, p->dst.family == AF_INET ? PROTO_ARG_LOCAL_IP_4 : PROTO_ARG_LOCAL_IP_6,
+			p->src);
+	if (p->device)
+		proto_write_str(&w, PROTO_ARG_LOCAL_DEVICE, p->device);
+	if (p->has_mark)
+		proto_write_int(&w, PROTO_ARG_MARK, p->mark);
+	if (p->timeout_s)
+		proto_write_int(&w, PROTO_ARG_TIMEOUT, p->timeout_s);
+	return proto_write_end(&w);
 }
 
 int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct engine_result *r,
 			    struct proto_slice *support)
 {
 	struct proto_line pl;
-	size_t i;
+	struct proto_reply_msg m;
+	size_t i, n = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->rtt_us = -1;
@@ -175,61 +181,37 @@ int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct
 	}
 	if (proto_split(line, len, &pl) != PROTO_OK)
 		return -EINVAL;
-	if (proto_reply_lookup(pl.word.ptr, pl.word.len, &r->reply))
-		return -EINVAL;
-	*token = pl.token;
+	/* A newer engine's extra argument is ignored, as mtr does: decode only known names. */
 	for (i = 0; i < pl.nargs; i++) {
 		enum proto_arg arg;
-		int64_t v;
 
 		if (proto_arg_lookup(pl.name[i].ptr, pl.name[i].len, &arg))
-			continue; /* a newer engine's extra: ignore, as mtr does */
-		switch (arg) {
-		case PROTO_ARG_IP_4:
-			if (slice_addr(&pl.value[i], AF_INET, &r->from))
-				return -EINVAL;
-			break;
-		case PROTO_ARG_IP_6:
-			if (slice_addr(&pl.value[i], AF_INET6, &r->from))
-				return -EINVAL;
-			break;
-		case PROTO_ARG_ROUND_TRIP_TIME:
-			if (slice_int(&pl.value[i], 0, INT32_MAX, &v))
-				return -EINVAL;
-			r->rtt_us = v;
-			break;
-		case PROTO_ARG_MPLS:
-			if (slice_mpls(&pl.value[i], r))
-				return -EINVAL;
-			break;
-		case PROTO_ARG_SUPPORT:
-			if (support)
-				*support = pl.value[i];
-			break;
-		case PROTO_ARG_LOCAL_IP_4:
-		case PROTO_ARG_LOCAL_IP_6:
-		case PROTO_ARG_PROTOCOL:
-		case PROTO_ARG_PORT:
-		case PROTO_ARG_LOCAL_PORT:
-		case PROTO_ARG_LOCAL_DEVICE:
-		case PROTO_ARG_TTL:
-		case PROTO_ARG_SIZE:
-		case PROTO_ARG_BIT_PATTERN:
-		case PROTO_ARG_TOS:
-		case PROTO_ARG_MARK:
-		case PROTO_ARG_TIMEOUT:
-		case PROTO_ARG_FLOW_ID:
-		case PROTO_ARG_FEATURE:
-		case PROTO_ARG_REASON:
-		case PROTO_ARG_ERRNO:
-		case PROTO_ARG_ICMP_TYPE:
-		case PROTO_ARG_ICMP_CODE:
-		case PROTO_ARG_REPLY_TTL:
-		case PROTO_ARG_QUOTED_TTL:
-		case PROTO_ARG__COUNT:
-			break;
-		}
+			continue;
+		pl.name[n] = pl.name[i];
+		pl.value[n] = pl.value[i];
+		n++;
 	}
+	pl.nargs = n;
+	if (proto_decode_reply(&pl, &m, NULL) != PROTO_OK)
+		return -EINVAL;
+	*token = m.token;
+	r->reply = m.reply;
+	r->from.family = m.family;
+	if (m.family == AF_INET)
+		r->from.u.v4 = m.ip4;
+	else if (m.family == AF_INET6)
+		r->from.u.v6 = m.ip6;
+	if (m.present & PROTO_BIT(PROTO_ARG_ROUND_TRIP_TIME))
+		r->rtt_us = m.num[PROTO_ARG_ROUND_TRIP_TIME];
+	for (i = 0; i < m.nmpls && i < STATS_MPLS_MAX; i++) {
+		r->mpls[i].label = m.mpls[i].label;
+		r->mpls[i].exp = m.mpls[i].exp;
+		r->mpls[i].bos = m.mpls[i].bos;
+		r->mpls[i].ttl = m.mpls[i].ttl;
+	}
+	r->nmpls = i;
+	if (support && (m.present & PROTO_BIT(PROTO_ARG_SUPPORT)))
+		*support = m.text[PROTO_ARG_SUPPORT];
 	return 0;
 }
 
@@ -801,9 +783,7 @@ int engine_conn_check(struct engine_conn *c, const char *const *features, size_t
 		c->check[i].token = take_token(c);
 		c->check[i].feature = features[i];
 		c->check[i].answered = 0;
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-				    "%lld check-support feature %s\n", (long long)c->check[i].token,
-				    features[i]);
+		queue_check_line(c, c->check[i].token, features[i]);
 	}
 	evtimer_add(c->check_ev, &tv);
 	if (!n) {
@@ -868,47 +848,18 @@ size_t engine_conn_inflight(const struct engine_conn *c)
 
 static int queue_probe(struct engine_conn *c, const struct engine_probe *p, int64_t *token)
 {
-	char line[PROBE_LINE_MAX], addr[ADDR_TEXT_MAX];
+	char line[PROBE_LINE_MAX];
 	int len;
-	size_t used;
 
 	if (c->lost)
 		return -EPIPE;
-	if (!inet_ntop(p->dst.family, &p->dst.u, addr, sizeof(addr)))
-		return -EINVAL;
 	*token = take_token(c);
-	len = snprintf(line, sizeof(line), "%lld send-probe %s %s protocol %s ttl %d",
-		       (long long)*token, p->dst.family == AF_INET ? "ip-4" : "ip-6", addr,
-		       proto_protocol_name(p->protocol), p->ttl);
-	used = (size_t)len;
-#define APPEND(...)                                                                                \
-	do {                                                                                       \
-		if (used < sizeof(line))                                                           \
-			used += (size_t)snprintf(line + used, sizeof(line) - used, __VA_ARGS__);   \
-	} while (0)
-	if (p->size)
-		APPEND(" size %d", p->size);
-	if (p->bitpattern)
-		APPEND(" bit-pattern %d", p->bitpattern);
-	if (p->tos)
-		APPEND(" tos %d", p->tos);
-	if (p->port)
-		APPEND(" port %d", p->port);
-	if (p->local_port)
-		APPEND(" local-port %d", p->local_port);
-	if (p->src)
-		APPEND(" %s %s", p->dst.family == AF_INET ? "local-ip-4" : "local-ip-6", p->src);
-	if (p->device)
-		APPEND(" local-device %s", p->device);
-	if (p->has_mark)
-		APPEND(" mark %u", (unsigned)p->mark);
-	if (p->timeout_s)
-		APPEND(" timeout %d", p->timeout_s);
-#undef APPEND
-	if (used + 1 >= sizeof(line))
+	len = engine_conn_format_probe(line, sizeof(line), *token, p);
+	if (len == -ENOSPC)
 		return -E2BIG;
-	line[used++] = '\n';
-	if (evbuffer_add(bufferevent_get_output(c->bev), line, used))
+	if (len < 0)
+		return len;
+	if (evbuffer_add(bufferevent_get_output(c->bev), line, (size_t)len))
 		return -ENOMEM;
 	return 0;
 }

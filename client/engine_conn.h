@@ -108,12 +108,21 @@ int engine_conn_send_probe(struct engine_client *cl, const struct engine_probe *
 /* Probes of all clients waiting for an answer. */
 size_t engine_conn_inflight(const struct engine_conn *c);
 
+/*
+ * The send-probe line engine_conn_send_probe() queues, through the protocol's command
+ * writer: arguments in a fixed order, each optional one left out at its default. Pure.
+ * Returns the length (newline included, no NUL written), -ENOSPC when cap is too small,
+ * -EINVAL for a value the protocol table refuses.
+ */
+int engine_conn_format_probe(char *buf, size_t cap, int64_t token, const struct engine_probe *p);
+
 /* A short description of the engine: "unix:PATH" or the program path. */
 const char *engine_conn_describe(const struct engine_conn *c);
 
 /*
- * Decode one reply line (without its newline) into a token and result. Pure; exposed
- * for tests. 0 or -EINVAL. Replies to check-support come back with reply
+ * Decode one reply line (without its newline) into a token and result, through
+ * proto_decode_reply(); argument names the protocol does not know are skipped. Pure;
+ * exposed for tests. 0 or -EINVAL. Replies to check-support come back with reply
  * PROTO_REPLY_FEATURE_SUPPORT and *support pointing into the line (may be NULL).
  */
 int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct engine_result *r,

@@ -162,7 +162,7 @@ static int check_engine(struct run *r, const struct trace_config *tc, size_t n)
 		features[nf++] = "ip-4";
 	if (need6)
 		features[nf++] = "ip-6";
-	features[nf++] = proto_protocol_name((enum proto_protocol)o->proto);
+	features[nf++] = proto_protocol_name(o->proto);
 	if (o->has_mark)
 		features[nf++] = "mark";
 	if (o->interface)
@@ -234,7 +234,7 @@ static void fill_meta(struct run *r, struct report_meta *meta, const char *hostn
 	meta->show_mpls = o->mpls;
 	meta->tos = o->tos;
 	meta->count = o->count;
-	meta->protocol = proto_protocol_name((enum proto_protocol)o->proto);
+	meta->protocol = proto_protocol_name(o->proto);
 	meta->name = hop_name;
 	meta->name_ctx = r;
 }

@@ -144,19 +144,6 @@ const char *options_usage(void)
 	return usage_text;
 }
 
-const char *options_proto_name(enum options_proto p)
-{
-	switch (p) {
-	case OPTIONS_PROTO_ICMP:
-		return "icmp";
-	case OPTIONS_PROTO_UDP:
-		return "udp";
-	case OPTIONS_PROTO_TCP:
-		return "tcp";
-	}
-	return "icmp";
-}
-
 /* A user's value echoed back: printable ASCII only, bounded. */
 static void echo_value(const char *s, char *buf, size_t len)
 {
@@ -300,7 +287,7 @@ static void defaults(struct options *o)
 	o->first_ttl = 1;
 	o->max_ttl = OPTIONS_DEFAULT_MAX_TTL;
 	o->max_unknown = OPTIONS_DEFAULT_MAX_UNKNOWN;
-	o->proto = OPTIONS_PROTO_ICMP;
+	o->proto = PROTO_PROTOCOL_ICMP;
 	o->max_ecmp = OPTIONS_DEFAULT_MAX_ECMP;
 	o->timeout_s = OPTIONS_DEFAULT_TIMEOUT_S;
 	o->grace_s = OPTIONS_DEFAULT_GRACE_S;
@@ -420,10 +407,10 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		o->max_unknown = (int)v;
 		break;
 	case 'u':
-		o->proto = OPTIONS_PROTO_UDP;
+		o->proto = PROTO_PROTOCOL_UDP;
 		break;
 	case 'T':
-		o->proto = OPTIONS_PROTO_TCP;
+		o->proto = PROTO_PROTOCOL_TCP;
 		break;
 	case 'S':
 		errmsg_set(err, errlen, "SCTP is not supported by the hopwatch engine");
@@ -615,7 +602,7 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 			   o->first_ttl, o->max_ttl);
 		return -EINVAL;
 	}
-	if (o->local_port && o->proto == OPTIONS_PROTO_ICMP) {
+	if (o->local_port && o->proto == PROTO_PROTOCOL_ICMP) {
 		errmsg_set(err, errlen, "-L (--localport) needs -u or -T");
 		return -EINVAL;
 	}

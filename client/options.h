@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "client/report.h"
+#include "proto/proto.h"
 
 /* mtr's defaults. */
 #define OPTIONS_DEFAULT_COUNT	    10
@@ -43,12 +44,6 @@ enum options_result {
 	OPTIONS_HISTORY = 3, /* --history: the caller prints the recent hosts */
 };
 
-enum options_proto {
-	OPTIONS_PROTO_ICMP,
-	OPTIONS_PROTO_UDP,
-	OPTIONS_PROTO_TCP,
-};
-
 struct options {
 	int report;		   /* a report flag was given: run -c rounds then print */
 	enum report_format format; /* with report */
@@ -67,7 +62,7 @@ struct options {
 	int first_ttl;		   /* -f */
 	int max_ttl;		   /* -m */
 	int max_unknown;	   /* -U */
-	enum options_proto proto;  /* -u, -T, default ICMP */
+	enum proto_protocol proto; /* -u, -T, default ICMP; names: proto_protocol_name() */
 	int port;		   /* -P, 0 = engine default */
 	int local_port;		   /* -L, 0 = engine's choice */
 	int has_mark;
@@ -100,8 +95,5 @@ void options_deinit(struct options *o);
 
 /* The --help text. */
 const char *options_usage(void);
-
-/* Wire name of a protocol: "icmp", "udp", "tcp". */
-const char *options_proto_name(enum options_proto p);
 
 #endif

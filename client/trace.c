@@ -49,7 +49,7 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	cfg->sched.max_unknown = o->max_unknown;
 	cfg->sched.grace_us = (int64_t)o->grace_s * 1000000;
 	p->dst = *dst;
-	p->protocol = (enum proto_protocol)o->proto;
+	p->protocol = o->proto;
 	/* A negative -s asks for a random size; one per trace keeps the stats comparable. */
 	if (o->psize < 0) {
 		int max = -o->psize;

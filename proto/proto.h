@@ -1,8 +1,9 @@
 /*
  * proto: the wire protocol between hopwatchd and its clients, in one table.
  * Owns every command, reply and argument name, the arguments each accepts, their value
- * ranges, the pure line parser and the reply formatter. Never does I/O or allocates:
- * callers own every buffer. Spec with examples: proto/PROTOCOL.md.
+ * ranges, the pure line parser and decoders (commands and replies) and the line writer
+ * (commands and replies). Never does I/O or allocates: callers own every buffer. Spec
+ * with examples: proto/PROTOCOL.md.
  */
 #ifndef HOPWATCH_PROTO_H
 #define HOPWATCH_PROTO_H
@@ -23,6 +24,11 @@
 #define PROTO_MPLS_MAX 8
 /* Largest probe size in bytes, headers included (the engine's PACKET_SIZE_MAX). */
 #define PROTO_SIZE_MAX 65000
+/* MPLS label stack entry fields: 20-bit label, 3-bit traffic class, 1-bit bottom. */
+#define PROTO_MPLS_LABEL_MAX 0xfffff
+#define PROTO_MPLS_EXP_MAX   7
+#define PROTO_MPLS_BOS_MAX   1
+#define PROTO_MPLS_TTL_MAX   255
 
 /* send-probe defaults when an argument is absent (mtr-packet's values). */
 #define PROTO_DEFAULT_TTL      255
@@ -184,6 +190,7 @@ enum proto_status {
 	PROTO_ERR_BAD_NUMBER,	   /* decode: not a decimal number */
 	PROTO_ERR_OUT_OF_RANGE,	   /* decode: number outside the argument's range */
 	PROTO_ERR_BAD_VALUE,	   /* decode: bad address, word or device name */
+	PROTO_ERR_UNKNOWN_REPLY,   /* decode: word is no reply */
 	PROTO_ERR__COUNT,
 };
 
@@ -218,25 +225,36 @@ int proto_decode_command(const struct proto_line *line, struct proto_command *ou
 			 enum proto_arg *bad_arg);
 
 /*
- * Builds one reply line into a caller buffer; sticky overflow flag. Every argument is
- * checked against the reply's entry in the table: one the reply may not carry, one
- * written twice, a value with a space or control byte, or anything before
- * proto_write_head() sets the sticky invalid flag, so a bug never reaches the wire.
+ * Builds one command or reply line into a caller buffer; sticky overflow flag. The head
+ * (proto_write_command() or proto_write_head()) picks the table entry every argument is
+ * checked against: one the line may not carry, one written twice, an integer outside its
+ * range, a value with a space or control byte, or anything before the head sets the
+ * sticky invalid flag, so a bug never reaches the wire. Pure.
  */
 struct proto_writer {
 	char *buf;
 	size_t cap;
 	size_t len;
 	int overflow;
-	int invalid;		/* a call broke the table's rules for this reply */
-	int have_head;		/* proto_write_head() succeeded */
+	int invalid;		/* a call broke the table's rules for this line */
+	int have_head;		/* proto_write_command() or proto_write_head() succeeded */
+	int is_command;		/* the head was proto_write_command() */
+	enum proto_cmd cmd;	/* set by proto_write_command() */
 	enum proto_reply reply; /* set by proto_write_head() */
 	uint64_t written;	/* PROTO_BIT(arg) of each argument written */
 };
 
 void proto_writer_init(struct proto_writer *w, char *buf, size_t cap);
+/* The head of a command line ("TOKEN send-probe"); what a client writes. */
+void proto_write_command(struct proto_writer *w, int64_t token, enum proto_cmd cmd);
+/* The head of a reply line ("TOKEN reply"); what the engine writes. */
 void proto_write_head(struct proto_writer *w, int64_t token, enum proto_reply reply);
+/* An INT argument, in its table range (negative only where the range allows). */
 void proto_write_int(struct proto_writer *w, enum proto_arg arg, int64_t value);
+/*
+ * Any non-INT argument, as text: only framing is checked (non-empty, printable, no
+ * space), the value's shape is the reader's to judge, as the peer's decoder does.
+ */
 void proto_write_str(struct proto_writer *w, enum proto_arg arg, const char *value);
 /* ip-4 or ip-6 by family, value from inet_ntop. */
 void proto_write_addr(struct proto_writer *w, int family, const void *addr);
@@ -252,5 +270,39 @@ void proto_write_mpls(struct proto_writer *w, const struct proto_mpls *labels, s
  * mtr-packet's reader takes), -EINVAL if the invalid flag is set.
  */
 int proto_write_end(struct proto_writer *w);
+
+/* A decoded reply: every present argument checked against the reply table. */
+struct proto_reply_msg {
+	enum proto_reply reply;
+	int64_t token;
+	uint64_t present;	       /* PROTO_BIT(arg) for each argument given */
+	int64_t num[PROTO_ARG__COUNT]; /* PROTO_VALUE_INT arguments */
+	int family;		       /* AF_INET (ip-4), AF_INET6 (ip-6), 0: no address */
+	struct in_addr ip4;	       /* with family AF_INET */
+	struct in6_addr ip6;	       /* with family AF_INET6 */
+	size_t nmpls;		       /* entries of the mpls argument */
+	struct proto_mpls mpls[PROTO_MPLS_MAX];
+	struct proto_slice text[PROTO_ARG__COUNT]; /* every argument's raw value */
+};
+
+/*
+ * Check a split line against the reply table, the mirror of proto_decode_command():
+ * PROTO_ERR_UNKNOWN_REPLY for a word that is no reply, PROTO_ERR_UNKNOWN_ARG for a name
+ * that is no argument or one this reply may not carry, PROTO_ERR_REPEATED_ARG for a name
+ * given twice or a second address (ip-4 and ip-6 together), PROTO_ERR_BAD_NUMBER,
+ * PROTO_ERR_OUT_OF_RANGE and PROTO_ERR_BAD_VALUE (address, word, mpls) for a value. On
+ * failure *bad_arg names the offending argument when there is one (else
+ * PROTO_ARG__COUNT); bad_arg may be NULL. out->token is set even on failure. Pure.
+ */
+int proto_decode_reply(const struct proto_line *line, struct proto_reply_msg *out,
+		       enum proto_arg *bad_arg);
+
+/*
+ * An mpls value, "label,exp,bos,ttl[,...]", into at most cap entries (*n of them).
+ * Returns PROTO_OK, PROTO_ERR_BAD_NUMBER (a field not decimal), PROTO_ERR_OUT_OF_RANGE (a
+ * field too wide for its bits) or PROTO_ERR_BAD_VALUE (empty, a count of fields that is
+ * no multiple of four, or more than cap entries). Pure.
+ */
+int proto_parse_mpls(const struct proto_slice *s, struct proto_mpls *out, size_t cap, size_t *n);
 
 #endif

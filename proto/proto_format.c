@@ -1,8 +1,9 @@
 /*
- * proto_format: builds reply lines for the engine. It runs once per probe, so integers
- * are formatted by hand rather than through printf. It never writes past the caller's
- * capacity and refuses, through the writer's invalid flag, any argument the table does
- * not allow on the reply, so a bug in the engine cannot put a malformed line on the wire.
+ * proto_format: builds reply lines for the engine and command lines for the client. It
+ * runs once per probe, so integers are formatted by hand rather than through printf. It
+ * never writes past the caller's capacity and refuses, through the writer's invalid
+ * flag, any argument the table does not allow on the line's command or reply, so a bug
+ * on either side cannot put a malformed line on the wire.
  */
 #include "proto/proto.h"
 
@@ -18,10 +19,6 @@
 #define PROTO_WRITE_MAX (PROTO_LINE_MAX - 1)
 /* Digits of the widest uint64. */
 #define PROTO_INT_CHARS 20
-/* MPLS label stack entry fields: 20-bit label, 3-bit traffic class, 1-bit bottom. */
-#define PROTO_MPLS_LABEL_MAX 0xfffff
-#define PROTO_MPLS_EXP_MAX   7
-#define PROTO_MPLS_BOS_MAX   1
 
 static void put(struct proto_writer *w, const char *s, size_t n)
 {
@@ -38,7 +35,7 @@ static void put_char(struct proto_writer *w, char c)
 	put(w, &c, 1);
 }
 
-/* Right to left into a stack buffer. Every value on the wire is checked non-negative. */
+/* Right to left into a stack buffer. */
 static void put_uint(struct proto_writer *w, uint64_t u)
 {
 	char tmp[PROTO_INT_CHARS];
@@ -51,18 +48,35 @@ static void put_uint(struct proto_writer *w, uint64_t u)
 	put(w, tmp + i, sizeof(tmp) - i);
 }
 
-/* " name": checks that the open reply may carry arg and has not carried it yet. */
+/* Only the table's ranges reach here, and none goes near INT64_MIN. */
+static void put_int(struct proto_writer *w, int64_t v)
+{
+	if (v < 0) {
+		put_char(w, '-');
+		put_uint(w, (uint64_t)0 - (uint64_t)v);
+		return;
+	}
+	put_uint(w, (uint64_t)v);
+}
+
+/* The arguments the open line's command or reply may carry. */
+static uint64_t allowed_args(const struct proto_writer *w)
+{
+	if (w->is_command)
+		return proto_cmd_info(w->cmd)->allowed;
+	return proto_reply_info(w->reply)->allowed;
+}
+
+/* " name": checks that the open line may carry arg and has not carried it yet. */
 static int put_name(struct proto_writer *w, enum proto_arg arg)
 {
-	const struct proto_reply_info *reply;
 	const struct proto_arg_info *info = proto_arg_info(arg);
 
 	if (!w->have_head || !info) {
 		w->invalid = 1;
 		return -EINVAL;
 	}
-	reply = proto_reply_info(w->reply);
-	if (!(reply->allowed & PROTO_BIT(arg)) || (w->written & PROTO_BIT(arg))) {
+	if (!(allowed_args(w) & PROTO_BIT(arg)) || (w->written & PROTO_BIT(arg))) {
 		w->invalid = 1;
 		return -EINVAL;
 	}
@@ -80,43 +94,58 @@ void proto_writer_init(struct proto_writer *w, char *buf, size_t cap)
 	w->cap = buf ? cap : 0;
 }
 
+/* "TOKEN word": the one head a line may have. */
+static int put_head(struct proto_writer *w, int64_t token, const char *word)
+{
+	if (w->have_head || !word || token < 0 || token > PROTO_TOKEN_MAX) {
+		w->invalid = 1;
+		return -EINVAL;
+	}
+	w->have_head = 1;
+	put_uint(w, (uint64_t)token);
+	put_char(w, ' ');
+	put(w, word, strlen(word));
+	return 0;
+}
+
+void proto_write_command(struct proto_writer *w, int64_t token, enum proto_cmd cmd)
+{
+	const struct proto_cmd_info *info = proto_cmd_info(cmd);
+
+	if (put_head(w, token, info ? info->name : NULL) == 0) {
+		w->is_command = 1;
+		w->cmd = cmd;
+	}
+}
+
 void proto_write_head(struct proto_writer *w, int64_t token, enum proto_reply reply)
 {
 	const struct proto_reply_info *info = proto_reply_info(reply);
 
-	if (w->have_head || !info || token < 0 || token > PROTO_TOKEN_MAX) {
-		w->invalid = 1;
-		return;
-	}
-	w->have_head = 1;
-	w->reply = reply;
-	put_uint(w, (uint64_t)token);
-	put_char(w, ' ');
-	put(w, info->name, strlen(info->name));
+	if (put_head(w, token, info ? info->name : NULL) == 0)
+		w->reply = reply;
 }
 
 void proto_write_int(struct proto_writer *w, enum proto_arg arg, int64_t value)
 {
 	const struct proto_arg_info *info = proto_arg_info(arg);
 
-	/*
-	 * An INT outside its range would be refused by our own parser: never send one. No
-	 * reply argument is negative; refusing it here keeps put_uint() honest.
-	 */
-	if (!info || info->kind != PROTO_VALUE_INT || value < 0 || value < info->min ||
-	    value > info->max) {
+	/* An INT outside its range would be refused by our own parser: never send one. */
+	if (!info || info->kind != PROTO_VALUE_INT || value < info->min || value > info->max) {
 		w->invalid = 1;
 		return;
 	}
 	if (put_name(w, arg) == 0)
-		put_uint(w, (uint64_t)value);
+		put_int(w, value);
 }
 
 void proto_write_str(struct proto_writer *w, enum proto_arg arg, const char *value)
 {
+	const struct proto_arg_info *info = proto_arg_info(arg);
 	size_t n;
 
-	if (!value || !*value) {
+	/* A number goes through proto_write_int(), which knows its range. */
+	if (!value || !*value || !info || info->kind == PROTO_VALUE_INT) {
 		w->invalid = 1;
 		return;
 	}

@@ -1,8 +1,9 @@
 /*
- * proto_parse: turns one untrusted command line into a checked struct proto_command.
- * Two pure steps: proto_split() cuts the line into slices of the caller's buffer,
- * proto_decode_command() checks those against the table. No allocation, no I/O, no
- * global state, no NUL terminator needed: fuzzed as is.
+ * proto_parse: turns one untrusted line into a checked struct proto_command (the engine
+ * reading a client) or struct proto_reply_msg (the client reading an engine). Two pure
+ * steps: proto_split() cuts the line into slices of the caller's buffer, then
+ * proto_decode_command() or proto_decode_reply() checks those against the table. No
+ * allocation, no I/O, no global state, no NUL terminator needed: fuzzed as is.
  */
 #include "proto/proto.h"
 
@@ -27,6 +28,7 @@ static const char *const status_names[PROTO_ERR__COUNT] = {
 	[PROTO_ERR_BAD_NUMBER] = "bad-number",
 	[PROTO_ERR_OUT_OF_RANGE] = "out-of-range",
 	[PROTO_ERR_BAD_VALUE] = "bad-value",
+	[PROTO_ERR_UNKNOWN_REPLY] = "unknown-reply",
 };
 
 const char *proto_status_name(enum proto_status st)
@@ -180,29 +182,42 @@ static int check_device(const struct proto_slice *v)
 	return PROTO_OK;
 }
 
+static int parse_int(const struct proto_slice *v, int64_t min, int64_t max, int64_t *out)
+{
+	int st = numparse_i64(v->ptr, v->len, min, max, out);
+
+	if (st == -ERANGE)
+		return PROTO_ERR_OUT_OF_RANGE;
+	return st ? PROTO_ERR_BAD_NUMBER : PROTO_OK;
+}
+
+/* Where one argument's typed value goes: a command has a slot per argument, a reply one. */
+struct value_out {
+	int64_t *num;
+	struct in_addr *ip4;
+	struct in6_addr *ip6;
+};
+
 static int decode_value(enum proto_arg arg, const struct proto_arg_info *info,
-			const struct proto_slice *v, struct proto_command *out)
+			const struct proto_slice *v, const struct value_out *out)
 {
 	enum proto_protocol p;
 	int st;
 
 	switch (info->kind) {
 	case PROTO_VALUE_INT:
-		st = numparse_i64(v->ptr, v->len, info->min, info->max, &out->num[arg]);
-		if (st == -ERANGE)
-			return PROTO_ERR_OUT_OF_RANGE;
-		return st ? PROTO_ERR_BAD_NUMBER : PROTO_OK;
+		return parse_int(v, info->min, info->max, out->num);
 	case PROTO_VALUE_IP4:
-		return parse_ip4(v, &out->ip4[arg]);
+		return parse_ip4(v, out->ip4);
 	case PROTO_VALUE_IP6:
-		return parse_addr(AF_INET6, v, &out->ip6[arg]);
+		return parse_addr(AF_INET6, v, out->ip6);
 	case PROTO_VALUE_WORD:
 		st = check_word(v);
 		if (st != PROTO_OK || arg != PROTO_ARG_PROTOCOL)
 			return st;
 		if (proto_protocol_lookup(v->ptr, v->len, &p) != 0)
 			return PROTO_ERR_BAD_VALUE;
-		out->num[arg] = p;
+		*out->num = p;
 		return PROTO_OK;
 	case PROTO_VALUE_DEVICE:
 		return check_device(v);
@@ -218,6 +233,7 @@ int proto_decode_command(const struct proto_line *line, struct proto_command *ou
 {
 	const struct proto_cmd_info *cmd;
 	enum proto_arg arg = PROTO_ARG__COUNT;
+	struct value_out vo;
 	int st = PROTO_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -245,7 +261,116 @@ int proto_decode_command(const struct proto_line *line, struct proto_command *ou
 			st = PROTO_ERR_REPEATED_ARG;
 			break;
 		}
-		st = decode_value(arg, proto_arg_info(arg), &line->value[i], out);
+		vo.num = &out->num[arg];
+		vo.ip4 = &out->ip4[arg];
+		vo.ip6 = &out->ip6[arg];
+		st = decode_value(arg, proto_arg_info(arg), &line->value[i], &vo);
+		if (st != PROTO_OK)
+			break;
+		out->present |= PROTO_BIT(arg);
+		out->text[arg] = line->value[i];
+	}
+	if (st != PROTO_OK && bad_arg)
+		*bad_arg = arg;
+	return st;
+}
+
+/* One decimal mpls field in [0, max]. */
+static int mpls_field(const char *p, size_t len, int64_t max, int64_t *out)
+{
+	struct proto_slice f = {p, len};
+
+	return parse_int(&f, 0, max, out);
+}
+
+int proto_parse_mpls(const struct proto_slice *s, struct proto_mpls *out, size_t cap, size_t *n)
+{
+	static const int64_t field_max[4] = {PROTO_MPLS_LABEL_MAX, PROTO_MPLS_EXP_MAX,
+					     PROTO_MPLS_BOS_MAX, PROTO_MPLS_TTL_MAX};
+	int64_t v[4];
+	size_t pos = 0, k = 0;
+	int st;
+
+	*n = 0;
+	if (s->len == 0)
+		return PROTO_ERR_BAD_VALUE;
+	/* pos == len after a trailing comma: one more, empty, field, which is refused. */
+	while (pos <= s->len) {
+		size_t start = pos;
+
+		while (pos < s->len && s->ptr[pos] != ',')
+			pos++;
+		st = mpls_field(s->ptr + start, pos - start, field_max[k], &v[k]);
+		if (st != PROTO_OK)
+			return st;
+		pos++; /* the comma, or one past the end */
+		if (++k < 4)
+			continue;
+		k = 0;
+		if (*n == cap)
+			return PROTO_ERR_BAD_VALUE;
+		out[*n].label = (uint32_t)v[0];
+		out[*n].exp = (uint8_t)v[1];
+		out[*n].bos = (uint8_t)v[2];
+		out[*n].ttl = (uint8_t)v[3];
+		(*n)++;
+	}
+	return k == 0 ? PROTO_OK : PROTO_ERR_BAD_VALUE;
+}
+
+#define PROTO_ADDR_ARGS (PROTO_BIT(PROTO_ARG_IP_4) | PROTO_BIT(PROTO_ARG_IP_6))
+
+/* One argument of a reply, already known to be allowed and new. */
+static int decode_reply_arg(enum proto_arg arg, const struct proto_slice *v,
+			    struct proto_reply_msg *out)
+{
+	struct value_out vo = {&out->num[arg], &out->ip4, &out->ip6};
+	int st;
+
+	if (arg == PROTO_ARG_MPLS)
+		return proto_parse_mpls(v, out->mpls, PROTO_MPLS_MAX, &out->nmpls);
+	st = decode_value(arg, proto_arg_info(arg), v, &vo);
+	if (st == PROTO_OK && arg == PROTO_ARG_IP_4)
+		out->family = AF_INET;
+	else if (st == PROTO_OK && arg == PROTO_ARG_IP_6)
+		out->family = AF_INET6;
+	return st;
+}
+
+int proto_decode_reply(const struct proto_line *line, struct proto_reply_msg *out,
+		       enum proto_arg *bad_arg)
+{
+	const struct proto_reply_info *reply;
+	enum proto_arg arg = PROTO_ARG__COUNT;
+	int st = PROTO_OK;
+
+	memset(out, 0, sizeof(*out));
+	out->token = line->token;
+	if (bad_arg)
+		*bad_arg = PROTO_ARG__COUNT;
+	if (line->nargs > PROTO_ARGS_MAX)
+		return PROTO_ERR_TOO_MANY_ARGS;
+	if (proto_reply_lookup(line->word.ptr, line->word.len, &out->reply) != 0)
+		return PROTO_ERR_UNKNOWN_REPLY;
+	reply = proto_reply_info(out->reply);
+
+	for (size_t i = 0; i < line->nargs; i++) {
+		if (proto_arg_lookup(line->name[i].ptr, line->name[i].len, &arg) != 0) {
+			arg = PROTO_ARG__COUNT;
+			st = PROTO_ERR_UNKNOWN_ARG;
+			break;
+		}
+		if (!(reply->allowed & PROTO_BIT(arg))) {
+			st = PROTO_ERR_UNKNOWN_ARG;
+			break;
+		}
+		/* One reply names one responder, as the writer insists. */
+		if ((out->present & PROTO_BIT(arg)) ||
+		    ((PROTO_BIT(arg) & PROTO_ADDR_ARGS) && (out->present & PROTO_ADDR_ARGS))) {
+			st = PROTO_ERR_REPEATED_ARG;
+			break;
+		}
+		st = decode_reply_arg(arg, &line->value[i], out);
 		if (st != PROTO_OK)
 			break;
 		out->present |= PROTO_BIT(arg);

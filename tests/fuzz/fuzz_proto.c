@@ -1,8 +1,8 @@
 /*
- * fuzz_proto: libFuzzer target for the command parser, the only code that reads bytes a
- * client controls before any check. Splits and decodes the input, then re-formats what
- * it understood (as a command line and through the reply writer) and parses that again;
- * any broken invariant aborts.
+ * fuzz_proto: libFuzzer target for the line decoders, the only code that reads bytes the
+ * peer controls before any check: commands (the engine reading a client) and replies
+ * (the client reading an engine). Splits and decodes the input both ways, then
+ * re-formats what it understood and parses that again; any broken invariant aborts.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -128,6 +128,96 @@ static void check_reply(const struct proto_command *cmd, int st, size_t cap)
 	}
 }
 
+/* A decoded reply, written back through the writer, must decode to the same thing. */
+static void check_reply_round_trip(const struct proto_reply_msg *m)
+{
+	static char buf[FUZZ_BUF];
+	static struct proto_line line;
+	static struct proto_reply_msg again;
+	struct proto_writer w;
+	int n;
+
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_write_head(&w, m->token, m->reply);
+	for (int a = 0; a < PROTO_ARG__COUNT; a++) {
+		const struct proto_arg_info *ai = proto_arg_info((enum proto_arg)a);
+
+		if (!(m->present & PROTO_BIT(a)))
+			continue;
+		if (a == PROTO_ARG_IP_4)
+			proto_write_addr(&w, AF_INET, &m->ip4);
+		else if (a == PROTO_ARG_IP_6)
+			proto_write_addr(&w, AF_INET6, &m->ip6);
+		else if (a == PROTO_ARG_MPLS)
+			proto_write_mpls(&w, m->mpls, m->nmpls);
+		else if (ai->kind == PROTO_VALUE_INT)
+			proto_write_int(&w, (enum proto_arg)a, m->num[a]);
+		else {
+			char text[PROTO_LINE_MAX];
+
+			CHECK(m->text[a].len < sizeof(text));
+			memcpy(text, m->text[a].ptr, m->text[a].len);
+			text[m->text[a].len] = '\0';
+			proto_write_str(&w, (enum proto_arg)a, text);
+		}
+	}
+	n = proto_write_end(&w);
+	/* Only inet_ntop's form of an IPv6 address ("::1:0" is "::0.1.0.0") can grow. */
+	if (n == -ENOSPC) {
+		CHECK(m->family == AF_INET6);
+		return;
+	}
+	CHECK(n > 0 && buf[n - 1] == '\n');
+	CHECK(proto_split(buf, (size_t)n - 1, &line) == PROTO_OK);
+	CHECK(proto_decode_reply(&line, &again, NULL) == PROTO_OK);
+	CHECK(again.reply == m->reply && again.token == m->token);
+	CHECK(again.present == m->present && again.family == m->family);
+	CHECK(again.nmpls == m->nmpls);
+	CHECK(memcmp(again.mpls, m->mpls, m->nmpls * sizeof(m->mpls[0])) == 0);
+	CHECK(memcmp(&again.ip4, &m->ip4, sizeof(m->ip4)) == 0);
+	CHECK(memcmp(&again.ip6, &m->ip6, sizeof(m->ip6)) == 0);
+	for (int a = 0; a < PROTO_ARG__COUNT; a++)
+		if (m->present & PROTO_BIT(a))
+			CHECK(again.num[a] == m->num[a]);
+}
+
+/* The same line read as an engine's reply, as the client does. */
+static void check_decode_reply(const struct proto_line *line, const uint8_t *data, size_t size)
+{
+	static struct proto_reply_msg m;
+	enum proto_arg bad = PROTO_ARG__COUNT;
+	int st = proto_decode_reply(line, &m, &bad);
+
+	CHECK(st == PROTO_OK || st >= PROTO_ERR_UNKNOWN_COMMAND);
+	CHECK(st < PROTO_ERR__COUNT && st != PROTO_ERR_UNKNOWN_COMMAND);
+	CHECK(m.token == line->token);
+	CHECK(bad <= PROTO_ARG__COUNT);
+	if (st == PROTO_ERR_UNKNOWN_REPLY) {
+		CHECK(bad == PROTO_ARG__COUNT);
+		return;
+	}
+	if (st != PROTO_OK) {
+		if (st != PROTO_ERR_UNKNOWN_ARG)
+			CHECK(bad < PROTO_ARG__COUNT);
+		return;
+	}
+	CHECK(bad == PROTO_ARG__COUNT);
+	CHECK(proto_reply_info(m.reply) && (m.present & ~proto_reply_info(m.reply)->allowed) == 0);
+	CHECK(m.nmpls <= PROTO_MPLS_MAX);
+	CHECK((m.family != 0) ==
+	      ((m.present & (PROTO_BIT(PROTO_ARG_IP_4) | PROTO_BIT(PROTO_ARG_IP_6))) != 0));
+	for (int a = 0; a < PROTO_ARG__COUNT; a++) {
+		const struct proto_arg_info *ai = proto_arg_info((enum proto_arg)a);
+
+		if (!(m.present & PROTO_BIT(a)))
+			continue;
+		check_slice(m.text[a], data, size);
+		if (ai->kind == PROTO_VALUE_INT)
+			CHECK(m.num[a] >= ai->min && m.num[a] <= ai->max);
+	}
+	check_reply_round_trip(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -153,9 +243,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_slice(line.value[i], data, size);
 	}
 
+	check_decode_reply(&line, data, size);
 	st = proto_decode_command(&line, &cmd, &bad);
 	CHECK(st == PROTO_OK || st >= PROTO_ERR_UNKNOWN_COMMAND);
-	CHECK(st < PROTO_ERR__COUNT);
+	CHECK(st < PROTO_ERR__COUNT && st != PROTO_ERR_UNKNOWN_REPLY);
 	CHECK(cmd.token == line.token);
 	CHECK(bad <= PROTO_ARG__COUNT);
 	if (st == PROTO_OK) {

@@ -50,7 +50,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.max_unknown, 12);
 	assert_int_equal(o.timeout_s, 10);
 	assert_int_equal(o.grace_s, 5);
-	assert_int_equal(o.proto, OPTIONS_PROTO_ICMP);
+	assert_int_equal(o.proto, PROTO_PROTOCOL_ICMP);
 	assert_int_equal(o.ntargets, 1);
 	assert_string_equal(o.targets[0], "example.org");
 	options_deinit(&o);
@@ -70,7 +70,7 @@ static void test_long_and_short(void **state)
 	assert_int_equal(o.interval_us, 250000);
 	assert_int_equal(o.max_ttl, 20);
 	assert_int_equal(o.first_ttl, 2);
-	assert_int_equal(o.proto, OPTIONS_PROTO_TCP);
+	assert_int_equal(o.proto, PROTO_PROTOCOL_TCP);
 	assert_int_equal(o.port, 443);
 	assert_int_equal(o.report, 1);
 	assert_int_equal(o.format, REPORT_FORMAT_JSON);

@@ -1,7 +1,8 @@
 /*
  * test_proto: the wire protocol table, parser and writer against the spec in
- * proto/PROTOCOL.md. Walks every row of every table, round-trips every reply and every
- * command, triggers each error status on its own and checks every integer range edge.
+ * proto/PROTOCOL.md. Walks every row of every table, round-trips every reply (writer to
+ * reply decoder) and every command (writer and hand-built lines to command decoder),
+ * triggers each error status on its own and checks every integer range edge.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -623,7 +624,9 @@ static void test_each_error_status(void **state)
 	}
 	/* Every status but the two the long-line tests cover has a line above. */
 	for (int st = 0; st < PROTO_ERR__COUNT; st++) {
-		if (st == PROTO_ERR_TOO_LONG || st == PROTO_ERR_TOO_MANY_ARGS)
+		/* Long lines have tests of their own; replies are decoded in test_reply_errors. */
+		if (st == PROTO_ERR_TOO_LONG || st == PROTO_ERR_TOO_MANY_ARGS ||
+		    st == PROTO_ERR_UNKNOWN_REPLY)
 			continue;
 		if (!seen[st])
 			fail_msg("no case for %s", proto_status_name(st));
@@ -903,6 +906,347 @@ static void test_writer_refuses_bad_calls(void **state)
 	assert_int_equal(proto_write_end(&w), -EINVAL);
 }
 
+/* Reply decoder and command writer ------------------------------------------------------ */
+
+/* Decode what the writer wrote (n bytes, newline included). */
+static int decode_reply_buf(const char *buf, int n, struct proto_reply_msg *m, enum proto_arg *bad)
+{
+	static struct proto_line line;
+	int st;
+
+	assert_true(n > 0);
+	assert_int_equal(buf[n - 1], '\n');
+	st = proto_split(buf, (size_t)n - 1, &line);
+	if (st != PROTO_OK)
+		return st;
+	return proto_decode_reply(&line, m, bad);
+}
+
+static int decode_reply_str(const char *s, struct proto_reply_msg *m, enum proto_arg *bad)
+{
+	static struct proto_line line;
+	int st = split_str(s, &line);
+
+	if (st != PROTO_OK)
+		return st;
+	return proto_decode_reply(&line, m, bad);
+}
+
+/* The fields write_full_reply() wrote, as the decoder must give them back. */
+static void check_full_reply(const struct proto_reply_msg *m, enum proto_reply r, int family,
+			     uint64_t want)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	inet_pton(AF_INET, "192.0.2.1", &a4);
+	inet_pton(AF_INET6, "2001:db8::1", &a6);
+	assert_int_equal(m->reply, r);
+	assert_true(m->token == 42);
+	assert_true(m->present == want);
+	for (int a = 0; a < PROTO_ARG__COUNT; a++) {
+		const struct proto_arg_info *ai = proto_arg_info((enum proto_arg)a);
+
+		if (!(want & PROTO_BIT(a)))
+			continue;
+		assert_true(m->text[a].len > 0);
+		if (ai->kind == PROTO_VALUE_INT)
+			assert_true(m->num[a] == ai->max);
+		else if (ai->kind == PROTO_VALUE_TEXT && a != PROTO_ARG_MPLS)
+			assert_true(slice_eq(m->text[a], "ok"));
+		else if (ai->kind == PROTO_VALUE_WORD)
+			assert_true(slice_eq(m->text[a], "ok"));
+	}
+	if (want & (B(IP_4) | B(IP_6))) {
+		assert_int_equal(m->family, family);
+		if (family == AF_INET)
+			assert_memory_equal(&m->ip4, &a4, sizeof(a4));
+		else
+			assert_memory_equal(&m->ip6, &a6, sizeof(a6));
+	} else {
+		assert_int_equal(m->family, 0);
+	}
+	if (want & B(MPLS)) {
+		assert_int_equal(m->nmpls, 2);
+		assert_int_equal(m->mpls[0].label, 100);
+		assert_int_equal(m->mpls[0].ttl, 1);
+		assert_int_equal(m->mpls[1].label, 0xfffff);
+		assert_int_equal(m->mpls[1].exp, 7);
+		assert_int_equal(m->mpls[1].bos, 1);
+		assert_int_equal(m->mpls[1].ttl, 255);
+	} else {
+		assert_int_equal(m->nmpls, 0);
+	}
+}
+
+/* Every reply with everything it may carry, then with each argument alone. */
+static void test_every_reply_decodes(void **state)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	static const struct proto_mpls mpls[] = {{100, 0, 0, 1}, {0xfffff, 7, 1, 255}};
+	static struct proto_reply_msg m;
+	char buf[TEST_BUF];
+	struct in_addr a4;
+	struct in6_addr a6;
+	int singles = 0;
+
+	(void)state;
+	inet_pton(AF_INET, "192.0.2.1", &a4);
+	inet_pton(AF_INET6, "2001:db8::1", &a6);
+	for (int r = 0; r < PROTO_REPLY__COUNT; r++) {
+		const struct proto_reply_info *info = proto_reply_info((enum proto_reply)r);
+
+		for (size_t f = 0; f < ARRAY_LEN(families); f++) {
+			uint64_t want =
+				info->allowed & ~(families[f] == AF_INET ? B(IP_6) : B(IP_4));
+			struct proto_writer w;
+			enum proto_arg bad = PROTO_ARG_TTL;
+			int n;
+
+			proto_writer_init(&w, buf, sizeof(buf));
+			n = write_full_reply(&w, (enum proto_reply)r, families[f]);
+			assert_int_equal(decode_reply_buf(buf, n, &m, &bad), PROTO_OK);
+			assert_int_equal(bad, PROTO_ARG__COUNT);
+			check_full_reply(&m, (enum proto_reply)r, families[f], want);
+		}
+		for (int a = 0; a < PROTO_ARG__COUNT; a++) {
+			const struct proto_arg_info *ai = proto_arg_info((enum proto_arg)a);
+			struct proto_writer w;
+			int n;
+
+			if (!(info->allowed & PROTO_BIT(a)))
+				continue;
+			proto_writer_init(&w, buf, sizeof(buf));
+			proto_write_head(&w, 42, (enum proto_reply)r);
+			if (a == PROTO_ARG_IP_4)
+				proto_write_addr(&w, AF_INET, &a4);
+			else if (a == PROTO_ARG_IP_6)
+				proto_write_addr(&w, AF_INET6, &a6);
+			else if (a == PROTO_ARG_MPLS)
+				proto_write_mpls(&w, mpls, ARRAY_LEN(mpls));
+			else if (ai->kind == PROTO_VALUE_INT)
+				proto_write_int(&w, (enum proto_arg)a, ai->max);
+			else
+				proto_write_str(&w, (enum proto_arg)a, "ok");
+			n = proto_write_end(&w);
+			assert_int_equal(decode_reply_buf(buf, n, &m, NULL), PROTO_OK);
+			check_full_reply(&m, (enum proto_reply)r,
+					 a == PROTO_ARG_IP_6 ? AF_INET6 : AF_INET, PROTO_BIT(a));
+			singles++;
+		}
+	}
+	/* 7 probe results x 8 arguments, reason x2, support, feature, errno. */
+	assert_int_equal(singles, 7 * 8 + 5);
+
+	/* INT minimums too, and what mtr-packet itself prints. */
+	assert_int_equal(decode_reply_str("0 reply round-trip-time 0 reply-ttl 0", &m, NULL),
+			 PROTO_OK);
+	assert_true(m.num[PROTO_ARG_ROUND_TRIP_TIME] == 0 && m.num[PROTO_ARG_REPLY_TTL] == 0);
+	assert_int_equal(decode_reply_str("7 ttl-expired ip-4 198.51.100.7 round-trip-time 1234 "
+					  "mpls 16,0,1,1",
+					  &m, NULL),
+			 PROTO_OK);
+	assert_int_equal(m.nmpls, 1);
+	assert_int_equal(m.mpls[0].label, 16);
+	assert_true(m.num[PROTO_ARG_ROUND_TRIP_TIME] == 1234);
+}
+
+static void test_reply_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		{"5 teleport", PROTO_ERR_UNKNOWN_REPLY, PROTO_ARG__COUNT},
+		{"5 send-probe ip-4 192.0.2.1", PROTO_ERR_UNKNOWN_REPLY, PROTO_ARG__COUNT},
+		{"5 REPLY", PROTO_ERR_UNKNOWN_REPLY, PROTO_ARG__COUNT},
+		{"5 reply hop 3", PROTO_ERR_UNKNOWN_ARG, PROTO_ARG__COUNT},
+		{"5 reply reason x", PROTO_ERR_UNKNOWN_ARG, PROTO_ARG_REASON},
+		{"5 no-reply ip-4 192.0.2.1", PROTO_ERR_UNKNOWN_ARG, PROTO_ARG_IP_4},
+		{"5 feature-support feature ok", PROTO_ERR_UNKNOWN_ARG, PROTO_ARG_FEATURE},
+		{"5 reply ttl 5", PROTO_ERR_UNKNOWN_ARG, PROTO_ARG_TTL},
+		{"5 reply round-trip-time 1 round-trip-time 2", PROTO_ERR_REPEATED_ARG,
+		 PROTO_ARG_ROUND_TRIP_TIME},
+		{"5 reply ip-4 192.0.2.1 ip-4 192.0.2.2", PROTO_ERR_REPEATED_ARG, PROTO_ARG_IP_4},
+		{"5 reply ip-4 192.0.2.1 ip-6 2001:db8::1", PROTO_ERR_REPEATED_ARG, PROTO_ARG_IP_6},
+		{"5 reply mpls 1,0,0,1 mpls 1,0,0,1", PROTO_ERR_REPEATED_ARG, PROTO_ARG_MPLS},
+		{"5 reply round-trip-time -5", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_ROUND_TRIP_TIME},
+		{"5 reply round-trip-time 12ms", PROTO_ERR_BAD_NUMBER, PROTO_ARG_ROUND_TRIP_TIME},
+		{"5 reply round-trip-time 2147483648", PROTO_ERR_OUT_OF_RANGE,
+		 PROTO_ARG_ROUND_TRIP_TIME},
+		{"5 reply icmp-type 256", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_ICMP_TYPE},
+		{"5 unexpected-error errno 4096", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_ERRNO},
+		{"5 unexpected-error errno x", PROTO_ERR_BAD_NUMBER, PROTO_ARG_ERRNO},
+		{"5 reply ip-4 1.2.3", PROTO_ERR_BAD_VALUE, PROTO_ARG_IP_4},
+		{"5 reply ip-4 2001:db8::1", PROTO_ERR_BAD_VALUE, PROTO_ARG_IP_4},
+		{"5 reply ip-6 192.0.2.1", PROTO_ERR_BAD_VALUE, PROTO_ARG_IP_6},
+		{"5 reply mpls 1,0,0", PROTO_ERR_BAD_VALUE, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,0,0,1,2", PROTO_ERR_BAD_VALUE, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,0,0,1,", PROTO_ERR_BAD_NUMBER, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,,0,1", PROTO_ERR_BAD_NUMBER, PROTO_ARG_MPLS},
+		{"5 reply mpls a,0,0,1", PROTO_ERR_BAD_NUMBER, PROTO_ARG_MPLS},
+		{"5 reply mpls 1048576,0,0,1", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,8,0,1", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,0,2,1", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,0,0,256", PROTO_ERR_OUT_OF_RANGE, PROTO_ARG_MPLS},
+		{"5 reply mpls 1,0,0,1,2,0,0,1,3,0,0,1,4,0,0,1,5,0,0,1,6,0,0,1,7,0,0,1,8,0,0,1,"
+		 "9,0,0,1",
+		 PROTO_ERR_BAD_VALUE, PROTO_ARG_MPLS},
+		{"5 extension-enabled feature Flow_Id", PROTO_ERR_BAD_VALUE, PROTO_ARG_FEATURE},
+		{"5 reply mpls 1,0,0,1,2,0,0,1,3,0,0,1,4,0,0,1,5,0,0,1,6,0,0,1,7,0,0,1,8,0,0,1",
+		 PROTO_OK, PROTO_ARG__COUNT},
+		{"5 feature-support support 0.1.0-fake", PROTO_OK, PROTO_ARG__COUNT},
+		{"5 invalid-argument reason protocol-not-supported", PROTO_OK, PROTO_ARG__COUNT},
+	};
+	static struct proto_reply_msg m;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		enum proto_arg bad = (enum proto_arg) - 7;
+		int st = decode_reply_str(cases[i].line, &m, &bad);
+
+		if (st != cases[i].status)
+			fail_msg("line %zu \"%s\": got %s, want %s", i, cases[i].line,
+				 proto_status_name(st), proto_status_name(cases[i].status));
+		if (bad != cases[i].bad)
+			fail_msg("line %zu \"%s\": bad_arg %d, want %d", i, cases[i].line, bad,
+				 cases[i].bad);
+		assert_true(m.token == 5);
+	}
+	assert_int_equal(m.reply, PROTO_REPLY_INVALID_ARGUMENT);
+	assert_true(slice_eq(m.text[PROTO_ARG_REASON], "protocol-not-supported"));
+}
+
+static void test_parse_mpls(void **state)
+{
+	struct proto_mpls out[2];
+	struct proto_slice s = {"16,0,1,1,17,1,0,64", 18};
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(proto_parse_mpls(&s, out, 2, &n), PROTO_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[1].label, 17);
+	assert_int_equal(out[1].exp, 1);
+	assert_int_equal(out[1].ttl, 64);
+	/* One entry more than the caller has room for is refused, not cut. */
+	assert_int_equal(proto_parse_mpls(&s, out, 1, &n), PROTO_ERR_BAD_VALUE);
+	s.len = 0;
+	assert_int_equal(proto_parse_mpls(&s, out, 2, &n), PROTO_ERR_BAD_VALUE);
+	assert_int_equal(n, 0);
+}
+
+/* A valid value written as text for each non-INT command argument. */
+static void write_cmd_arg(struct proto_writer *w, enum proto_arg a)
+{
+	const struct proto_arg_info *ai = proto_arg_info(a);
+
+	if (ai->kind == PROTO_VALUE_INT)
+		proto_write_int(w, a, ai->min + (ai->max - ai->min) / 2);
+	else
+		proto_write_str(w, a, cmd_value(a));
+}
+
+/* Every command through the writer, each argument alone and all together, then decoded. */
+static void test_every_command_writes(void **state)
+{
+	static char buf[TEST_BUF];
+	static struct proto_line line;
+	struct proto_command cmd;
+	int singles = 0;
+
+	(void)state;
+	for (int c = 0; c < PROTO_CMD__COUNT; c++) {
+		const struct proto_cmd_info *info = proto_cmd_info((enum proto_cmd)c);
+		struct proto_writer w;
+		int n;
+
+		/* a == -1: every argument in one line. */
+		for (int a = -1; a < PROTO_ARG__COUNT; a++) {
+			uint64_t want = a < 0 ? info->allowed : PROTO_BIT(a);
+
+			if (a >= 0 && !(info->allowed & PROTO_BIT(a)))
+				continue;
+			proto_writer_init(&w, buf, sizeof(buf));
+			proto_write_command(&w, 77, (enum proto_cmd)c);
+			for (int k = 0; k < PROTO_ARG__COUNT; k++)
+				if (want & PROTO_BIT(k))
+					write_cmd_arg(&w, (enum proto_arg)k);
+			n = proto_write_end(&w);
+			assert_true(n > 0);
+			assert_int_equal(buf[n - 1], '\n');
+			assert_int_equal(proto_split(buf, (size_t)n - 1, &line), PROTO_OK);
+			assert_int_equal(proto_decode_command(&line, &cmd, NULL), PROTO_OK);
+			assert_int_equal(cmd.cmd, c);
+			assert_true(cmd.token == 77);
+			assert_true(cmd.present == want);
+			for (int k = 0; k < PROTO_ARG__COUNT; k++) {
+				const struct proto_arg_info *ai = proto_arg_info((enum proto_arg)k);
+
+				if (!(want & PROTO_BIT(k)))
+					continue;
+				if (ai->kind == PROTO_VALUE_INT)
+					assert_true(cmd.num[k] ==
+						    ai->min + (ai->max - ai->min) / 2);
+				else
+					assert_true(slice_eq(cmd.text[k],
+							     cmd_value((enum proto_arg)k)));
+			}
+			singles += a >= 0;
+		}
+	}
+	assert_int_equal(singles, 15 + 1 + 1);
+}
+
+static void test_command_writer_bytes(void **state)
+{
+	char buf[TEST_BUF];
+	struct proto_writer w;
+	struct in6_addr a6;
+
+	(void)state;
+	inet_pton(AF_INET6, "2001:db8::5", &a6);
+	/* Negative where the range allows: what mtr -B 300 and -M 4294967295 send. */
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_write_command(&w, 3, PROTO_CMD_SEND_PROBE);
+	proto_write_addr(&w, AF_INET6, &a6);
+	proto_write_str(&w, PROTO_ARG_PROTOCOL, "udp");
+	proto_write_int(&w, PROTO_ARG_TTL, 1);
+	proto_write_int(&w, PROTO_ARG_BIT_PATTERN, -300);
+	proto_write_int(&w, PROTO_ARG_MARK, INT32_MIN);
+	expect_line(buf, proto_write_end(&w),
+		    "3 send-probe ip-6 2001:db8::5 protocol udp ttl 1 bit-pattern -300 "
+		    "mark -2147483648\n");
+
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_write_command(&w, 0, PROTO_CMD_CHECK_SUPPORT);
+	proto_write_str(&w, PROTO_ARG_FEATURE, "send-probe");
+	expect_line(buf, proto_write_end(&w), "0 check-support feature send-probe\n");
+
+#define EXPECT_INVALID(cmd, calls)                                                                 \
+	do {                                                                                       \
+		proto_writer_init(&w, buf, sizeof(buf));                                           \
+		proto_write_command(&w, 1, cmd);                                                   \
+		calls;                                                                             \
+		assert_int_equal(proto_write_end(&w), -EINVAL);                                    \
+	} while (0)
+	/* A reply's argument, or another command's. */
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_int(&w, PROTO_ARG_ROUND_TRIP_TIME, 1));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_str(&w, PROTO_ARG_FEATURE, "x"));
+	EXPECT_INVALID(PROTO_CMD_CHECK_SUPPORT, proto_write_int(&w, PROTO_ARG_TTL, 5));
+	/* Outside the range, twice, a number as text. */
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_int(&w, PROTO_ARG_TTL, 0));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_int(&w, PROTO_ARG_LOCAL_PORT, 1023));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE,
+		       proto_write_int(&w, PROTO_ARG_MARK, INT64_C(4294967296)));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_int(&w, PROTO_ARG_TTL, 5);
+		       proto_write_int(&w, PROTO_ARG_TTL, 6));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_str(&w, PROTO_ARG_TTL, "5"));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_str(&w, PROTO_ARG_LOCAL_DEVICE, "a b"));
+	/* Heads that cannot be: no such command, a second head. */
+	EXPECT_INVALID(PROTO_CMD__COUNT, (void)0);
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_head(&w, 1, PROTO_REPLY_REPLY));
+	EXPECT_INVALID(PROTO_CMD_SEND_PROBE, proto_write_command(&w, 1, PROTO_CMD_SEND_PROBE));
+#undef EXPECT_INVALID
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -923,6 +1267,11 @@ int main(void)
 		cmocka_unit_test(test_writer_overflow),
 		cmocka_unit_test(test_writer_line_limit),
 		cmocka_unit_test(test_writer_refuses_bad_calls),
+		cmocka_unit_test(test_every_reply_decodes),
+		cmocka_unit_test(test_reply_errors),
+		cmocka_unit_test(test_parse_mpls),
+		cmocka_unit_test(test_every_command_writes),
+		cmocka_unit_test(test_command_writer_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
