@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/text.h"
 
 /* Most features asked about at start-up. */
 #define CHECK_MAX 16
@@ -94,19 +95,6 @@ struct engine_conn {
 	int check_rc;
 	char check_msg[ENGINE_CONN_ERR_MAX];
 };
-
-/* Engine text goes into our messages only as printable ASCII. */
-static void copy_clean(char *dst, size_t cap, const char *src, size_t len)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < len && n + 1 < cap; i++) {
-		unsigned char ch = (unsigned char)src[i];
-
-		dst[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-	}
-	dst[n] = '\0';
-}
 
 /*
  * The check-support line for one feature; a feature the table refuses ends the check at
@@ -372,7 +360,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		if (engine_conn_parse_reply(line, len, &token, &r, &support)) {
 			char clean[STDERR_LINE_MAX];
 
-			copy_clean(clean, sizeof(clean), line, len);
+			text_clean(clean, sizeof(clean), line, len);
 			log_debug("engine sent an unreadable line: %s", clean);
 			free(line);
 			continue;
@@ -417,7 +405,7 @@ static void err_read_cb(struct bufferevent *bev, void *arg)
 		 */
 		if (c->err_held && !c->checking && !c->lost)
 			log_warnx("engine: %s", c->last_err);
-		copy_clean(c->last_err, sizeof(c->last_err), line, len);
+		text_clean(c->last_err, sizeof(c->last_err), line, len);
 		c->err_held = 1;
 		free(line);
 	}
@@ -461,7 +449,7 @@ static void drain_stderr(struct engine_conn *c, int wait_ms)
 		if (len >= sizeof(buf))
 			len = sizeof(buf) - 1;
 		evbuffer_remove(in, buf, len);
-		copy_clean(c->last_err, sizeof(c->last_err), buf, len);
+		text_clean(c->last_err, sizeof(c->last_err), buf, len);
 	}
 }
 

@@ -3,6 +3,7 @@
  * MTR_OPTIONS does, so that the command line overrides them.
  */
 #include "common/errmsg.h"
+#include "common/text.h"
 #include "client/options.h"
 
 #include <ctype.h>
@@ -144,22 +145,12 @@ const char *options_usage(void)
 	return usage_text;
 }
 
-/* A user's value echoed back: printable ASCII only, bounded. */
-static void echo_value(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 1 < len && i < OPT_ECHO_MAX; i++)
-		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	buf[i] = '\0';
-}
-
 static int bad_value(int opt, const char *name, const char *arg, const char *want, char *err,
 		     size_t errlen)
 {
 	char v[OPT_ECHO_MAX + 1];
 
-	echo_value(arg, v, sizeof(v));
+	text_clean(v, sizeof(v), arg, OPT_ECHO_MAX);
 	if (opt < OPT_HTML)
 		errmsg_set(err, errlen, "invalid value '%s' for -%c (--%s): expected %s", v, opt,
 			   name, want);
@@ -239,7 +230,7 @@ static int read_hosts(struct options *o, const char *path, char *err, size_t err
 	FILE *f;
 	int rc = 0;
 
-	echo_value(path, v, sizeof(v));
+	text_clean(v, sizeof(v), path, OPT_ECHO_MAX);
 	f = fopen(path, "r");
 	if (!f) {
 		errmsg_set(err, errlen, "cannot open host file '%s': %s", v, strerror(errno));
@@ -574,7 +565,7 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 			    strchr(short_opts, optopt))
 				errmsg_set(err, errlen, "option -%c needs a value", optopt);
 			else if (optopt) {
-				echo_value(args[optind - 1], v, sizeof(v));
+				text_clean(v, sizeof(v), args[optind - 1], OPT_ECHO_MAX);
 				if (optopt >= OPT_HTML || !isprint(optopt))
 					errmsg_set(err, errlen, "option '%s' needs a value", v);
 				else
@@ -582,7 +573,7 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 						   "unknown option -%c; try 'hopwatch --help'",
 						   optopt);
 			} else {
-				echo_value(args[optind - 1], v, sizeof(v));
+				text_clean(v, sizeof(v), args[optind - 1], OPT_ECHO_MAX);
 				errmsg_set(err, errlen,
 					   "unknown option '%s'; try 'hopwatch --help'", v);
 			}

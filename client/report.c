@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/text.h"
+
 /* The mtr release whose formats these are; also the CSV Mtr_Version column. */
 #define REPORT_MTR_VERSION    "0.95"
 #define REPORT_DEFAULT_FIELDS "LS NABWV"
@@ -145,38 +147,9 @@ static double fvalue(const struct field *f, const struct stats_summary *s)
 	return 0;
 }
 
-/*
- * Untrusted bytes to printable ASCII: control characters, DEL and bytes >= 0x80 become
- * \xNN, a backslash becomes \\, so nothing a name holds can drive a terminal or split a
- * record. Truncates (never mid-escape) to fit len.
- */
-static void escape_name(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (; *in && o + 1 < len; in++) {
-		unsigned char c = (unsigned char)*in;
-		char tmp[5];
-		size_t n;
-
-		if (c == '\\')
-			n = (size_t)snprintf(tmp, sizeof(tmp), "\\\\");
-		else if (c < 0x20 || c >= 0x7f)
-			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-		else
-			n = (size_t)snprintf(tmp, sizeof(tmp), "%c", c);
-		if (o + n >= len)
-			break;
-		memcpy(out + o, tmp, n);
-		o += n;
-	}
-	out[o] = '\0';
-}
-
 void report_escape(const char *in, char *out, size_t len)
 {
-	if (len)
-		escape_name(in ? in : "", out, len);
+	text_escape(out, len, in);
 }
 
 /* mtr's snprint_addr: name, "name (addr)" with -b, the address, or "???". */
@@ -197,7 +170,7 @@ static void addr_name(const struct ctx *c, const struct stats_addr *a, char *out
 		return;
 	}
 	snprintf(raw, sizeof(raw), "%s", name);
-	escape_name(raw, esc, sizeof(esc));
+	text_escape(esc, sizeof(esc), raw);
 	/* A name cut short is still a name: the width is mtr's, not the DNS's. */
 	if (snprintf(out, len, c->m->show_ips ? "%s (%s)" : "%s", esc, addr) < 0)
 		snprintf(out, len, "???");
@@ -210,7 +183,7 @@ static const struct stats_addr *hop_addr(const struct stats_hop *h)
 
 static void escaped(const char *s, char *out, size_t len)
 {
-	escape_name(s ? s : "", out, len);
+	text_escape(out, len, s);
 }
 
 /* Writes fmt at buf + off the way mtr does: a field that overflows is cut by the next. */
