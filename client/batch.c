@@ -134,7 +134,7 @@ static int wait_names(struct item *it)
 {
 	struct batch *b = it->b;
 	struct stats_table *t = trace_table(it->trace);
-	struct stats_addr *addrs;
+	struct addr *addrs;
 	size_t n = 0, j;
 	int ttl, rc;
 
@@ -194,7 +194,7 @@ static void on_sent(void *ctx, struct trace *t, int ttl, int round, uint32_t seq
 }
 
 static void on_answer(void *ctx, struct trace *t, int ttl, int round, uint32_t seq,
-		      enum stats_outcome outcome, const struct stats_addr *from, int64_t rtt_us)
+		      enum stats_outcome outcome, const struct addr *from, int64_t rtt_us)
 {
 	struct item *it = ctx;
 

@@ -90,7 +90,7 @@ struct hv {
 
 struct view {
 	const struct stats_table *t;
-	const struct stats_addr *target;
+	const struct addr *target;
 	int n; /* hops 1..n */
 	int dest_reached;
 	int end; /* last hop analysed for loss and latency */
@@ -137,7 +137,7 @@ static double ms(int64_t us)
 }
 
 /* Private, shared, loopback and link-local space: what lies before the first public hop. */
-static int addr_private(const struct stats_addr *a)
+static int addr_private(const struct addr *a)
 {
 	if (a->family == AF_INET) {
 		const uint8_t *b = (const uint8_t *)&a->u.v4.s_addr;
@@ -156,7 +156,7 @@ static int addr_private(const struct stats_addr *a)
 	return 0;
 }
 
-static int same_prefix(const struct stats_addr *a, const struct stats_addr *b)
+static int same_prefix(const struct addr *a, const struct addr *b)
 {
 	const uint8_t *pa, *pb;
 	int bits, i;
@@ -185,11 +185,11 @@ static int hops_meet(const struct stats_hop *a, const struct stats_hop *b)
 
 	if (!a->acc.received || !b->acc.received)
 		return 0;
-	if (stats_addr_equal(&a->last_addr, &b->last_addr))
+	if (addr_equal(&a->last_addr, &b->last_addr))
 		return 1;
 	for (i = 0; i < a->nresponders; i++)
 		for (j = 0; j < b->nresponders; j++)
-			if (stats_addr_equal(&a->responders[i].addr, &b->responders[j].addr))
+			if (addr_equal(&a->responders[i].addr, &b->responders[j].addr))
 				return 1;
 	return 0;
 }
@@ -255,7 +255,7 @@ static void build_view(struct view *v)
 			first_pub = i;
 		/* The destination itself shares its prefix by definition: not evidence. */
 		if (v->target && same_prefix(&x->d.addr, v->target) &&
-		    !stats_addr_equal(&x->d.addr, v->target))
+		    !addr_equal(&x->d.addr, v->target))
 			share = 1;
 	}
 	for (i = 1; i <= v->n; i++) {
@@ -599,7 +599,7 @@ static enum diagnose_conclusion conclude(const struct diagnose_result *r)
 	return c;
 }
 
-int diagnose_run(const struct stats_table *t, const struct stats_addr *target, int dest_reached,
+int diagnose_run(const struct stats_table *t, const struct addr *target, int dest_reached,
 		 struct diagnose_result *out)
 {
 	static const struct view zero;
@@ -756,7 +756,7 @@ static const char *hop_addr(const struct diagnose_hop *h, char *buf, size_t len)
 		snprintf(buf, len, "(no answer)");
 		return buf;
 	}
-	return stats_addr_str(&h->addr, buf, len);
+	return addr_str(&h->addr, buf, len);
 }
 
 /* "2, 3, 4" */
@@ -1001,10 +1001,10 @@ static struct json_object *hop_json(const struct diagnose_hop *h)
 	char addr[DIAG_ADDR_MAX];
 
 	json_object_object_add(o, "hop", json_object_new_int(h->ttl));
-	json_object_object_add(o, "host",
-			       h->addr.family ? json_object_new_string(stats_addr_str(
-							&h->addr, addr, sizeof(addr)))
-					      : NULL);
+	json_object_object_add(
+		o, "host",
+		h->addr.family ? json_object_new_string(addr_str(&h->addr, addr, sizeof(addr)))
+			       : NULL);
 	json_object_object_add(o, "region", json_object_new_string(diagnose_region_id(h->region)));
 	json_object_object_add(o, "Loss%", num(h->loss_pct));
 	json_object_object_add(o, "Snt", json_object_new_int64(h->done));

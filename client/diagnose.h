@@ -76,8 +76,8 @@ enum diagnose_conclusion {
 struct diagnose_hop {
 	int ttl;
 	enum diagnose_region region;
-	struct stats_addr addr; /* the hop's last responder; family 0 = never answered */
-	uint32_t done;		/* probes answered or timed out */
+	struct addr addr; /* the hop's last responder; family 0 = never answered */
+	uint32_t done;	  /* probes answered or timed out */
 	uint32_t received;
 	double loss_pct;
 	double avg, best, worst, stdev, p50;
@@ -120,7 +120,7 @@ struct diagnose_result {
  * ordered by hop; always at least one (clean or insufficient when nothing else).
  * Returns 0, or -EINVAL for a NULL argument.
  */
-int diagnose_run(const struct stats_table *t, const struct stats_addr *target, int dest_reached,
+int diagnose_run(const struct stats_table *t, const struct addr *target, int dest_reached,
 		 struct diagnose_result *out);
 
 /* Stable names for machines (JSON): "icmp_rate_limit", "info", "B", "carrier", ... */

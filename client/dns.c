@@ -21,7 +21,7 @@
 /* One query out in evdns; freed by its callback, or by dns_free when it never came. */
 struct dns_query {
 	struct dns *dns;
-	struct stats_addr addr;
+	struct addr addr;
 	struct dns_query *prev, *next;
 };
 
@@ -33,7 +33,7 @@ struct dns_waiter {
 	dns_wait_fn done;
 	void *ctx;
 	size_t n;
-	struct stats_addr addrs[]; /* n */
+	struct addr addrs[]; /* n */
 };
 
 struct dns {
@@ -44,7 +44,7 @@ struct dns {
 	struct dns_cache cache;
 };
 
-static size_t count_pending(struct dns *d, const struct stats_addr *addrs, size_t n);
+static size_t count_pending(struct dns *d, const struct addr *addrs, size_t n);
 static void check_waiters(struct dns *d);
 static void waiter_unlink(struct dns_waiter *w);
 
@@ -56,19 +56,9 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
-static int addr_ok(const struct stats_addr *a)
+static int addr_ok(const struct addr *a)
 {
 	return a && (a->family == AF_INET || a->family == AF_INET6);
-}
-
-/* Only family and the address bytes of that family count: padding may hold anything. */
-static int addr_same(const struct stats_addr *a, const struct stats_addr *b)
-{
-	if (a->family != b->family)
-		return 0;
-	if (a->family == AF_INET)
-		return a->u.v4.s_addr == b->u.v4.s_addr;
-	return !memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6));
 }
 
 void dns_cache_init(struct dns_cache *c)
@@ -78,17 +68,17 @@ void dns_cache_init(struct dns_cache *c)
 }
 
 /* Linear: DNS_CACHE_MAX is small and a lookup is dwarfed by formatting the row. */
-static struct dns_entry *cache_slot(struct dns_cache *c, const struct stats_addr *addr)
+static struct dns_entry *cache_slot(struct dns_cache *c, const struct addr *addr)
 {
 	size_t i;
 
 	for (i = 0; i < c->n; i++)
-		if (addr_same(&c->entries[i].addr, addr))
+		if (addr_equal(&c->entries[i].addr, addr))
 			return &c->entries[i];
 	return NULL;
 }
 
-struct dns_entry *dns_cache_find(struct dns_cache *c, const struct stats_addr *addr)
+struct dns_entry *dns_cache_find(struct dns_cache *c, const struct addr *addr)
 {
 	struct dns_entry *e = cache_slot(c, addr);
 
@@ -97,7 +87,7 @@ struct dns_entry *dns_cache_find(struct dns_cache *c, const struct stats_addr *a
 	return e;
 }
 
-struct dns_entry *dns_cache_add(struct dns_cache *c, const struct stats_addr *addr)
+struct dns_entry *dns_cache_add(struct dns_cache *c, const struct addr *addr)
 {
 	struct dns_entry *e = NULL;
 	size_t i;
@@ -187,7 +177,7 @@ static void on_answer(int result, char type, int count, int ttl, void *addresses
 	check_waiters(d);
 }
 
-static void start_query(struct dns *d, const struct stats_addr *addr, struct dns_entry *e)
+static void start_query(struct dns *d, const struct addr *addr, struct dns_entry *e)
 {
 	struct evdns_request *req;
 	struct dns_query *q;
@@ -284,7 +274,7 @@ struct dns *dns_free(struct dns *d)
 	return NULL;
 }
 
-const char *dns_lookup(struct dns *d, const struct stats_addr *addr)
+const char *dns_lookup(struct dns *d, const struct addr *addr)
 {
 	struct dns_entry *e;
 
@@ -300,7 +290,7 @@ const char *dns_lookup(struct dns *d, const struct stats_addr *addr)
 	return NULL;
 }
 
-static size_t count_pending(struct dns *d, const struct stats_addr *addrs, size_t n)
+static size_t count_pending(struct dns *d, const struct addr *addrs, size_t n)
 {
 	size_t i, pending = 0;
 
@@ -367,7 +357,7 @@ static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
 	waiter_fire(w, pending);
 }
 
-int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us,
+int dns_wait(struct dns *d, const struct addr *addrs, size_t n, int64_t timeout_us,
 	     dns_wait_fn done, void *ctx, struct dns_waiter **out)
 {
 	struct dns_waiter *w;

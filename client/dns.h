@@ -38,7 +38,7 @@ enum dns_state {
 };
 
 struct dns_entry {
-	struct stats_addr addr;
+	struct addr addr;
 	enum dns_state state;
 	int64_t stamp_s; /* when the answer (or the failure) came */
 	uint64_t used;	 /* cache tick of the last lookup, for LRU eviction */
@@ -53,12 +53,12 @@ struct dns_cache {
 
 void dns_cache_init(struct dns_cache *c);
 /* The entry for addr, or NULL. Counts as a use (LRU). */
-struct dns_entry *dns_cache_find(struct dns_cache *c, const struct stats_addr *addr);
+struct dns_entry *dns_cache_find(struct dns_cache *c, const struct addr *addr);
 /*
  * A new PENDING entry for addr (which must not be present). When full, the least recently
  * used entry that is not PENDING is evicted; NULL when every slot is PENDING.
  */
-struct dns_entry *dns_cache_add(struct dns_cache *c, const struct stats_addr *addr);
+struct dns_entry *dns_cache_add(struct dns_cache *c, const struct addr *addr);
 /* Store an answer: the name as received (bounded, unescaped), or MISSING when name is NULL or empty. */
 void dns_cache_answer(struct dns_entry *e, const char *name, int64_t now_s);
 /* Whether a lookup of e should (re)start a query: an expired negative entry. */
@@ -77,7 +77,7 @@ struct dns *dns_free(struct dns *d);
  * The name (unescaped: renderers escape) of addr if known, else NULL at once; a query is started in the
  * background when none is out. d may be NULL (-n): always NULL, nothing sent.
  */
-const char *dns_lookup(struct dns *d, const struct stats_addr *addr);
+const char *dns_lookup(struct dns *d, const struct addr *addr);
 
 /* Most addresses one wait takes (every hop and its responders). */
 #define DNS_WAIT_MAX (256 * 9)
@@ -95,7 +95,7 @@ typedef void (*dns_wait_fn)(void *ctx, size_t pending);
  * DNS_WAIT_NONE when there is nothing to wait for (d NULL or all known; done not called),
  * or -errno.
  */
-int dns_wait(struct dns *d, const struct stats_addr *addrs, size_t n, int64_t timeout_us,
+int dns_wait(struct dns *d, const struct addr *addrs, size_t n, int64_t timeout_us,
 	     dns_wait_fn done, void *ctx, struct dns_waiter **out);
 struct dns_waiter *dns_waiter_free(struct dns_waiter *w);
 

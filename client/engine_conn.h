@@ -26,7 +26,7 @@ struct engine_conn;
 #define ENGINE_CONN_ERR_MAX 512
 
 struct engine_probe {
-	struct stats_addr dst;
+	struct addr dst;
 	enum proto_protocol protocol;
 	int ttl;	/* 1..255 */
 	int size;	/* bytes, 0 = engine default */
@@ -43,8 +43,8 @@ struct engine_probe {
 
 struct engine_result {
 	enum proto_reply reply;
-	struct stats_addr from; /* family 0 when the reply has no address */
-	int64_t rtt_us;		/* -1 when absent */
+	struct addr from; /* family 0 when the reply has no address */
+	int64_t rtt_us;	  /* -1 when absent */
 	size_t nmpls;
 	struct stats_mpls mpls[STATS_MPLS_MAX];
 };

@@ -60,7 +60,7 @@ struct run {
  * Names for hops: the cached name, or NULL, and then the number is shown, while the
  * lookup runs in the background. Never blocks.
  */
-static const char *hop_name(const struct stats_addr *addr, void *ctx)
+static const char *hop_name(const struct addr *addr, void *ctx)
 {
 	struct run *r = ctx;
 	int rc;
@@ -477,7 +477,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < opt.ntargets; i++) {
-		struct stats_addr dst;
+		struct addr dst;
 
 		if (trace_resolve(opt.targets[i], opt.family, &dst, err, sizeof(err)) ||
 		    trace_config_from_options(&tc[i], &opt, opt.targets[i], &dst)) {

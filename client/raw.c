@@ -11,9 +11,9 @@
 #include "client/report.h"
 
 struct raw_hop {
-	struct stats_addr last;		    /* mtr's host[].addr */
-	struct stats_addr paths[RAW_PATHS]; /* mtr's host[].addrs */
-	int named;			    /* a d line was printed */
+	struct addr last;	      /* mtr's host[].addr */
+	struct addr paths[RAW_PATHS]; /* mtr's host[].addrs */
+	int named;		      /* a d line was printed */
 };
 
 struct raw_log {
@@ -80,7 +80,7 @@ int raw_log_sent(struct raw_log *r, int ttl, uint32_t seq)
 }
 
 int raw_log_answer(struct raw_log *r, int ttl, uint32_t seq, enum stats_outcome outcome,
-		   const struct stats_addr *from, int64_t rtt_us)
+		   const struct addr *from, int64_t rtt_us)
 {
 	struct raw_hop *h;
 	const char *name;
@@ -97,9 +97,9 @@ int raw_log_answer(struct raw_log *r, int ttl, uint32_t seq, enum stats_outcome 
 	 * joins the hop's list of paths and again as the new latest, so the first answer of
 	 * a hop gives two h lines and every ECMP alternation one more.
 	 */
-	if (!stats_addr_equal(&h->last, from)) {
+	if (!addr_equal(&h->last, from)) {
 		for (i = 0; i < RAW_PATHS && h->paths[i].family; i++)
-			if (stats_addr_equal(&h->paths[i], from))
+			if (addr_equal(&h->paths[i], from))
 				break;
 		if (i < RAW_PATHS && !h->paths[i].family) {
 			h->paths[i] = *from;

@@ -31,6 +31,6 @@ void raw_log_set_output(struct raw_log *r, FILE *f);
 int raw_log_sent(struct raw_log *r, int ttl, uint32_t seq);
 /* Its answer. Lost probes print nothing, as in mtr. 0 or -errno. */
 int raw_log_answer(struct raw_log *r, int ttl, uint32_t seq, enum stats_outcome outcome,
-		   const struct stats_addr *from, int64_t rtt_us);
+		   const struct addr *from, int64_t rtt_us);
 
 #endif

@@ -153,7 +153,7 @@ void report_escape(const char *in, char *out, size_t len)
 }
 
 /* mtr's snprint_addr: name, "name (addr)" with -b, the address, or "???". */
-static void addr_name(const struct ctx *c, const struct stats_addr *a, char *out, size_t len)
+static void addr_name(const struct ctx *c, const struct addr *a, char *out, size_t len)
 {
 	char addr[REPORT_ADDR_MAX], raw[REPORT_NAME_MAX + 1], esc[REPORT_ESC_MAX];
 	const char *name = NULL;
@@ -162,7 +162,7 @@ static void addr_name(const struct ctx *c, const struct stats_addr *a, char *out
 		snprintf(out, len, "???");
 		return;
 	}
-	stats_addr_str(a, addr, sizeof(addr));
+	addr_str(a, addr, sizeof(addr));
 	if (!c->m->numeric && c->m->name)
 		name = c->m->name(a, c->m->name_ctx);
 	if (!name) {
@@ -176,7 +176,7 @@ static void addr_name(const struct ctx *c, const struct stats_addr *a, char *out
 		snprintf(out, len, "???");
 }
 
-static const struct stats_addr *hop_addr(const struct stats_hop *h)
+static const struct addr *hop_addr(const struct stats_hop *h)
 {
 	return h->acc.received ? &h->last_addr : NULL;
 }
@@ -296,7 +296,7 @@ static int render_report(struct ctx *c, int wide)
 		for (r = 0; r < h->nresponders; r++) {
 			const struct stats_responder *rp = &h->responders[r];
 
-			if (stats_addr_equal(&rp->addr, &h->last_addr))
+			if (addr_equal(&rp->addr, &h->last_addr))
 				continue;
 			if (c->m->max_ecmp > 0 && listed >= (size_t)c->m->max_ecmp)
 				break;
@@ -375,8 +375,7 @@ static struct json_object *json_hop_extra(const struct ctx *c, const struct stat
 		addr_name(c, &rp->addr, name, sizeof(name));
 		json_object_object_add(o, "host", json_object_new_string(name));
 		json_object_object_add(
-			o, "ip",
-			json_object_new_string(stats_addr_str(&rp->addr, addr, sizeof(addr))));
+			o, "ip", json_object_new_string(addr_str(&rp->addr, addr, sizeof(addr))));
 		json_add_summary(o, &rs);
 		if (rp->nmpls) {
 			struct json_object *ml = json_object_new_array();
@@ -822,12 +821,11 @@ int report_raw_xmit(FILE *out, int ttl, unsigned int seq)
 	return fprintf(out, "x %d %u\n", ttl - 1, seq) < 0 ? -EIO : 0;
 }
 
-int report_raw_host(FILE *out, int ttl, const struct stats_addr *addr)
+int report_raw_host(FILE *out, int ttl, const struct addr *addr)
 {
 	char a[REPORT_ADDR_MAX];
 
-	return fprintf(out, "h %d %s\n", ttl - 1, stats_addr_str(addr, a, sizeof(a))) < 0 ? -EIO
-											  : 0;
+	return fprintf(out, "h %d %s\n", ttl - 1, addr_str(addr, a, sizeof(a))) < 0 ? -EIO : 0;
 }
 
 int report_raw_ping(FILE *out, int ttl, int64_t rtt_us, unsigned int seq)

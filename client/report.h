@@ -27,12 +27,12 @@ enum report_format {
 };
 
 /* Name of a responder for display: resolved name, or NULL to print the address. */
-typedef const char *(*report_name_fn)(const struct stats_addr *addr, void *ctx);
+typedef const char *(*report_name_fn)(const struct addr *addr, void *ctx);
 
 struct report_meta {
 	const char *local_host; /* "HOST:" column: this machine's hostname */
 	const char *target;	/* as the user typed it */
-	const struct stats_addr *target_addr;
+	const struct addr *target_addr;
 	time_t start;		    /* "Start:" line */
 	const char *fields;	    /* -o order (mtr letters), NULL = default "LS NABWV" */
 	int show_ips;		    /* -b: name and address */
@@ -72,7 +72,7 @@ void report_escape(const char *in, char *out, size_t len);
  *   p TTL-1 RTT SEQ   an answer (us)       d TTL-1 NAME   a name resolved (escaped)
  */
 int report_raw_xmit(FILE *out, int ttl, unsigned int seq);
-int report_raw_host(FILE *out, int ttl, const struct stats_addr *addr);
+int report_raw_host(FILE *out, int ttl, const struct addr *addr);
 int report_raw_ping(FILE *out, int ttl, int64_t rtt_us, unsigned int seq);
 int report_raw_dns(FILE *out, int ttl, const char *name);
 

@@ -406,7 +406,7 @@ static enum stats_outcome outcome_of(const struct engine_result *r)
 /* Who answers the hop, to tell its owner when that changes. */
 struct hop_view {
 	size_t nresponders;
-	struct stats_addr last;
+	struct addr last;
 };
 
 static void hop_view(const struct sched *s, int ttl, struct hop_view *v)
@@ -470,7 +470,7 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 					oc == STATS_LOST ? NULL : &r->from, r->rtt_us);
 		hop_view(s, done.ttl, &after);
 		if (s->hooks.hop_changed && (before.nresponders != after.nresponders ||
-					     !stats_addr_equal(&before.last, &after.last)))
+					     !addr_equal(&before.last, &after.last)))
 			s->hooks.hop_changed(s->hooks.ctx, done.ttl);
 		if (s->finished)
 			return;

@@ -41,7 +41,7 @@ struct sched_config {
 struct sched_hooks {
 	void (*sent)(void *ctx, int ttl, int round, uint32_t seq);
 	void (*answer)(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
-		       const struct stats_addr *from, int64_t rtt_us);
+		       const struct addr *from, int64_t rtt_us);
 	/* The run ended: err 0 (all rounds done) or -errno with msg one line. */
 	void (*done)(void *ctx, int err, const char *msg);
 	/* Every probe of this round was sent and answered (or timed out). */

@@ -205,13 +205,13 @@ static int responders_grow(struct stats_hop *h)
 }
 
 /* The responder's index, added when new; STATS_RING_NO_RESPONDER when it cannot be. */
-static uint32_t responder_of(struct stats_hop *h, const struct stats_addr *from)
+static uint32_t responder_of(struct stats_hop *h, const struct addr *from)
 {
 	struct stats_responder *r;
 	uint32_t i;
 
 	for (i = 0; i < h->nresponders; i++)
-		if (stats_addr_equal(&h->responders[i].addr, from))
+		if (addr_equal(&h->responders[i].addr, from))
 			return i;
 	if (h->nresponders == STATS_MAX_RESPONDERS || responders_grow(h))
 		return STATS_RING_NO_RESPONDER;
@@ -356,7 +356,7 @@ void stats_unsent(struct stats_table *t, int ttl)
 }
 
 void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,
-		  const struct stats_addr *from, int64_t rtt_us, const struct stats_mpls *mpls,
+		  const struct addr *from, int64_t rtt_us, const struct stats_mpls *mpls,
 		  size_t nmpls)
 {
 	struct stats_hop *h = hop_of(t, ttl);
@@ -496,26 +496,4 @@ int stats_hop_window(const struct stats_hop *h, int nrounds, struct stats_window
 	out->best = ms(rtts[0]);
 	out->worst = ms(rtts[n - 1]);
 	return 0;
-}
-
-int stats_addr_equal(const struct stats_addr *a, const struct stats_addr *b)
-{
-	if (a->family != b->family)
-		return 0;
-	switch (a->family) {
-	case AF_INET:
-		return a->u.v4.s_addr == b->u.v4.s_addr;
-	case AF_INET6:
-		return memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6)) == 0;
-	default:
-		return 1;
-	}
-}
-
-const char *stats_addr_str(const struct stats_addr *a, char *buf, size_t len)
-{
-	if (!a || (a->family != AF_INET && a->family != AF_INET6) ||
-	    !inet_ntop(a->family, &a->u, buf, (socklen_t)len))
-		snprintf(buf, len, "???");
-	return buf;
 }

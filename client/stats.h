@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
+
 /* TTLs 1..255, as mtr's MaxHost. */
 #define STATS_MAX_HOPS 256
 /* Responders remembered per hop (mtr keeps MAXPATH = 8). */
@@ -34,14 +36,6 @@
 #define STATS_RING_RESP_MASK	UINT32_C(0xf)
 #define STATS_RING_NO_RESPONDER UINT32_C(0xf)
 #define STATS_RING_LOST		(UINT32_C(1) << 31)
-
-struct stats_addr {
-	int family; /* AF_INET, AF_INET6, 0 = none */
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	} u;
-};
 
 struct stats_mpls {
 	uint32_t label;
@@ -87,7 +81,7 @@ struct stats_window_summary {
 };
 
 struct stats_responder {
-	struct stats_addr addr;
+	struct addr addr;
 	uint32_t nmpls; /* labels of its latest answer that had some */
 	struct stats_acc acc;
 	struct stats_mpls *mpls; /* nmpls entries, NULL when none */
@@ -100,7 +94,7 @@ struct stats_responder {
 struct stats_hop {
 	struct stats_acc acc;		    /* the hop as a whole, all responders */
 	struct stats_responder *responders; /* nresponders used, cap_responders allocated */
-	struct stats_addr last_addr;	    /* who answered last: mtr's row name for the hop */
+	struct addr last_addr;		    /* who answered last: mtr's row name for the hop */
 	uint32_t overflow;		    /* answers not kept with a responder: past
 						* STATS_MAX_RESPONDERS (or out of memory) */
 	uint8_t ttl;
@@ -155,7 +149,7 @@ void stats_unsent(struct stats_table *t, int ttl);
  * TTL with nothing in flight is ignored (a duplicate or a probe sent before a reset).
  */
 void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,
-		  const struct stats_addr *from, int64_t rtt_us, const struct stats_mpls *mpls,
+		  const struct addr *from, int64_t rtt_us, const struct stats_mpls *mpls,
 		  size_t nmpls);
 
 /*
@@ -192,9 +186,5 @@ size_t stats_hop_rtts(const struct stats_hop *h, int64_t *out, size_t cap);
  * one probe per hop per round, so the last nrounds rounds. 0, or -EINVAL for nrounds < 1.
  */
 int stats_hop_window(const struct stats_hop *h, int nrounds, struct stats_window_summary *out);
-
-int stats_addr_equal(const struct stats_addr *a, const struct stats_addr *b);
-/* inet_ntop into buf; "???" for no address. */
-const char *stats_addr_str(const struct stats_addr *a, char *buf, size_t len);
 
 #endif

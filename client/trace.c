@@ -32,7 +32,7 @@ struct trace {
 };
 
 int trace_config_from_options(struct trace_config *cfg, const struct options *o, const char *name,
-			      const struct stats_addr *dst)
+			      const struct addr *dst)
 {
 	struct engine_probe *p = &cfg->tmpl;
 
@@ -72,7 +72,7 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	return 0;
 }
 
-int trace_resolve(const char *host, int family, struct stats_addr *out, char *err, size_t errlen)
+int trace_resolve(const char *host, int family, struct addr *out, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char clean[TRACE_NAME_MAX + 1];
@@ -160,7 +160,7 @@ static void on_sent(void *ctx, int ttl, int round, uint32_t seq)
 }
 
 static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_outcome outcome,
-		      const struct stats_addr *from, int64_t rtt_us)
+		      const struct addr *from, int64_t rtt_us)
 {
 	struct trace *t = ctx;
 

@@ -28,7 +28,7 @@ struct trace;
 
 struct trace_config {
 	char name[TRACE_NAME_MAX + 1]; /* the target as given, for reports */
-	struct stats_addr dst;
+	struct addr dst;
 	struct sched_config sched;
 	struct engine_probe tmpl; /* dst is set from dst */
 	int analyze;		  /* trace_diagnosis() is wanted */
@@ -46,7 +46,7 @@ struct trace_hooks {
 	/* Each probe as it goes and as it is answered (mtr's -l lines). */
 	void (*sent)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq);
 	void (*answer)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq,
-		       enum stats_outcome outcome, const struct stats_addr *from, int64_t rtt_us);
+		       enum stats_outcome outcome, const struct addr *from, int64_t rtt_us);
 	void *ctx;
 };
 
@@ -56,13 +56,13 @@ struct trace_hooks {
  * statistics compare), as a negative -B picks one pattern. 0 or -EINVAL.
  */
 int trace_config_from_options(struct trace_config *cfg, const struct options *o, const char *name,
-			      const struct stats_addr *dst);
+			      const struct addr *dst);
 
 /*
  * Resolve a host name or address (family 4, 6 or 0 = either) to the first usable address.
  * Blocking (getaddrinfo). 0, or -ENOENT with err one line naming the host (escaped).
  */
-int trace_resolve(const char *host, int family, struct stats_addr *out, char *err, size_t errlen);
+int trace_resolve(const char *host, int family, struct addr *out, char *err, size_t errlen);
 
 /* A trace, not started. cfg and hooks are copied. 0 or -errno. */
 int trace_new(struct trace **out, struct event_base *base, struct engine_conn *conn,

@@ -204,7 +204,7 @@ static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t se
 }
 
 static void on_answer(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq,
-		      enum stats_outcome outcome, const struct stats_addr *from, int64_t rtt_us)
+		      enum stats_outcome outcome, const struct addr *from, int64_t rtt_us)
 {
 	struct tui_view *v = ctx;
 	int32_t *cell = history_cell(v, ttl, round);
@@ -307,7 +307,7 @@ static void draw_title(struct tui *t)
 
 	report_escape(m->local_host, host, sizeof(host));
 	report_escape(m->target, target, sizeof(target));
-	stats_addr_str(m->target_addr, addr, sizeof(addr));
+	addr_str(m->target_addr, addr, sizeof(addr));
 	snprintf(line, sizeof(line), "%s -> %s (%s)", host, target, addr);
 	put_line(1, 0, line, strlen(line));
 	if (localtime_r(&now, &tm) && strftime(when, sizeof(when), TUI_TIME_FMT, &tm)) {

@@ -44,9 +44,9 @@ struct expect {
 	int hop;
 };
 
-static struct stats_addr addr_of(const char *s)
+static struct addr addr_of(const char *s)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	memset(&a, 0, sizeof(a));
 	if (strchr(s, ':')) {
@@ -69,7 +69,7 @@ static double pattern(int k)
 
 static void feed(struct stats_table *t, int ttl, const struct hopspec *h, int probes)
 {
-	struct stats_addr a;
+	struct addr a;
 	int k, answers = probes - h->lost;
 
 	if (h->addr)
@@ -96,7 +96,7 @@ static struct diagnose_result *run(const struct hopspec *hops, int n, int probes
 {
 	static struct diagnose_result res;
 	struct stats_table *t;
-	struct stats_addr target = addr_of(TARGET);
+	struct addr target = addr_of(TARGET);
 	int i;
 
 	assert_int_equal(stats_table_new(&t), 0);
@@ -651,7 +651,7 @@ static void test_no_route(void **state)
 		{"192.168.1.1", 0, 1.0, 0.05, 0, 0, 0},
 	};
 	struct stats_table *t;
-	struct stats_addr target = addr_of(TARGET), from = addr_of("198.51.100.2");
+	struct addr target = addr_of(TARGET), from = addr_of("198.51.100.2");
 	static struct diagnose_result r;
 	int k;
 
@@ -719,7 +719,7 @@ static void test_deterministic_and_bad_args(void **state)
 {
 	static struct diagnose_result a, b;
 	struct stats_table *t;
-	struct stats_addr target = addr_of(TARGET);
+	struct addr target = addr_of(TARGET);
 	size_t i;
 
 	(void)state;

@@ -17,9 +17,9 @@
 
 #include "client/dns.h"
 
-static struct stats_addr v4(const char *s)
+static struct addr v4(const char *s)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	memset(&a, 0, sizeof(a));
 	a.family = AF_INET;
@@ -27,9 +27,9 @@ static struct stats_addr v4(const char *s)
 	return a;
 }
 
-static struct stats_addr v6(const char *s)
+static struct addr v6(const char *s)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	memset(&a, 0, sizeof(a));
 	a.family = AF_INET6;
@@ -50,7 +50,7 @@ static struct dns_cache *new_cache(void)
 static void test_answer_raw_and_bounded(void **state)
 {
 	struct dns_cache *c = new_cache();
-	struct stats_addr a;
+	struct addr a;
 	struct dns_entry *e;
 	char longname[DNS_NAME_MAX + 50];
 
@@ -75,7 +75,7 @@ static void test_answer_raw_and_bounded(void **state)
 static void test_cache_positive_negative(void **state)
 {
 	struct dns_cache *c = new_cache();
-	struct stats_addr a = v4("192.0.2.1"), b = v4("192.0.2.2");
+	struct addr a = v4("192.0.2.1"), b = v4("192.0.2.2");
 	struct dns_entry *e;
 
 	(void)state;
@@ -109,8 +109,8 @@ static void test_cache_positive_negative(void **state)
 static void test_cache_keys(void **state)
 {
 	struct dns_cache *c = new_cache();
-	struct stats_addr a = v4("192.0.2.1"), a2 = v4("192.0.2.1"), six = v6("2001:db8::1");
-	struct stats_addr six_v4bytes;
+	struct addr a = v4("192.0.2.1"), a2 = v4("192.0.2.1"), six = v6("2001:db8::1");
+	struct addr six_v4bytes;
 	struct dns_entry *e;
 
 	(void)state;
@@ -132,9 +132,9 @@ static void test_cache_keys(void **state)
 	free(c);
 }
 
-static struct stats_addr nth(size_t i)
+static struct addr nth(size_t i)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	memset(&a, 0, sizeof(a));
 	a.family = AF_INET6;
@@ -149,7 +149,7 @@ static struct stats_addr nth(size_t i)
 static void test_cache_lru_bound(void **state)
 {
 	struct dns_cache *c = new_cache();
-	struct stats_addr a;
+	struct addr a;
 	struct dns_entry *e;
 	size_t i;
 
@@ -181,7 +181,7 @@ static void test_cache_lru_bound(void **state)
 static void test_cache_spares_pending(void **state)
 {
 	struct dns_cache *c = new_cache();
-	struct stats_addr a;
+	struct addr a;
 	size_t i;
 
 	(void)state;
@@ -215,7 +215,7 @@ static void never_called(void *ctx, size_t pending)
 
 static void test_numeric_no_object(void **state)
 {
-	struct stats_addr a = v4("192.0.2.1");
+	struct addr a = v4("192.0.2.1");
 	struct dns_waiter *w = (struct dns_waiter *)&a;
 
 	(void)state;

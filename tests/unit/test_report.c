@@ -71,9 +71,9 @@ static void check_has(const char *out, const char *needle, int want, int line)
 			 out);
 }
 
-static struct stats_addr v4(const char *s)
+static struct addr v4(const char *s)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	memset(&a, 0, sizeof(a));
 	a.family = AF_INET;
@@ -94,7 +94,7 @@ static struct stats_table *build_table_mpls(int with_mpls)
 		for (h = 0; h < NHOPS; h++) {
 			const struct answer *a = &script[h][round];
 			int ttl = (int)h + 1;
-			struct stats_addr from;
+			struct addr from;
 
 			stats_sent(t, ttl);
 			if (!a->from) {
@@ -415,7 +415,7 @@ static void test_json_schema(void **state)
 /* A hostile PTR answer: terminal escapes, newline, quotes, markup, a comma. */
 #define EVIL_NAME "a\x1b[2J\"<b>&,c\n\\z\xff"
 
-static const char *evil_name(const struct stats_addr *addr, void *ctx)
+static const char *evil_name(const struct addr *addr, void *ctx)
 {
 	(void)ctx;
 	return addr->u.v4.s_addr == htonl(0xc6336402) /* 198.51.100.2 */ ? EVIL_NAME : NULL;
@@ -461,7 +461,7 @@ static void test_escaping(void **state)
 	}
 }
 
-static const char *long_name(const struct stats_addr *addr, void *ctx)
+static const char *long_name(const struct addr *addr, void *ctx)
 {
 	(void)ctx;
 	return addr->u.v4.s_addr == htonl(0xc6336402) ? "a-very-long-router-name.example.net"
@@ -545,7 +545,7 @@ static void test_fields(void **state)
 
 static void test_raw(void **state)
 {
-	struct stats_addr a = v4("198.51.100.2");
+	struct addr a = v4("198.51.100.2");
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -567,7 +567,7 @@ static void test_unreached(void **state)
 {
 	struct stats_table *t;
 	struct report_meta m = base_meta(NULL);
-	struct stats_addr a = v4("198.51.100.2");
+	struct addr a = v4("198.51.100.2");
 	char *out;
 
 	(void)state;

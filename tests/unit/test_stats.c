@@ -21,9 +21,9 @@
 
 #define EPS 1e-9
 
-static struct stats_addr v4(const char *s)
+static struct addr v4(const char *s)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	memset(&a, 0, sizeof(a));
 	a.family = AF_INET;
@@ -34,7 +34,7 @@ static struct stats_addr v4(const char *s)
 static void probe(struct stats_table *t, int ttl, enum stats_outcome oc, const char *from,
 		  int64_t rtt)
 {
-	struct stats_addr a;
+	struct addr a;
 
 	stats_sent(t, ttl);
 	if (from)
@@ -117,7 +117,7 @@ static void test_single_sample(void **state)
 static void test_loss_inflight(void **state)
 {
 	struct stats_table *t = *state;
-	struct stats_addr a = v4("198.51.100.14");
+	struct addr a = v4("198.51.100.14");
 	struct stats_summary s;
 
 	stats_sent(t, 4);
@@ -159,7 +159,7 @@ static void test_ecmp_three(void **state)
 	struct stats_table *t = *state;
 	const struct stats_hop *h;
 	struct stats_summary s;
-	struct stats_addr a66 = v4("198.51.100.66");
+	struct addr a66 = v4("198.51.100.66");
 
 	probe(t, 2, STATS_TTL_EXPIRED, "198.51.100.6", 5000);
 	probe(t, 2, STATS_TTL_EXPIRED, "198.51.100.66", 5600);
@@ -171,7 +171,7 @@ static void test_ecmp_three(void **state)
 	h = stats_table_hop(t, 2);
 	assert_non_null(h);
 	assert_int_equal(h->nresponders, 3);
-	assert_true(stats_addr_equal(&h->last_addr, &a66));
+	assert_true(addr_equal(&h->last_addr, &a66));
 	stats_hop_summarize(h, &s);
 	assert_int_equal(s.sent, 6);
 	assert_int_equal(s.received, 5);
@@ -182,9 +182,9 @@ static void test_ecmp_three(void **state)
 	/* each responder: only its own answers; sent == received, so no loss */
 	stats_responder_summarize(h, 0, &s);
 	{
-		struct stats_addr a6 = v4("198.51.100.6");
+		struct addr a6 = v4("198.51.100.6");
 
-		assert_true(stats_addr_equal(&h->responders[0].addr, &a6));
+		assert_true(addr_equal(&h->responders[0].addr, &a6));
 	}
 	assert_int_equal(s.sent, 2);
 	assert_int_equal(s.received, 2);
@@ -218,9 +218,9 @@ static void test_responder_overflow(void **state)
 	assert_int_equal(h->acc.received, STATS_MAX_RESPONDERS + 4);
 	assert_int_equal(h->responders[0].acc.received, 2);
 	assert_string_equal(
-		stats_addr_str(&h->responders[STATS_MAX_RESPONDERS - 1].addr, buf, sizeof(buf)),
+		addr_str(&h->responders[STATS_MAX_RESPONDERS - 1].addr, buf, sizeof(buf)),
 		"192.0.2.8");
-	assert_string_equal(stats_addr_str(&h->last_addr, buf, sizeof(buf)), "192.0.2.1");
+	assert_string_equal(addr_str(&h->last_addr, buf, sizeof(buf)), "192.0.2.1");
 }
 
 static void test_reset(void **state)
@@ -350,19 +350,19 @@ static void test_last_hop(void **state)
 static void test_bounds_and_addr(void **state)
 {
 	struct stats_table *t = *state;
-	struct stats_addr none = {0}, a6;
+	struct addr none = {0}, a6;
 	char buf[64];
 
 	assert_int_equal(stats_sent(t, 0), -EINVAL);
 	assert_int_equal(stats_sent(t, STATS_MAX_HOPS), -EINVAL);
 	stats_answer(t, STATS_MAX_HOPS, STATS_LOST, NULL, 0, NULL, 0);
 	assert_int_equal(t->max_ttl_seen, 0);
-	assert_string_equal(stats_addr_str(&none, buf, sizeof(buf)), "???");
+	assert_string_equal(addr_str(&none, buf, sizeof(buf)), "???");
 	memset(&a6, 0, sizeof(a6));
 	a6.family = AF_INET6;
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &a6.u.v6), 1);
-	assert_string_equal(stats_addr_str(&a6, buf, sizeof(buf)), "2001:db8::1");
-	assert_false(stats_addr_equal(&a6, &none));
+	assert_string_equal(addr_str(&a6, buf, sizeof(buf)), "2001:db8::1");
+	assert_false(addr_equal(&a6, &none));
 	assert_int_equal(stats_sent(t, STATS_MAX_HOPS - 1), 0);
 	assert_int_equal(t->max_ttl_seen, STATS_MAX_HOPS - 1);
 	assert_int_equal(t->nhops, STATS_MAX_HOPS - 1);
@@ -372,7 +372,7 @@ static void test_mpls(void **state)
 {
 	struct stats_table *t = *state;
 	struct stats_mpls m[STATS_MPLS_MAX + 2];
-	struct stats_addr a = v4("198.51.100.2");
+	struct addr a = v4("198.51.100.2");
 	size_t i;
 
 	for (i = 0; i < STATS_MPLS_MAX + 2; i++)
@@ -604,7 +604,7 @@ static void test_bytes_ecmp_mpls(void **state)
 	struct stats_table *t = *state;
 	static const struct stats_mpls m[] = {{16001, 0, 0, 1}, {17, 5, 1, 1}};
 	struct stats_summary s;
-	struct stats_addr a;
+	struct addr a;
 	const struct stats_hop *h;
 	size_t before, bytes, r;
 	char ip[32];

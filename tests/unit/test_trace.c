@@ -65,7 +65,7 @@ struct run {
 	struct event_base *base;
 };
 
-static void v4(struct stats_addr *a, int i)
+static void v4(struct addr *a, int i)
 {
 	char buf[32];
 
