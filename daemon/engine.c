@@ -34,6 +34,7 @@
 #include "daemon/net.h"
 #include "daemon/packet.h"
 #include "daemon/privsep.h"
+#include "daemon/probe_key.h"
 #include "daemon/probe_table.h"
 #include "proto/proto.h"
 
@@ -114,10 +115,9 @@ struct engine {
 	struct session *sessions;
 	uint32_t nclients; /* open connections */
 	struct engine_user *users;
-	uint32_t lim_inflight; /* per uid */
-	uint32_t lim_rate;     /* per uid, probes per second */
-	uint16_t icmp_id;
-	uint16_t tcp_base; /* high half of every TCP sequence number we send */
+	uint32_t lim_inflight;	     /* per uid */
+	uint32_t lim_rate;	     /* per uid, probes per second */
+	struct probe_key_space keys; /* our echo id and TCP sequence space */
 	unsigned sent_since_drain;
 	uint64_t batch_ns; /* CLOCK_MONOTONIC when the current batch of commands began */
 	int result;
@@ -380,25 +380,10 @@ static enum proto_reply verdict_reply(enum packet_verdict v, uint32_t ext)
 static struct probe *match_probe(struct engine *e, const struct packet_reply *r, uint16_t *idp)
 {
 	struct probe *p;
-	uint32_t id;
+	uint16_t id;
 
-	switch (r->probe_protocol) {
-	case IPPROTO_ICMP:
-		if (r->icmp_id != e->icmp_id)
-			return NULL;
-		id = r->icmp_seq;
-		break;
-	case IPPROTO_UDP:
-		id = r->check;
-		break;
-	case IPPROTO_TCP:
-		if ((r->tcp_seq >> 16) != e->tcp_base)
-			return NULL;
-		id = r->tcp_seq & 0xffff;
-		break;
-	default:
+	if (probe_key_decode(&e->keys, r, &id) < 0)
 		return NULL;
-	}
 	p = probe_table_get(e->probes, id);
 	if (!p || p->family != r->family || p->protocol != r->probe_protocol)
 		return NULL;
@@ -407,7 +392,7 @@ static struct probe *match_probe(struct engine *e, const struct packet_reply *r,
 	if (p->protocol != IPPROTO_ICMP &&
 	    (p->src_port != r->src_port || p->dst_port != r->dst_port))
 		return NULL;
-	*idp = (uint16_t)id;
+	*idp = id;
 	return p;
 }
 
@@ -478,7 +463,7 @@ static void engine_rx(struct engine *e, enum net_sock which)
 			if (rx[i].preparsed) {
 				r = rx[i].reply;
 				/* The kernel matched the echo id of a ping socket already. */
-				r.icmp_id = e->icmp_id;
+				r.icmp_id = e->keys.icmp_id;
 			} else {
 				packet_parse(
 					sock_family[which],
@@ -682,6 +667,7 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 {
 	struct engine *e = s->eng;
 	struct packet_probe pp;
+	struct probe_key_args key;
 	union packet_addr local;
 	const union packet_addr *localp = NULL;
 	enum proto_protocol pname = PROTO_PROTOCOL_ICMP;
@@ -789,11 +775,6 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		return;
 	}
 
-	/*
-	 * Our own IPv4 id (never 0, which asks the kernel to pick one): it spares the
-	 * kernel's per-destination id generator and puts the probe id in every quote too.
-	 */
-	pp.ip_id = (uint16_t)(id + 1) ? (uint16_t)(id + 1) : 1;
 	pp.ttl = (uint8_t)((c->present & PROTO_BIT(PROTO_ARG_TTL)) ? c->num[PROTO_ARG_TTL]
 								   : ENGINE_DEFAULT_TTL);
 	pp.size = (size_t)((c->present & PROTO_BIT(PROTO_ARG_SIZE)) ? c->num[PROTO_ARG_SIZE]
@@ -802,33 +783,11 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		pp.pattern = (uint8_t)c->num[PROTO_ARG_BIT_PATTERN];
 	if (c->present & PROTO_BIT(PROTO_ARG_TOS))
 		pp.tos = (uint8_t)c->num[PROTO_ARG_TOS];
-	switch (protocol) {
-	case IPPROTO_ICMP:
-		pp.icmp_id = e->icmp_id;
-		pp.icmp_seq = id;
-		if (has_flow) {
-			/* A constant checksum per flow keeps checksum-hashing routers on one path. */
-			pp.force_check = 1;
-			pp.check_value = (uint16_t)(0x8000u ^ flow);
-		}
-		break;
-	case IPPROTO_UDP:
-		pp.force_check = 1;
-		pp.check_value = id;
-		if (port)
-			pp.dst_port = port;
-		else if (has_flow)
-			pp.dst_port = (uint16_t)(ENGINE_UDP_BASE_PORT + flow % 1024);
-		else
-			pp.dst_port =
-				(uint16_t)(ENGINE_UDP_BASE_PORT + id % ENGINE_UDP_PORT_SPREAD);
-		break;
-	case IPPROTO_TCP:
-	default:
-		pp.tcp_seq = ((uint32_t)e->tcp_base << 16) | id;
-		pp.dst_port = port ? port : ENGINE_TCP_DEFAULT_PORT;
-		break;
-	}
+	key.port = port;
+	key.has_flow = has_flow;
+	key.flow = flow;
+	/* protocol_number() gave one of the three protocols probe_key knows. */
+	probe_key_encode(&e->keys, &key, id, &pp);
 	if (has_flow)
 		flowlabel = flow + 1u;
 
@@ -1367,9 +1326,9 @@ static int engine_init(struct engine **out, struct net *net, struct privsep *ps,
 	e->net = net;
 	e->ps = ps;
 	e->listen_fd = -1;
-	e->icmp_id = net_icmp_id(net);
-	if (getrandom(&e->tcp_base, sizeof(e->tcp_base), 0) != sizeof(e->tcp_base))
-		e->tcp_base = (uint16_t)(getpid() * 2654435761u >> 16);
+	e->keys.icmp_id = net_icmp_id(net);
+	if (getrandom(&e->keys.tcp_base, sizeof(e->keys.tcp_base), 0) != sizeof(e->keys.tcp_base))
+		e->keys.tcp_base = (uint16_t)(getpid() * 2654435761u >> 16);
 	/*
 	 * Pipe mode: poll, not epoll: a handful of descriptors, and stdin may be a regular
 	 * file (hopwatchd < commands), which epoll refuses. Socket mode has only sockets.

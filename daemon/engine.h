@@ -27,9 +27,6 @@ struct engine;
 #define ENGINE_DEFAULT_TTL	 255
 #define ENGINE_DEFAULT_SIZE	 64
 #define ENGINE_DEFAULT_TIMEOUT_S 10
-#define ENGINE_UDP_BASE_PORT	 33434
-#define ENGINE_UDP_PORT_SPREAD	 64
-#define ENGINE_TCP_DEFAULT_PORT	 80
 
 /* Socket mode: client connections served at once; more are accepted and closed. */
 #define ENGINE_MAX_CLIENTS 512
