@@ -35,6 +35,8 @@
 #include "daemon/packet.h"
 #include "daemon/privsep.h"
 #include "daemon/probe_key.h"
+#include "daemon/quota.h"
+
 #include "daemon/probe_table.h"
 #include "proto/proto.h"
 
@@ -50,20 +52,7 @@
 #define ENGINE_PKT_MAX (PACKET_SIZE_MAX + 64)
 /* Connections taken per readable event on the listening socket. */
 #define ENGINE_ACCEPT_BATCH 64
-/* Token bucket unit: one probe is worth this many units (a unit per nanosecond at 1/s). */
-#define ENGINE_NS_PER_S 1000000000ull
-
 struct engine;
-
-/* Socket mode: what one peer uid shares across its connections. */
-struct engine_user {
-	uid_t uid;
-	uint32_t refs;	    /* sessions (open or closing) of this uid */
-	uint32_t inflight;  /* probes in flight, all sessions */
-	uint64_t tokens;    /* rate bucket, ENGINE_NS_PER_S units per probe */
-	uint64_t refill_ns; /* CLOCK_MONOTONIC of the last refill */
-	struct engine_user *next;
-};
 
 struct session {
 	struct engine *eng;
@@ -73,7 +62,7 @@ struct session {
 	int dirty;		     /* on the engine's dirty list */
 	struct session *dirty_next;  /* dirty list */
 	struct session *prev, *next; /* socket mode: every session */
-	struct engine_user *user;    /* client: its peer uid's quota */
+	struct quota_user *user;     /* client: its peer uid's quota */
 	pid_t pid;		     /* client: peer pid at connect time */
 	struct event *ev_in, *ev_out;
 	int reading;	/* ev_in is armed */
@@ -113,10 +102,9 @@ struct engine {
 	int listen_fd; /* -1 in pipe mode */
 	struct event *ev_listen, *ev_accept_pause, *ev_sigterm, *ev_sigint;
 	struct session *sessions;
-	uint32_t nclients; /* open connections */
-	struct engine_user *users;
-	uint32_t lim_inflight;	     /* per uid */
-	uint32_t lim_rate;	     /* per uid, probes per second */
+	uint32_t nclients;   /* open connections */
+	struct quota *quota; /* per-uid limits */
+
 	struct probe_key_space keys; /* our echo id and TCP sequence space */
 	unsigned sent_since_drain;
 	uint64_t batch_ns; /* CLOCK_MONOTONIC when the current batch of commands began */
@@ -630,32 +618,6 @@ static int protocol_number(enum proto_protocol p)
 	}
 }
 
-/*
- * Socket mode quota: one more probe for this uid? In flight below the limit, and a
- * token in its bucket (refilled at lim_rate per second up to one second's worth; the
- * batch's clock reading is precise enough for a per-second rate).
- */
-static int user_admit(struct engine *e, struct engine_user *u)
-{
-	uint64_t now = e->batch_ns, cap = (uint64_t)e->lim_rate * ENGINE_NS_PER_S, dt;
-
-	if (u->inflight >= e->lim_inflight)
-		return 0;
-	if (now > u->refill_ns) {
-		dt = now - u->refill_ns;
-		if (dt > ENGINE_NS_PER_S)
-			dt = ENGINE_NS_PER_S;
-		u->tokens += dt * e->lim_rate;
-		if (u->tokens > cap)
-			u->tokens = cap;
-		u->refill_ns = now;
-	}
-	if (u->tokens < ENGINE_NS_PER_S)
-		return 0;
-	u->tokens -= ENGINE_NS_PER_S;
-	return 1;
-}
-
 static int is_unspecified(int family, const union packet_addr *a)
 {
 	static const union packet_addr zero;
@@ -765,7 +727,7 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 		}
 	}
 
-	if (s->user && !user_admit(e, s->user)) {
+	if (s->user && quota_admit(s->user, quota_limits(e->quota), e->batch_ns) != QUOTA_ADMIT) {
 		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
 		return;
 	}
@@ -1058,8 +1020,6 @@ static int prepare_fd(int fd)
 
 /* ---- sessions and users (socket mode) ---- */
 
-static void user_put(struct engine *e, struct engine_user *u);
-
 static struct session *session_free(struct session *s)
 {
 	if (!s)
@@ -1155,7 +1115,7 @@ static void session_destroy(struct session *s)
 		e->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	user_put(e, s->user);
+	quota_put(s->user);
 	session_free(s);
 }
 
@@ -1187,44 +1147,6 @@ static void engine_flush_dirty(struct engine *e)
 	}
 }
 
-/* An idle uid's entry goes once its bucket is full again: reconnecting gains nothing. */
-static int user_idle(const struct engine *e, const struct engine_user *u, uint64_t now)
-{
-	return u->refs == 0 && now - u->refill_ns >= ENGINE_NS_PER_S;
-}
-
-static struct engine_user *user_get(struct engine *e, uid_t uid)
-{
-	struct engine_user **pp = &e->users, *u;
-	uint64_t now = mono_ns();
-
-	while ((u = *pp)) {
-		if (u->uid == uid)
-			return u;
-		if (user_idle(e, u, now)) {
-			*pp = u->next;
-			free(u);
-			continue;
-		}
-		pp = &u->next;
-	}
-	u = calloc(1, sizeof(*u));
-	if (!u)
-		return NULL;
-	u->uid = uid;
-	u->tokens = (uint64_t)e->lim_rate * ENGINE_NS_PER_S;
-	u->refill_ns = now;
-	u->next = e->users;
-	e->users = u;
-	return u;
-}
-
-static void user_put(struct engine *e, struct engine_user *u)
-{
-	if (u && u->refs > 0)
-		u->refs--;
-}
-
 static void engine_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
@@ -1237,7 +1159,7 @@ static void engine_accept_one(struct engine *e, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct session *s;
-	struct engine_user *u;
+	struct quota_user *u;
 	int err;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
@@ -1251,7 +1173,7 @@ static void engine_accept_one(struct engine *e, int fd)
 		close(fd);
 		return;
 	}
-	u = user_get(e, cred.uid);
+	u = quota_get(e->quota, cred.uid, mono_ns());
 	if (!u) {
 		close(fd);
 		return;
@@ -1385,6 +1307,7 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps, int listen_fd,
 			const struct engine_limits *lim)
 {
+	struct quota_limits ql;
 	struct engine *e;
 	int err;
 
@@ -1399,10 +1322,16 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
 		return err;
 	}
 	e->listen_fd = listen_fd;
-	e->lim_inflight = lim && lim->inflight_per_user ? lim->inflight_per_user
-							: ENGINE_DEFAULT_INFLIGHT_PER_USER;
-	e->lim_rate = lim && lim->rate_per_user ? lim->rate_per_user : ENGINE_DEFAULT_RATE_PER_USER;
+	ql.inflight = lim && lim->inflight_per_user ? lim->inflight_per_user
+						    : ENGINE_DEFAULT_INFLIGHT_PER_USER;
+	ql.rate = lim && lim->rate_per_user ? lim->rate_per_user : ENGINE_DEFAULT_RATE_PER_USER;
+	err = quota_new(&e->quota, &ql);
+	if (err < 0) {
+		engine_free(e);
+		return err;
+	}
 	err = -ENOMEM;
+
 	e->ev_listen = event_new(e->base, listen_fd, EV_READ | EV_PERSIST, engine_accept_cb, e);
 	e->ev_accept_pause = evtimer_new(e->base, engine_accept_resume_cb, e);
 	e->ev_sigterm = evsignal_new(e->base, SIGTERM, engine_signal_cb, e);
@@ -1418,7 +1347,6 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
 
 struct engine *engine_free(struct engine *e)
 {
-	struct engine_user *u;
 	enum net_sock which;
 	int i;
 
@@ -1427,10 +1355,8 @@ struct engine *engine_free(struct engine *e)
 	e->session = session_free(e->session);
 	while (e->sessions)
 		session_destroy(e->sessions);
-	while ((u = e->users)) {
-		e->users = u->next;
-		free(u);
-	}
+	e->quota = quota_free(e->quota);
+
 	if (e->ev_sigint)
 		event_free(e->ev_sigint);
 	if (e->ev_sigterm)
@@ -1470,159 +1396,4 @@ int engine_run(struct engine *e)
 	session_update_reading(e->session);
 	event_base_dispatch(e->base);
 	return e->result;
-}
-
-/* ---- listening sockets ---- */
-
-/* Create the directory of path when it is missing; an existing one must be a directory. */
-static int make_parent(const char *path, uid_t owner, gid_t group)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct stat st;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0; /* the working directory or / */
-	*slash = '\0';
-	if (mkdir(dir, ENGINE_SOCKET_DIR_MODE) == 0) {
-		/* umask may have taken bits away; the daemon's user owns what it made. */
-		if (chmod(dir, ENGINE_SOCKET_DIR_MODE) < 0)
-			return -errno;
-		if (owner != (uid_t)-1 && chown(dir, owner, group) < 0)
-			return -errno;
-		return 0;
-	}
-	if (errno != EEXIST)
-		return -errno;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-/*
- * Something is at the socket's path. A socket nobody accepts on is left over from an
- * engine that died: remove it. A live server, or anything that is not a socket, stays.
- */
-static int replace_stale(const struct sockaddr_un *sun)
-{
-	struct stat st;
-	int fd, rc, err;
-
-	if (lstat(sun->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	err = rc < 0 ? errno : 0;
-	close(fd);
-	/* EAGAIN: a live server whose backlog is full. */
-	if (err != ECONNREFUSED && err != ENOENT)
-		return -EADDRINUSE;
-	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-static int bind_socket(int fd, const struct sockaddr_un *sun)
-{
-	mode_t old = umask(0777 & ~ENGINE_SOCKET_MODE);
-	int rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	int err = rc < 0 ? -errno : 0;
-
-	umask(old);
-	return err;
-}
-
-int engine_listen_path(const char *path, uid_t owner, gid_t group, int *fd_out)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd, err;
-
-	if (!path || !path[0])
-		return -EINVAL;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	err = make_parent(path, owner, group);
-	if (err < 0)
-		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	err = bind_socket(fd, &sun);
-	if (err == -EADDRINUSE) {
-		err = replace_stale(&sun);
-		if (err == 0)
-			err = bind_socket(fd, &sun);
-	}
-	if (err < 0)
-		goto fail;
-	/* Owned by the daemon's user, so that it can still remove it after the drop. */
-	if (chmod(path, ENGINE_SOCKET_MODE) < 0 ||
-	    (owner != (uid_t)-1 && chown(path, owner, group) < 0) ||
-	    listen(fd, ENGINE_LISTEN_BACKLOG) < 0) {
-		err = -errno;
-		unlink(path);
-		goto fail;
-	}
-	*fd_out = fd;
-	return 0;
-fail:
-	close(fd);
-	return err;
-}
-
-static int sock_opt(int fd, int opt)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0)
-		return -errno;
-	return v;
-}
-
-int engine_listen_activated(int *fd_out)
-{
-	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
-	int64_t pid = 0, nfds = 0;
-	int fd = ENGINE_LISTEN_FDS_START, fl, i, rc = 0;
-
-	if (!pid_s || !fds_s || numparse_i64_str(pid_s, 1, INT32_MAX, &pid) < 0 ||
-	    pid != (int64_t)getpid())
-		goto out; /* not for us: perhaps for a parent that did not unset them */
-	if (numparse_i64_str(fds_s, 0, INT32_MAX - ENGINE_LISTEN_FDS_START, &nfds) < 0) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if (nfds < 1)
-		goto out;
-	/* Never hand the extra ones to children (the broker is exec-less, but still). */
-	for (i = 1; i < nfds; i++)
-		fcntl(fd + i, F_SETFD, FD_CLOEXEC);
-	if (nfds > 1)
-		log_warnx("systemd passed %lld sockets; serving only the first", (long long)nfds);
-	if (sock_opt(fd, SO_DOMAIN) != AF_UNIX || sock_opt(fd, SO_TYPE) != SOCK_STREAM ||
-	    sock_opt(fd, SO_ACCEPTCONN) != 1) {
-		rc = -EINVAL;
-		goto out;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	*fd_out = fd;
-	rc = 1;
-out:
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	return rc;
 }

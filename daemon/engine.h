@@ -35,16 +35,8 @@ struct engine;
 #define ENGINE_DEFAULT_RATE_PER_USER	 50000
 /* Upper bound for both limits (options above it are refused). */
 #define ENGINE_LIMIT_MAX 10000000
-/* Pending connections the kernel queues for accept(). */
-#define ENGINE_LISTEN_BACKLOG 128
 /* After accept() fails for lack of descriptors, wait this long before trying again. */
 #define ENGINE_ACCEPT_PAUSE_MS 1000
-/* Mode of the listening socket file: every local user may connect. */
-#define ENGINE_SOCKET_MODE 0666
-/* Mode of the socket's directory when the engine creates it. */
-#define ENGINE_SOCKET_DIR_MODE 0755
-/* First descriptor systemd passes (SD_LISTEN_FDS_START). */
-#define ENGINE_LISTEN_FDS_START 3
 
 /* Socket mode's per-uid limits; 0 in a field means the default above. */
 struct engine_limits {
@@ -72,23 +64,5 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
  * Socket mode: run until SIGTERM or SIGINT; returns 0.
  */
 int engine_run(struct engine *e);
-
-/*
- * Make the listening socket for --listen PATH: create the parent directory (mode
- * ENGINE_SOCKET_DIR_MODE, owned by owner/group when they are not -1) if it is missing,
- * replace a stale socket file nobody listens on, bind and listen, and set the file to
- * ENGINE_SOCKET_MODE. Returns 0 with *fd_out, -EADDRINUSE when a server answers on
- * PATH, -EEXIST when PATH is not a socket, -ENAMETOOLONG, or -errno.
- */
-int engine_listen_path(const char *path, uid_t owner, gid_t group, int *fd_out);
-
-/*
- * systemd socket activation: when LISTEN_PID is our pid and LISTEN_FDS >= 1, check that
- * descriptor ENGINE_LISTEN_FDS_START is a listening AF_UNIX stream socket and return it.
- * The LISTEN_* variables are removed from the environment whatever the outcome.
- * Returns 1 with *fd_out, 0 when nothing was passed to us, or -errno (-EINVAL for a
- * descriptor of the wrong kind).
- */
-int engine_listen_activated(int *fd_out);
 
 #endif
