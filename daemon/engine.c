@@ -36,6 +36,7 @@
 #include "daemon/privsep.h"
 #include "daemon/probe_key.h"
 #include "daemon/quota.h"
+#include "daemon/sockcache.h"
 
 #include "daemon/probe_table.h"
 #include "proto/proto.h"
@@ -78,16 +79,6 @@ struct session {
 	size_t outlen, outoff, outcap;
 };
 
-struct sock_cache_entry {
-	int used;
-	int family, protocol;
-	int has_mark;
-	uint32_t mark;
-	char device[PROTO_DEVICE_MAX + 1];
-	int send_fd;
-	int udp_fd;
-};
-
 struct engine {
 	struct event_base *base;
 	struct net *net;
@@ -109,7 +100,7 @@ struct engine {
 	unsigned sent_since_drain;
 	uint64_t batch_ns; /* CLOCK_MONOTONIC when the current batch of commands began */
 	int result;
-	struct sock_cache_entry socks[ENGINE_SOCK_CACHE];
+	struct sockcache *socks; /* broker-made mark/device sockets */
 	uint8_t pkt[ENGINE_PKT_MAX];
 };
 
@@ -550,56 +541,11 @@ static int engine_sockets(struct engine *e, int family, int protocol, const stru
 	int has_mark = (c->present & PROTO_BIT(PROTO_ARG_MARK)) != 0;
 	uint32_t mark = has_mark ? (uint32_t)c->num[PROTO_ARG_MARK] : 0;
 	char device[PROTO_DEVICE_MAX + 1] = "";
-	struct sock_cache_entry *slot = NULL;
-	int type, proto, err, i;
 
 	if (c->present & PROTO_BIT(PROTO_ARG_LOCAL_DEVICE))
 		memcpy(device, c->text[PROTO_ARG_LOCAL_DEVICE].ptr,
 		       c->text[PROTO_ARG_LOCAL_DEVICE].len);
-	if (family == AF_INET)
-		protocol = IPPROTO_RAW; /* one header-included socket sends every v4 probe */
-	for (i = 0; i < ENGINE_SOCK_CACHE; i++) {
-		struct sock_cache_entry *k = &e->socks[i];
-
-		if (!k->used) {
-			if (!slot)
-				slot = k;
-			continue;
-		}
-		if (k->family == family && k->protocol == protocol && k->has_mark == has_mark &&
-		    k->mark == mark && !strcmp(k->device, device)) {
-			*send_fd = k->send_fd;
-			*udp_fd = k->udp_fd;
-			return 0;
-		}
-	}
-	if (!slot)
-		return -ENOSPC;
-	type = SOCK_RAW;
-	proto = family == AF_INET6 && protocol == IPPROTO_ICMP ? IPPROTO_ICMPV6 : protocol;
-	err = privsep_socket(e->ps, family, type, proto, has_mark, mark, device[0] ? device : NULL,
-			     send_fd);
-	if (err < 0)
-		return err;
-	err = net_prepare_send_fd(*send_fd, family);
-	if (err < 0)
-		goto fail_send;
-	err = privsep_socket(e->ps, family, SOCK_DGRAM, IPPROTO_UDP, has_mark, mark,
-			     device[0] ? device : NULL, udp_fd);
-	if (err < 0)
-		goto fail_send;
-	slot->used = 1;
-	slot->family = family;
-	slot->protocol = protocol;
-	slot->has_mark = has_mark;
-	slot->mark = mark;
-	memcpy(slot->device, device, sizeof(device));
-	slot->send_fd = *send_fd;
-	slot->udp_fd = *udp_fd;
-	return 0;
-fail_send:
-	close(*send_fd);
-	return err;
+	return sockcache_get(e->socks, family, protocol, has_mark, mark, device, send_fd, udp_fd);
 }
 
 static int protocol_number(enum proto_protocol p)
@@ -1267,6 +1213,9 @@ static int engine_init(struct engine **out, struct net *net, struct privsep *ps,
 	err = probe_table_new(&e->probes);
 	if (err < 0)
 		goto fail;
+	err = sockcache_new(&e->socks, ps);
+	if (err < 0)
+		goto fail;
 	err = -ENOMEM;
 	e->ev_timer = evtimer_new(e->base, engine_timer_cb, e);
 	if (!e->ev_timer)
@@ -1348,7 +1297,6 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
 struct engine *engine_free(struct engine *e)
 {
 	enum net_sock which;
-	int i;
 
 	if (!e)
 		return NULL;
@@ -1372,12 +1320,7 @@ struct engine *engine_free(struct engine *e)
 			event_free(e->ev_rx[which]);
 	if (e->ev_timer)
 		event_free(e->ev_timer);
-	for (i = 0; i < ENGINE_SOCK_CACHE; i++) {
-		if (!e->socks[i].used)
-			continue;
-		close(e->socks[i].udp_fd);
-		close(e->socks[i].send_fd);
-	}
+	e->socks = sockcache_free(e->socks);
 	e->probes = probe_table_free(e->probes);
 	if (e->base)
 		event_base_free(e->base);

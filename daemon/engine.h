@@ -21,8 +21,6 @@ struct engine;
 /* Stop reading a session's commands above this much unsent output, resume below LWM. */
 #define ENGINE_OUT_HWM (1024 * 1024)
 #define ENGINE_OUT_LWM (256 * 1024)
-/* Mark/device socket sets kept from the broker. */
-#define ENGINE_SOCK_CACHE 16
 /* Default probe parameters, as mtr-packet. */
 #define ENGINE_DEFAULT_TTL	 255
 #define ENGINE_DEFAULT_SIZE	 64
