@@ -4,47 +4,36 @@
  * Hot path per probe: split + decode the line, build the packet into a stack buffer,
  * one send system call with the send time taken right before it; replies come in
  * batches through recvmmsg() with kernel timestamps and are formatted straight into
- * the session's output buffer, flushed once per batch. A session whose reader is slow
- * stops being read (its probes still complete); nothing ever blocks on a full pipe.
+ * the session's output buffer (session.c), flushed once per batch.
  *
  * Socket mode: many sessions, one per connection, each with its own token space and
- * extensions. Sessions that got output are put on a "dirty" list and flushed once at the
- * end of each event callback. A client that goes away leaves its session behind, closed,
- * until its last probe in flight is done (probes point at their session). Quotas are per
- * peer uid (SO_PEERCRED), shared by all of that uid's connections.
+ * extensions. Quotas (quota.c) are per peer uid (SO_PEERCRED), shared by all of that
+ * uid's connections.
  */
 #include "daemon/engine.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
-#include "common/numparse.h"
 #include "daemon/net.h"
 #include "daemon/packet.h"
 #include "daemon/privsep.h"
 #include "daemon/probe_key.h"
-#include "daemon/quota.h"
-#include "daemon/sockcache.h"
-
 #include "daemon/probe_table.h"
+#include "daemon/quota.h"
+#include "daemon/session.h"
+#include "daemon/sockcache.h"
 #include "proto/proto.h"
 
-/* Output buffer start size; it grows as needed (bounded by probes in flight). */
-#define ENGINE_OUTBUF_INITIAL (64 * 1024)
-/* Longest reply line we ever format. */
-#define ENGINE_REPLY_MAX 512
 /* recvmmsg rounds per readable event before yielding to other events. */
 #define ENGINE_RX_ROUNDS 16
 /* Probes sent in one go before the receive queues are read again. */
@@ -53,31 +42,6 @@
 #define ENGINE_PKT_MAX (PACKET_SIZE_MAX + 64)
 /* Connections taken per readable event on the listening socket. */
 #define ENGINE_ACCEPT_BATCH 64
-struct engine;
-
-struct session {
-	struct engine *eng;
-	int in_fd, out_fd;
-	int client;		     /* socket mode connection (else the pipe-mode session) */
-	int closed;		     /* client: descriptor closed, kept for probes in flight */
-	int dirty;		     /* on the engine's dirty list */
-	struct session *dirty_next;  /* dirty list */
-	struct session *prev, *next; /* socket mode: every session */
-	struct quota_user *user;     /* client: its peer uid's quota */
-	pid_t pid;		     /* client: peer pid at connect time */
-	struct event *ev_in, *ev_out;
-	int reading;	/* ev_in is armed */
-	int writing;	/* ev_out is armed */
-	int eof;	/* input ended */
-	int discarding; /* dropping the rest of an over-long line */
-	int dead;	/* output failed: stop everything */
-	uint32_t ext;	/* enabled extensions, bit per enum proto_ext */
-	uint32_t inflight;
-	char *inbuf; /* ENGINE_INBUF bytes; freed when a client's connection closes */
-	size_t inlen;
-	char *out;
-	size_t outlen, outoff, outcap;
-};
 
 struct engine {
 	struct event_base *base;
@@ -87,15 +51,12 @@ struct engine {
 	struct event *ev_rx[NET_SOCK__COUNT];
 	struct event *ev_timer;
 	uint64_t timer_ns;	 /* deadline the timer is set for, 0 = none */
+	struct session_hub *hub; /* every session; the dirty list */
 	struct session *session; /* pipe mode */
-	struct session *dirty;	 /* sessions with output or to reap; see engine_flush_dirty */
 	/* socket mode */
 	int listen_fd; /* -1 in pipe mode */
 	struct event *ev_listen, *ev_accept_pause, *ev_sigterm, *ev_sigint;
-	struct session *sessions;
-	uint32_t nclients;   /* open connections */
-	struct quota *quota; /* per-uid limits */
-
+	struct quota *quota;	     /* per-uid limits */
 	struct probe_key_space keys; /* our echo id and TCP sequence space */
 	unsigned sent_since_drain;
 	uint64_t batch_ns; /* CLOCK_MONOTONIC when the current batch of commands began */
@@ -104,147 +65,13 @@ struct engine {
 	uint8_t pkt[ENGINE_PKT_MAX];
 };
 
+/* The engine's clock: nanoseconds, unsigned (deadlines only ever move forward). */
 static uint64_t mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)clock_now_ns();
 }
 
-/* ---- output ---- */
-
-static void session_update_reading(struct session *s);
 static void engine_maybe_done(struct engine *e);
-
-static void session_close(struct session *s, const char *why);
-
-/* Remember s for engine_flush_dirty (output to write, or a closed session to reap). */
-static inline void session_touch(struct session *s)
-{
-	if (!s->dirty) {
-		s->dirty = 1;
-		s->dirty_next = s->eng->dirty;
-		s->eng->dirty = s;
-	}
-}
-
-/* The pipe session's failure ends the engine; a client's ends only that connection. */
-static void session_fail(struct session *s, int err)
-{
-	s->dead = 1;
-	if (s->client) {
-		if (!s->closed)
-			session_close(s, strerror(-err));
-		session_touch(s);
-		return;
-	}
-	s->eng->result = err;
-	event_base_loopbreak(s->eng->base);
-}
-
-static void session_flush(struct session *s)
-{
-	ssize_t n;
-
-	if (s->closed)
-		return;
-	while (s->outoff < s->outlen && !s->dead) {
-		n = write(s->out_fd, s->out + s->outoff, s->outlen - s->outoff);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			session_fail(s, -errno);
-			return;
-		}
-		s->outoff += (size_t)n;
-	}
-	if (s->outoff == s->outlen) {
-		s->outoff = s->outlen = 0;
-		if (s->writing) {
-			event_del(s->ev_out);
-			s->writing = 0;
-		}
-	} else if (!s->writing) {
-		event_add(s->ev_out, NULL);
-		s->writing = 1;
-	}
-	session_update_reading(s);
-}
-
-/* Room for one more line at the end of the output buffer. */
-static char *session_reserve(struct session *s, size_t need)
-{
-	char *grown;
-	size_t cap;
-
-	if (s->outoff > 0 && s->outlen + need > s->outcap) {
-		memmove(s->out, s->out + s->outoff, s->outlen - s->outoff);
-		s->outlen -= s->outoff;
-		s->outoff = 0;
-	}
-	if (s->outlen + need > s->outcap) {
-		cap = s->outcap ? s->outcap : ENGINE_OUTBUF_INITIAL;
-		while (cap < s->outlen + need)
-			cap *= 2;
-		grown = realloc(s->out, cap);
-		if (!grown)
-			return NULL;
-		s->out = grown;
-		s->outcap = cap;
-	}
-	return s->out + s->outlen;
-}
-
-static void session_emit(struct session *s, struct proto_writer *w)
-{
-	int len = proto_write_end(w);
-
-	if (len < 0) {
-		log_warnx("reply line did not fit; dropped");
-		return;
-	}
-	s->outlen += (size_t)len;
-}
-
-/* Start a reply line directly in the session's output buffer. */
-static int session_begin(struct session *s, struct proto_writer *w, int64_t token,
-			 enum proto_reply reply)
-{
-	char *at;
-
-	if (s->closed)
-		return -EPIPE; /* the client left: its answers go nowhere */
-	at = session_reserve(s, ENGINE_REPLY_MAX);
-	if (!at) {
-		session_fail(s, -ENOMEM);
-		return -ENOMEM;
-	}
-	proto_writer_init(w, at, ENGINE_REPLY_MAX);
-	proto_write_head(w, token, reply);
-	return 0;
-}
-
-static void session_simple(struct session *s, int64_t token, enum proto_reply reply)
-{
-	struct proto_writer w;
-
-	if (session_begin(s, &w, token, reply) == 0)
-		session_emit(s, &w);
-}
-
-static void session_invalid(struct session *s, int64_t token, const char *reason)
-{
-	struct proto_writer w;
-
-	if (session_begin(s, &w, token, PROTO_REPLY_INVALID_ARGUMENT) < 0)
-		return;
-	if (reason)
-		proto_write_str(&w, PROTO_ARG_REASON, reason);
-	session_emit(s, &w);
-}
 
 /* ---- timeouts ---- */
 
@@ -269,8 +96,8 @@ static void engine_schedule(struct engine *e)
 		return;
 	now = mono_ns();
 	wait = p->deadline_ns > now ? p->deadline_ns - now : 0;
-	tv.tv_sec = (time_t)(wait / 1000000000ull);
-	tv.tv_usec = (suseconds_t)((wait % 1000000000ull) / 1000 + 1);
+	/* One microsecond late rather than early: the deadline has passed when it fires. */
+	tv = clock_tv_of_us((int64_t)(wait / CLOCK_NS_PER_US + 1));
 	evtimer_add(e->ev_timer, &tv);
 	e->timer_ns = p->deadline_ns;
 }
@@ -287,8 +114,6 @@ static void probe_done(struct engine *e, uint16_t id, struct probe *p)
 	}
 	probe_table_release(e->probes, id);
 }
-
-static void engine_flush_dirty(struct engine *e);
 
 static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -311,7 +136,7 @@ static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 		probe_done(e, (uint16_t)id, p);
 	}
 	engine_schedule(e);
-	engine_flush_dirty(e);
+	session_hub_flush(e->hub);
 	engine_maybe_done(e);
 }
 
@@ -491,7 +316,7 @@ static void engine_rx_cb(evutil_socket_t fd, short what, void *arg)
 	if (which == NET_SOCK__COUNT)
 		return;
 	engine_rx(e, which);
-	engine_flush_dirty(e);
+	session_hub_flush(e->hub);
 	engine_maybe_done(e);
 }
 
@@ -571,70 +396,57 @@ static int is_unspecified(int family, const union packet_addr *a)
 	return memcmp(a, &zero, addr_size(family)) == 0;
 }
 
-static void cmd_send_probe(struct session *s, const struct proto_command *c)
+/* Family and protocol of a send-probe, or the reason it is refused. */
+static const char *probe_check(const struct engine *e, const struct session *s,
+			       const struct proto_command *c, int *family, int *protocol)
 {
-	struct engine *e = s->eng;
-	struct packet_probe pp;
-	struct probe_key_args key;
-	union packet_addr local;
-	const union packet_addr *localp = NULL;
 	enum proto_protocol pname = PROTO_PROTOCOL_ICMP;
 	int has4 = (c->present & PROTO_BIT(PROTO_ARG_IP_4)) != 0;
 	int has6 = (c->present & PROTO_BIT(PROTO_ARG_IP_6)) != 0;
-	int has_flow = (c->present & PROTO_BIT(PROTO_ARG_FLOW_ID)) != 0;
-	int send_fd = -1, udp_fd = -1, family, protocol, len, err;
-	int64_t timeout_s = ENGINE_DEFAULT_TIMEOUT_S;
-	uint16_t id, port = 0, flow = 0;
-	uint32_t flowlabel = 0;
-	struct probe *p;
 
-	if (has4 == has6) {
-		session_invalid(s, c->token, has4 ? "ip-4-and-ip-6" : "missing-address");
-		return;
-	}
-	family = has4 ? AF_INET : AF_INET6;
+	if (has4 == has6)
+		return has4 ? "ip-4-and-ip-6" : "missing-address";
+	*family = has4 ? AF_INET : AF_INET6;
 	if ((has4 && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_6))) ||
-	    (has6 && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_4)))) {
-		session_invalid(s, c->token, "address-family-mismatch");
-		return;
-	}
+	    (has6 && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_4))))
+		return "address-family-mismatch";
 	if (c->present & PROTO_BIT(PROTO_ARG_PROTOCOL)) {
 		const struct proto_slice *t = &c->text[PROTO_ARG_PROTOCOL];
 
-		if (proto_protocol_lookup(t->ptr, t->len, &pname) < 0) {
-			session_invalid(s, c->token, "unknown-protocol");
-			return;
-		}
+		if (proto_protocol_lookup(t->ptr, t->len, &pname) < 0)
+			return "unknown-protocol";
 	}
-	protocol = protocol_number(pname);
-	if (protocol < 0) {
-		session_invalid(s, c->token, "protocol-not-supported");
-		return;
-	}
-	if (!net_have_family(e->net, family)) {
-		session_invalid(s, c->token, "ip-version-not-supported");
-		return;
-	}
-	if (!net_supports(e->net, protocol)) {
-		session_invalid(s, c->token, "protocol-not-supported");
-		return;
-	}
-	if (has_flow && !(s->ext & (1u << PROTO_EXT_FLOW_ID))) {
-		session_invalid(s, c->token, "extension-not-enabled");
-		return;
-	}
+	*protocol = protocol_number(pname);
+	if (*protocol < 0)
+		return "protocol-not-supported";
+	if (!net_have_family(e->net, *family))
+		return "ip-version-not-supported";
+	if (!net_supports(e->net, *protocol))
+		return "protocol-not-supported";
+	if ((c->present & PROTO_BIT(PROTO_ARG_FLOW_ID)) && !(s->ext & (1u << PROTO_EXT_FLOW_ID)))
+		return "extension-not-enabled";
+	return NULL;
+}
 
-	memset(&pp, 0, sizeof(pp));
-	pp.family = family;
-	pp.protocol = protocol;
+/*
+ * Addresses and source port of pp (family and protocol set), and the sending socket:
+ * -1 for the shared one, else a broker-made one for mark/local-device. 0 or -errno.
+ */
+static int probe_route(struct engine *e, const struct proto_command *c, struct packet_probe *pp,
+		       int *send_fd)
+{
+	union packet_addr local;
+	const union packet_addr *localp = NULL;
+	int family = pp->family, protocol = pp->protocol, udp_fd = -1, err;
+
 	if (family == AF_INET) {
-		pp.dst.v4 = c->ip4[PROTO_ARG_IP_4];
+		pp->dst.v4 = c->ip4[PROTO_ARG_IP_4];
 		if (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_4)) {
 			local.v4 = c->ip4[PROTO_ARG_LOCAL_IP_4];
 			localp = &local;
 		}
 	} else {
-		pp.dst.v6 = c->ip6[PROTO_ARG_IP_6];
+		pp->dst.v6 = c->ip6[PROTO_ARG_IP_6];
 		if (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_6)) {
 			local.v6 = c->ip6[PROTO_ARG_LOCAL_IP_6];
 			localp = &local;
@@ -644,92 +456,126 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 	if (localp && is_unspecified(family, localp))
 		localp = NULL;
 	if (c->present & (PROTO_BIT(PROTO_ARG_MARK) | PROTO_BIT(PROTO_ARG_LOCAL_DEVICE))) {
-		err = engine_sockets(e, family, protocol, c, &send_fd, &udp_fd);
-		if (err < 0) {
-			session_errno(s, c->token, err);
-			return;
-		}
+		err = engine_sockets(e, family, protocol, c, send_fd, &udp_fd);
+		if (err < 0)
+			return err;
 	}
-	err = net_source(e->net, family, &pp.dst, localp, udp_fd, &pp.src);
-	if (err < 0) {
-		session_errno(s, c->token, err);
-		return;
+	err = net_source(e->net, family, &pp->dst, localp, udp_fd, &pp->src);
+	if (err < 0)
+		return err;
+	if (protocol == IPPROTO_ICMP)
+		return 0;
+	if (!(c->present & PROTO_BIT(PROTO_ARG_LOCAL_PORT))) {
+		pp->src_port = net_reserved_port(e->net, family, protocol);
+		return 0;
 	}
+	pp->src_port = (uint16_t)c->num[PROTO_ARG_LOCAL_PORT];
+	return net_reserve_port(e->net, family, protocol, pp->src_port);
+}
 
-	if (c->present & PROTO_BIT(PROTO_ARG_PORT))
-		port = (uint16_t)c->num[PROTO_ARG_PORT];
-	if (has_flow)
-		flow = (uint16_t)c->num[PROTO_ARG_FLOW_ID];
-	if (protocol != IPPROTO_ICMP) {
-		if (c->present & PROTO_BIT(PROTO_ARG_LOCAL_PORT)) {
-			pp.src_port = (uint16_t)c->num[PROTO_ARG_LOCAL_PORT];
-			err = net_reserve_port(e->net, family, protocol, pp.src_port);
-			if (err < 0) {
-				session_errno(s, c->token, err);
-				return;
-			}
-		} else {
-			pp.src_port = net_reserved_port(e->net, family, protocol);
-		}
-	}
+/* TTL, size, payload pattern, TOS, and the probe id's place in the packet. */
+static void probe_shape(const struct engine *e, const struct proto_command *c, uint16_t id,
+			struct packet_probe *pp)
+{
+	struct probe_key_args key = {0};
 
-	if (s->user && quota_admit(s->user, quota_limits(e->quota), e->batch_ns) != QUOTA_ADMIT) {
-		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
-		return;
-	}
-	err = probe_table_alloc(e->probes, family == AF_INET6 && protocol == IPPROTO_UDP, &id);
-	if (err < 0) {
-		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
-		return;
-	}
-
-	pp.ttl = (uint8_t)((c->present & PROTO_BIT(PROTO_ARG_TTL)) ? c->num[PROTO_ARG_TTL]
-								   : ENGINE_DEFAULT_TTL);
-	pp.size = (size_t)((c->present & PROTO_BIT(PROTO_ARG_SIZE)) ? c->num[PROTO_ARG_SIZE]
-								    : ENGINE_DEFAULT_SIZE);
+	pp->ttl = (uint8_t)((c->present & PROTO_BIT(PROTO_ARG_TTL)) ? c->num[PROTO_ARG_TTL]
+								    : ENGINE_DEFAULT_TTL);
+	pp->size = (size_t)((c->present & PROTO_BIT(PROTO_ARG_SIZE)) ? c->num[PROTO_ARG_SIZE]
+								     : ENGINE_DEFAULT_SIZE);
 	if (c->present & PROTO_BIT(PROTO_ARG_BIT_PATTERN))
-		pp.pattern = (uint8_t)c->num[PROTO_ARG_BIT_PATTERN];
+		pp->pattern = (uint8_t)c->num[PROTO_ARG_BIT_PATTERN];
 	if (c->present & PROTO_BIT(PROTO_ARG_TOS))
-		pp.tos = (uint8_t)c->num[PROTO_ARG_TOS];
-	key.port = port;
-	key.has_flow = has_flow;
-	key.flow = flow;
+		pp->tos = (uint8_t)c->num[PROTO_ARG_TOS];
+	if (c->present & PROTO_BIT(PROTO_ARG_PORT))
+		key.port = (uint16_t)c->num[PROTO_ARG_PORT];
+	if (c->present & PROTO_BIT(PROTO_ARG_FLOW_ID)) {
+		key.has_flow = 1;
+		key.flow = (uint16_t)c->num[PROTO_ARG_FLOW_ID];
+	}
 	/* protocol_number() gave one of the three protocols probe_key knows. */
-	probe_key_encode(&e->keys, &key, id, &pp);
-	if (has_flow)
-		flowlabel = flow + 1u;
+	probe_key_encode(&e->keys, &key, id, pp);
+}
 
-	len = packet_build(&pp, e->pkt, sizeof(e->pkt));
+/*
+ * Build and send probe id, then put it in flight for s. Returns 0, or -errno once the
+ * failure was answered and id released.
+ */
+static int probe_launch(struct engine *e, struct session *s, const struct proto_command *c,
+			uint16_t id, const struct packet_probe *pp, int send_fd)
+{
+	int64_t timeout_s = ENGINE_DEFAULT_TIMEOUT_S;
+	uint32_t flowlabel = 0;
+	struct probe *p;
+	int len, err;
+
+	if (c->present & PROTO_BIT(PROTO_ARG_FLOW_ID))
+		flowlabel = (uint16_t)c->num[PROTO_ARG_FLOW_ID] + 1u;
+	len = packet_build(pp, e->pkt, sizeof(e->pkt));
 	if (len < 0) {
 		probe_table_release(e->probes, id);
 		session_invalid(s, c->token, "bad-probe-size");
-		return;
+		return len;
 	}
 	p = probe_table_get(e->probes, id);
 	p->token = c->token;
 	p->owner = s;
-	p->family = (uint8_t)family;
-	p->protocol = (uint8_t)protocol;
-	p->dst = pp.dst;
-	p->src_port = pp.src_port;
-	p->dst_port = pp.dst_port;
-	err = net_send(e->net, send_fd, &pp, e->pkt, (size_t)len, flowlabel, &p->sent);
+	p->family = (uint8_t)pp->family;
+	p->protocol = (uint8_t)pp->protocol;
+	p->dst = pp->dst;
+	p->src_port = pp->src_port;
+	p->dst_port = pp->dst_port;
+	err = net_send(e->net, send_fd, pp, e->pkt, (size_t)len, flowlabel, &p->sent);
 	if (err < 0) {
 		probe_table_release(e->probes, id);
 		session_errno(s, c->token, err);
-		return;
+		return err;
 	}
 	if (c->present & PROTO_BIT(PROTO_ARG_TIMEOUT))
 		timeout_s = c->num[PROTO_ARG_TIMEOUT];
 	if (timeout_s < 1)
 		timeout_s = 1; /* mtr-packet's "0" cannot mean "already late" */
 	/* Timeouts are whole seconds: the batch's clock reading is close enough. */
-	p->deadline_ns = e->batch_ns + (uint64_t)timeout_s * 1000000000ull;
+	p->deadline_ns = e->batch_ns + (uint64_t)timeout_s * CLOCK_NS_PER_S;
 	probe_table_arm(e->probes, id);
 	s->inflight++;
 	if (s->user)
 		s->user->inflight++;
 	engine_schedule(e);
+	return 0;
+}
+
+static void cmd_send_probe(struct engine *e, struct session *s, const struct proto_command *c)
+{
+	struct packet_probe pp;
+	const char *bad;
+	int send_fd = -1, err;
+	uint16_t id;
+
+	memset(&pp, 0, sizeof(pp));
+	bad = probe_check(e, s, c, &pp.family, &pp.protocol);
+	if (bad) {
+		session_invalid(s, c->token, bad);
+		return;
+	}
+	err = probe_route(e, c, &pp, &send_fd);
+	if (err < 0) {
+		session_errno(s, c->token, err);
+		return;
+	}
+	if (s->user && quota_admit(s->user, quota_limits(e->quota), e->batch_ns) != QUOTA_ADMIT) {
+		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
+		return;
+	}
+	err = probe_table_alloc(e->probes, pp.family == AF_INET6 && pp.protocol == IPPROTO_UDP,
+				&id);
+	if (err < 0) {
+		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
+		return;
+	}
+	probe_shape(e, c, id, &pp);
+	if (probe_launch(e, s, c, id, &pp, send_fd) < 0)
+		return;
 	if (++e->sent_since_drain >= ENGINE_DRAIN_EVERY) {
 		e->sent_since_drain = 0;
 		engine_drain(e);
@@ -739,9 +585,8 @@ static void cmd_send_probe(struct session *s, const struct proto_command *c)
 
 /* ---- other commands ---- */
 
-static const char *support_of(struct session *s, const struct proto_slice *f)
+static const char *support_of(struct engine *e, const struct proto_slice *f)
 {
-	struct engine *e = s->eng;
 	enum proto_protocol pr;
 	enum proto_ext ext;
 
@@ -763,7 +608,7 @@ static const char *support_of(struct session *s, const struct proto_slice *f)
 	return "no";
 }
 
-static void cmd_check_support(struct session *s, const struct proto_command *c)
+static void cmd_check_support(struct engine *e, struct session *s, const struct proto_command *c)
 {
 	struct proto_writer w;
 
@@ -773,7 +618,7 @@ static void cmd_check_support(struct session *s, const struct proto_command *c)
 	}
 	if (session_begin(s, &w, c->token, PROTO_REPLY_FEATURE_SUPPORT) < 0)
 		return;
-	proto_write_str(&w, PROTO_ARG_SUPPORT, support_of(s, &c->text[PROTO_ARG_FEATURE]));
+	proto_write_str(&w, PROTO_ARG_SUPPORT, support_of(e, &c->text[PROTO_ARG_FEATURE]));
 	session_emit(s, &w);
 }
 
@@ -798,8 +643,10 @@ static void cmd_enable_extension(struct session *s, const struct proto_command *
 	session_emit(s, &w);
 }
 
-static void session_line(struct session *s, const char *line, size_t len)
+/* session_ops: one command line of s. */
+static void engine_line(void *ctx, struct session *s, const char *line, size_t len)
 {
+	struct engine *e = ctx;
 	struct proto_line pl;
 	struct proto_command cmd;
 	enum proto_arg bad;
@@ -822,10 +669,10 @@ static void session_line(struct session *s, const char *line, size_t len)
 	}
 	switch (cmd.cmd) {
 	case PROTO_CMD_SEND_PROBE:
-		cmd_send_probe(s, &cmd);
+		cmd_send_probe(e, s, &cmd);
 		break;
 	case PROTO_CMD_CHECK_SUPPORT:
-		cmd_check_support(s, &cmd);
+		cmd_check_support(e, s, &cmd);
 		break;
 	case PROTO_CMD_ENABLE_EXTENSION:
 		cmd_enable_extension(s, &cmd);
@@ -837,261 +684,43 @@ static void session_line(struct session *s, const char *line, size_t len)
 	}
 }
 
-/* Consume every complete line in the input buffer. */
-static void session_lines(struct session *s)
-{
-	size_t start = 0, i;
-
-	for (i = 0; i < s->inlen && !s->dead; i++) {
-		const char *nl = memchr(s->inbuf + i, '\n', s->inlen - i);
-
-		if (!nl)
-			break;
-		i = (size_t)(nl - s->inbuf);
-		if (s->discarding)
-			s->discarding = 0;
-		else if (i - start >= PROTO_LINE_MAX - 1)
-			session_simple(s, 0, PROTO_REPLY_COMMAND_BUFFER_OVERFLOW);
-		else
-			session_line(s, s->inbuf + start, i - start);
-		start = i + 1;
-	}
-	if (s->closed)
-		return; /* failed on the way (out of memory): its buffers are gone */
-	if (start > 0) {
-		memmove(s->inbuf, s->inbuf + start, s->inlen - start);
-		s->inlen -= start;
-	}
-	/* A line longer than the protocol allows: say so once, drop it up to its newline. */
-	if (s->inlen >= PROTO_LINE_MAX - 1) {
-		if (!s->discarding)
-			session_simple(s, 0, PROTO_REPLY_COMMAND_BUFFER_OVERFLOW);
-		s->discarding = 1;
-		s->inlen = 0;
-	}
-}
-
-static void session_update_reading(struct session *s)
-{
-	size_t pending = s->outlen - s->outoff;
-	int want = !s->eof && !s->dead;
-
-	if (s->closed)
-		return;
-	if (want && s->reading && pending > ENGINE_OUT_HWM)
-		want = 0;
-	else if (want && !s->reading && pending > ENGINE_OUT_LWM)
-		want = 0;
-	if (want && !s->reading) {
-		event_add(s->ev_in, NULL);
-		s->reading = 1;
-	} else if (!want && s->reading) {
-		event_del(s->ev_in);
-		s->reading = 0;
-	}
-}
-
-static void session_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	struct engine *e = s->eng;
-	ssize_t n;
-
-	n = read(s->in_fd, s->inbuf + s->inlen, ENGINE_INBUF - s->inlen);
-	if (n < 0) {
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		if (s->client) {
-			session_fail(s, -errno);
-			engine_flush_dirty(e);
-			return;
-		}
-		log_warn("reading commands");
-		n = 0;
-	}
-	if (n == 0) {
-		s->eof = 1;
-		/* A last line without its newline still counts. */
-		if (s->inlen > 0 && !s->discarding && s->inlen < ENGINE_INBUF) {
-			e->batch_ns = mono_ns();
-			s->inbuf[s->inlen++] = '\n';
-			session_lines(s);
-		}
-		session_update_reading(s);
-		session_touch(s);
-		engine_flush_dirty(e);
-		engine_maybe_done(e);
-		return;
-	}
-	s->inlen += (size_t)n;
-	e->batch_ns = mono_ns();
-	session_lines(s);
-	session_touch(s);
-	engine_flush_dirty(e);
-}
-
-static void session_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	struct engine *e = s->eng;
-
-	session_touch(s);
-	engine_flush_dirty(e);
-	engine_maybe_done(e);
-}
-
+/* Pipe mode ends once its input ended and every probe was answered and written. */
 static void engine_maybe_done(struct engine *e)
 {
-	struct session *s = e->session;
-
-	if (s && s->eof && s->inflight == 0 && s->outoff == s->outlen)
+	if (e->session && session_idle(e->session))
 		event_base_loopbreak(e->base);
 }
 
-/* Pipes get O_NONBLOCK so a slow reader never blocks the engine; a tty keeps its mode. */
-static int prepare_fd(int fd)
+/* session_ops: the commands of one read take one clock reading. */
+static void engine_batch(void *ctx)
 {
-	struct stat st;
-	int fl;
+	struct engine *e = ctx;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
-		return 0;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
+	e->batch_ns = mono_ns();
 }
 
-/* ---- sessions and users (socket mode) ---- */
-
-static struct session *session_free(struct session *s)
+/* session_ops: the pipe session's output failed; the engine returns err. */
+static void engine_fatal(void *ctx, int err)
 {
-	if (!s)
-		return NULL;
-	if (s->ev_out)
-		event_free(s->ev_out);
-	if (s->ev_in)
-		event_free(s->ev_in);
-	free(s->out);
-	free(s->inbuf);
-	free(s);
-	return NULL;
+	struct engine *e = ctx;
+
+	e->result = err;
+	event_base_loopbreak(e->base);
 }
 
-static int session_new(struct session **out, struct engine *e, int in_fd, int out_fd)
+static void engine_settled(void *ctx)
 {
-	struct session *s;
-	int err;
-
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->eng = e;
-	s->in_fd = in_fd;
-	s->out_fd = out_fd;
-	s->inbuf = malloc(ENGINE_INBUF);
-	if (!s->inbuf) {
-		free(s);
-		return -ENOMEM;
-	}
-	if ((err = prepare_fd(in_fd)) < 0 || (err = prepare_fd(out_fd)) < 0) {
-		session_free(s);
-		return err;
-	}
-	s->ev_in = event_new(e->base, in_fd, EV_READ | EV_PERSIST, session_read_cb, s);
-	s->ev_out = event_new(e->base, out_fd, EV_WRITE | EV_PERSIST, session_write_cb, s);
-	if (!s->ev_in || !s->ev_out) {
-		session_free(s);
-		return -ENOMEM;
-	}
-	*out = s;
-	return 0;
+	engine_maybe_done(ctx);
 }
 
-/*
- * End a client's connection now. The struct stays (closed) while probes in flight point
- * at it; their answers are dropped in session_begin.
- */
-static void session_close(struct session *s, const char *why)
-{
-	struct engine *e = s->eng;
+static const struct session_ops engine_session_ops = {
+	.batch = engine_batch,
+	.line = engine_line,
+	.fatal = engine_fatal,
+	.settled = engine_settled,
+};
 
-	if (s->inflight)
-		log_info("client uid %u pid %d disconnected (%s), dropping the answers to %u "
-			 "probes in flight",
-			 (unsigned)s->user->uid, (int)s->pid, why, s->inflight);
-	else
-		log_info("client uid %u pid %d disconnected (%s)", (unsigned)s->user->uid,
-			 (int)s->pid, why);
-	event_free(s->ev_in);
-	event_free(s->ev_out);
-	s->ev_in = s->ev_out = NULL;
-	s->reading = s->writing = 0;
-	close(s->in_fd);
-	s->in_fd = s->out_fd = -1;
-	/* What lingers for probes in flight stays small: many may linger per uid. */
-	free(s->out);
-	s->out = NULL;
-	s->outlen = s->outoff = s->outcap = 0;
-	free(s->inbuf);
-	s->inbuf = NULL;
-	s->inlen = 0;
-	s->closed = 1;
-	s->dead = 1;
-	e->nclients--;
-}
-
-/* Unlink and free a client session (closed, or the engine is going away). */
-static void session_destroy(struct session *s)
-{
-	struct engine *e = s->eng;
-
-	if (!s->closed) {
-		event_free(s->ev_in);
-		event_free(s->ev_out);
-		s->ev_in = s->ev_out = NULL;
-		close(s->in_fd);
-		e->nclients--;
-	}
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		e->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	quota_put(s->user);
-	session_free(s);
-}
-
-/*
- * A client that ended its input is closed once its answers are written; a closed one
- * is freed once nothing in flight points at it. Never called on a dirty session: the
- * dirty list may still hold it.
- */
-static void session_maybe_end(struct session *s)
-{
-	if (!s->client || s->dirty)
-		return;
-	if (!s->closed && s->eof && s->inflight == 0 && s->outoff == s->outlen)
-		session_close(s, "end of input");
-	if (s->closed && s->inflight == 0)
-		session_destroy(s);
-}
-
-/* Write out (and reap) every session that was touched since the last call. */
-static void engine_flush_dirty(struct engine *e)
-{
-	struct session *s;
-
-	while ((s = e->dirty)) {
-		e->dirty = s->dirty_next;
-		s->dirty = 0;
-		session_flush(s);
-		session_maybe_end(s);
-	}
-}
+/* ---- accepting clients (socket mode) ---- */
 
 static void engine_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1104,7 +733,6 @@ static void engine_accept_one(struct engine *e, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct session *s;
 	struct quota_user *u;
 	int err;
 
@@ -1113,9 +741,9 @@ static void engine_accept_one(struct engine *e, int fd)
 		close(fd);
 		return;
 	}
-	if (e->nclients >= ENGINE_MAX_CLIENTS) {
+	if (session_hub_clients(e->hub) >= ENGINE_MAX_CLIENTS) {
 		log_warnx("client uid %u pid %d refused: %u clients connected already",
-			  (unsigned)cred.uid, (int)cred.pid, e->nclients);
+			  (unsigned)cred.uid, (int)cred.pid, session_hub_clients(e->hub));
 		close(fd);
 		return;
 	}
@@ -1124,33 +752,20 @@ static void engine_accept_one(struct engine *e, int fd)
 		close(fd);
 		return;
 	}
-	err = session_new(&s, e, fd, fd);
+	err = session_accept(e->hub, fd, u, cred.pid);
 	if (err < 0) {
 		log_warnx("client uid %u: %s", (unsigned)cred.uid, strerror(-err));
 		close(fd);
 		return;
 	}
-	s->client = 1;
-	s->user = u;
-	s->pid = cred.pid;
-	u->refs++;
-	s->next = e->sessions;
-	if (e->sessions)
-		e->sessions->prev = s;
-	e->sessions = s;
-	e->nclients++;
 	log_info("client uid %u pid %d connected (%u clients)", (unsigned)cred.uid, (int)cred.pid,
-		 e->nclients);
-	session_update_reading(s);
+		 session_hub_clients(e->hub));
 }
 
 static void engine_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct engine *e = arg;
-	struct timeval pause = {
-		.tv_sec = ENGINE_ACCEPT_PAUSE_MS / 1000,
-		.tv_usec = (ENGINE_ACCEPT_PAUSE_MS % 1000) * 1000,
-	};
+	struct timeval pause = clock_tv_of_us((int64_t)ENGINE_ACCEPT_PAUSE_MS * 1000);
 	int i, fd;
 
 	for (i = 0; i < ENGINE_ACCEPT_BATCH; i++) {
@@ -1216,6 +831,9 @@ static int engine_init(struct engine **out, struct net *net, struct privsep *ps,
 	err = sockcache_new(&e->socks, ps);
 	if (err < 0)
 		goto fail;
+	err = session_hub_new(&e->hub, e->base, &engine_session_ops, e);
+	if (err < 0)
+		goto fail;
 	err = -ENOMEM;
 	e->ev_timer = evtimer_new(e->base, engine_timer_cb, e);
 	if (!e->ev_timer)
@@ -1244,7 +862,7 @@ int engine_new(struct engine **out, struct net *net, struct privsep *ps, int in_
 	err = engine_init(&e, net, ps, 1);
 	if (err < 0)
 		return err;
-	err = session_new(&e->session, e, in_fd, out_fd);
+	err = session_new(&e->session, e->hub, in_fd, out_fd);
 	if (err < 0) {
 		engine_free(e);
 		return err;
@@ -1301,8 +919,7 @@ struct engine *engine_free(struct engine *e)
 	if (!e)
 		return NULL;
 	e->session = session_free(e->session);
-	while (e->sessions)
-		session_destroy(e->sessions);
+	e->hub = session_hub_free(e->hub);
 	e->quota = quota_free(e->quota);
 
 	if (e->ev_sigint)
@@ -1336,7 +953,7 @@ int engine_run(struct engine *e)
 		event_base_dispatch(e->base);
 		return 0;
 	}
-	session_update_reading(e->session);
+	session_start(e->session);
 	event_base_dispatch(e->base);
 	return e->result;
 }

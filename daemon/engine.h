@@ -1,10 +1,10 @@
 /*
- * engine: hopwatchd's event loop. Owns the sessions (one per client connection; in
- * pipe mode, stdin/stdout), the per-uid quotas of socket mode, reads commands, turns
- * send-probe into packets through packet.c and net.c, matches replies to probes and
- * writes reply lines back to the session that asked. Never opens raw sockets itself
- * (net_new did, before the drop) and never holds privileges (the broker in privsep.c
- * configures mark/device sockets); the listening socket is made before the drop too.
+ * engine: hopwatchd's event loop and command dispatch. Turns send-probe into packets
+ * (probe_key.c, packet.c, net.c), matches replies to probes in flight, times them out,
+ * and hands reply lines to the session that asked (session.c); socket mode accepts
+ * clients under per-uid quotas (quota.c). Never opens raw sockets itself (net_new did,
+ * before the drop), never holds privileges (the broker makes mark/device sockets,
+ * cached in sockcache.c), never makes the listening socket (listen.c does).
  */
 #ifndef HOPWATCH_DAEMON_ENGINE_H
 #define HOPWATCH_DAEMON_ENGINE_H
@@ -16,11 +16,6 @@ struct net;
 struct privsep;
 struct engine;
 
-/* Input bytes buffered per session: many lines per read() keep syscalls down. */
-#define ENGINE_INBUF (64 * 1024)
-/* Stop reading a session's commands above this much unsent output, resume below LWM. */
-#define ENGINE_OUT_HWM (1024 * 1024)
-#define ENGINE_OUT_LWM (256 * 1024)
 /* Default probe parameters, as mtr-packet. */
 #define ENGINE_DEFAULT_TTL	 255
 #define ENGINE_DEFAULT_SIZE	 64
