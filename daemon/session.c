@@ -64,7 +64,7 @@ static void session_update_reading(struct session *s)
 	}
 }
 
-/* Remember s for engine_flush_dirty (output to write, or a closed session to reap). */
+/* Remember s for session_hub_flush (output to write, or a closed session to reap). */
 void session_touch(struct session *s)
 {
 	if (!s->dirty) {
