@@ -1,10 +1,10 @@
 /*
- * engine: hopwatchd's event loop and command dispatch. Turns send-probe into packets
- * (probe_key.c, packet.c, net.c), matches replies to probes in flight, times them out,
- * and hands reply lines to the session that asked (session.c); socket mode accepts
+ * engine: hopwatchd's event loop and command dispatch. Reads each session's commands
+ * (session.c) and hands send-probe to the probe work (prober.c: packets, replies,
+ * timeouts); answers check-support and enable-extension itself; socket mode accepts
  * clients under per-uid quotas (quota.c). Never opens raw sockets itself (net_new did,
- * before the drop), never holds privileges (the broker makes mark/device sockets,
- * cached in sockcache.c), never makes the listening socket (listen.c does).
+ * before the drop), never holds privileges (the broker makes mark/device sockets),
+ * never makes the listening socket (listen.c does).
  */
 #ifndef HOPWATCH_DAEMON_ENGINE_H
 #define HOPWATCH_DAEMON_ENGINE_H
@@ -15,11 +15,6 @@
 struct net;
 struct privsep;
 struct engine;
-
-/* Default probe parameters, as mtr-packet. */
-#define ENGINE_DEFAULT_TTL	 255
-#define ENGINE_DEFAULT_SIZE	 64
-#define ENGINE_DEFAULT_TIMEOUT_S 10
 
 /* Socket mode: client connections served at once; more are accepted and closed. */
 #define ENGINE_MAX_CLIENTS 512
