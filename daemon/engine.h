@@ -1,10 +1,8 @@
 /*
- * engine: hopwatchd's event loop and command dispatch. Reads each session's commands
- * (session.c) and hands send-probe to the probe work (prober.c: packets, replies,
- * timeouts); answers check-support and enable-extension itself; socket mode accepts
- * clients under per-uid quotas (quota.c). Never opens raw sockets itself (net_new did,
- * before the drop), never holds privileges (the broker makes mark/device sockets),
- * never makes the listening socket (listen.c does).
+ * engine: hopwatchd's event loop and command dispatch: session lines in (session.c),
+ * send-probe to the probe work (prober.c), check-support and enable-extension answered
+ * here; socket mode accepts clients under per-uid quotas (quota.c). Holds no privilege
+ * and opens no raw or listening socket itself (net_new, the broker and listen.c do).
  */
 #ifndef HOPWATCH_DAEMON_ENGINE_H
 #define HOPWATCH_DAEMON_ENGINE_H
