@@ -1,10 +1,8 @@
 /*
- * engine: hopwatchd's event loop. Owns the sessions (one per client connection; in
- * pipe mode, stdin/stdout), the per-uid quotas of socket mode, reads commands, turns
- * send-probe into packets through packet.c and net.c, matches replies to probes and
- * writes reply lines back to the session that asked. Never opens raw sockets itself
- * (net_new did, before the drop) and never holds privileges (the broker in privsep.c
- * configures mark/device sockets); the listening socket is made before the drop too.
+ * engine: hopwatchd's event loop and command dispatch: session lines in (session.c),
+ * send-probe to the probe work (prober.c), check-support and enable-extension answered
+ * here; socket mode accepts clients under per-uid quotas (quota.c). Holds no privilege
+ * and opens no raw or listening socket itself (net_new, the broker and listen.c do).
  */
 #ifndef HOPWATCH_DAEMON_ENGINE_H
 #define HOPWATCH_DAEMON_ENGINE_H
@@ -16,21 +14,6 @@ struct net;
 struct privsep;
 struct engine;
 
-/* Input bytes buffered per session: many lines per read() keep syscalls down. */
-#define ENGINE_INBUF (64 * 1024)
-/* Stop reading a session's commands above this much unsent output, resume below LWM. */
-#define ENGINE_OUT_HWM (1024 * 1024)
-#define ENGINE_OUT_LWM (256 * 1024)
-/* Mark/device socket sets kept from the broker. */
-#define ENGINE_SOCK_CACHE 16
-/* Default probe parameters, as mtr-packet. */
-#define ENGINE_DEFAULT_TTL	 255
-#define ENGINE_DEFAULT_SIZE	 64
-#define ENGINE_DEFAULT_TIMEOUT_S 10
-#define ENGINE_UDP_BASE_PORT	 33434
-#define ENGINE_UDP_PORT_SPREAD	 64
-#define ENGINE_TCP_DEFAULT_PORT	 80
-
 /* Socket mode: client connections served at once; more are accepted and closed. */
 #define ENGINE_MAX_CLIENTS 512
 /* Socket mode defaults, per peer uid: probes in flight, and probes per second. */
@@ -38,16 +21,8 @@ struct engine;
 #define ENGINE_DEFAULT_RATE_PER_USER	 50000
 /* Upper bound for both limits (options above it are refused). */
 #define ENGINE_LIMIT_MAX 10000000
-/* Pending connections the kernel queues for accept(). */
-#define ENGINE_LISTEN_BACKLOG 128
 /* After accept() fails for lack of descriptors, wait this long before trying again. */
 #define ENGINE_ACCEPT_PAUSE_MS 1000
-/* Mode of the listening socket file: every local user may connect. */
-#define ENGINE_SOCKET_MODE 0666
-/* Mode of the socket's directory when the engine creates it. */
-#define ENGINE_SOCKET_DIR_MODE 0755
-/* First descriptor systemd passes (SD_LISTEN_FDS_START). */
-#define ENGINE_LISTEN_FDS_START 3
 
 /* Socket mode's per-uid limits; 0 in a field means the default above. */
 struct engine_limits {
@@ -75,23 +50,5 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
  * Socket mode: run until SIGTERM or SIGINT; returns 0.
  */
 int engine_run(struct engine *e);
-
-/*
- * Make the listening socket for --listen PATH: create the parent directory (mode
- * ENGINE_SOCKET_DIR_MODE, owned by owner/group when they are not -1) if it is missing,
- * replace a stale socket file nobody listens on, bind and listen, and set the file to
- * ENGINE_SOCKET_MODE. Returns 0 with *fd_out, -EADDRINUSE when a server answers on
- * PATH, -EEXIST when PATH is not a socket, -ENAMETOOLONG, or -errno.
- */
-int engine_listen_path(const char *path, uid_t owner, gid_t group, int *fd_out);
-
-/*
- * systemd socket activation: when LISTEN_PID is our pid and LISTEN_FDS >= 1, check that
- * descriptor ENGINE_LISTEN_FDS_START is a listening AF_UNIX stream socket and return it.
- * The LISTEN_* variables are removed from the environment whatever the outcome.
- * Returns 1 with *fd_out, 0 when nothing was passed to us, or -errno (-EINVAL for a
- * descriptor of the wrong kind).
- */
-int engine_listen_activated(int *fd_out);
 
 #endif

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/numparse.h"
 #include "daemon/engine.h"
+#include "daemon/listen.h"
 #include "daemon/net.h"
 #include "daemon/privsep.h"
 
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Whatever the mode, the LISTEN_* variables must not reach anything we start. */
-	activated = engine_listen_activated(&listen_fd);
+	activated = listen_activated(&listen_fd);
 	/* A daemon's connects and disconnects belong in its journal; mtr's stderr stays quiet. */
 	if (debug)
 		level = LOG_LEVEL_DEBUG;
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 	if (activated < 0)
 		fatalx("the socket passed by systemd (descriptor %d) is not a listening UNIX "
 		       "stream socket",
-		       ENGINE_LISTEN_FDS_START);
+		       LISTEN_FDS_START);
 	if (limits_set && !listen_path && activated <= 0)
 		fatalx("--max-inflight-per-user and --max-rate-per-user apply to socket mode "
 		       "(--listen) only");
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 	if (listen_path) {
 		if (geteuid() == 0 && privsep_user(ps, &owner, &group) < 0)
 			owner = (uid_t)-1, group = (gid_t)-1;
-		err = engine_listen_path(listen_path, owner, group, &listen_fd);
+		err = listen_bind_path(listen_path, owner, group, &listen_fd);
 		if (err == -EADDRINUSE)
 			fatalx("cannot listen on %s: another engine is serving it", listen_path);
 		if (err == -EEXIST)

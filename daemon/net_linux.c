@@ -26,6 +26,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 /* Largest datagram kept per receive slot: ICMP errors quote at most 1280 bytes. */
 #define NET_RX_BUF 2048
 /* Seconds a cached source address is trusted before the route is asked again. */
@@ -90,13 +92,10 @@ struct net {
 	char ctrl[NET_RX_BATCH][256];
 };
 
+/* Only cache ages are measured with it (seconds). */
 static uint64_t mono_ns(void)
 {
-	struct timespec ts;
-
-	/* Only cache ages are measured with it (seconds): the coarse clock is enough. */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)clock_now_ns();
 }
 
 static int set_nonblock(int fd)

@@ -20,6 +20,7 @@
  */
 #include "daemon/privsep.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -52,8 +53,8 @@
 #define PRIVSEP_SCRATCH_FD 10
 /* Capability numbers are bits of a 64-bit mask in the kernel. */
 #define PRIVSEP_CAP_LIMIT 64
-#define PRIVSEP_MS_PER_S  1000
 #define PRIVSEP_NS_PER_MS 1000000L
+#define PRIVSEP_US_PER_MS 1000
 
 /* One request, one SOCK_SEQPACKET record, fixed size; all padding must be 0. */
 struct privsep_request {
@@ -193,15 +194,11 @@ static int switch_user(uid_t uid, gid_t gid)
 	return 0;
 }
 
-static int deadline_left_ms(const struct timespec *deadline)
+static int deadline_left_ms(int64_t deadline_us)
 {
-	struct timespec now;
-	long ms;
+	int64_t left = deadline_us - clock_now_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (deadline->tv_sec - now.tv_sec) * PRIVSEP_MS_PER_S +
-	     (deadline->tv_nsec - now.tv_nsec) / PRIVSEP_NS_PER_MS;
-	return ms < 0 ? 0 : (int)ms;
+	return left < 0 ? 0 : (int)(left / PRIVSEP_US_PER_MS);
 }
 
 /*
@@ -224,15 +221,14 @@ static int recv_reply(int sock, int *fd_out)
 		.msg_controllen = sizeof(ctl.buf),
 	};
 	struct pollfd pfd = {.fd = sock, .events = POLLIN};
-	struct timespec deadline;
+	int64_t deadline;
 	struct cmsghdr *c;
 	int fd = -1;
 	ssize_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += PRIVSEP_REPLY_TIMEOUT_MS / PRIVSEP_MS_PER_S;
+	deadline = clock_now_us() + (int64_t)PRIVSEP_REPLY_TIMEOUT_MS * PRIVSEP_US_PER_MS;
 	for (;;) {
-		int r = poll(&pfd, 1, deadline_left_ms(&deadline));
+		int r = poll(&pfd, 1, deadline_left_ms(deadline));
 
 		if (r > 0)
 			break;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 #define BATCH	       64
 #define PKT_LEN	       64 /* IPv4 20 + ICMP 8 + payload */
 #define IP_HDR_LEN     20
@@ -31,10 +33,7 @@
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_now_us() / CLOCK_US_PER_S;
 }
 
 static uint16_t csum(const uint8_t *p, size_t n)

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "path.h"
 #include "scenario.h"
 #include "wire.h"
@@ -131,12 +132,10 @@ struct sim {
 	uint8_t rbuf[READ_BUF_LEN];
 };
 
+/* netsim's clock: the tree's monotonic one, unsigned for deadline arithmetic. */
 static uint64_t now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * US_PER_S + (uint64_t)ts.tv_nsec / NS_PER_US;
+	return (uint64_t)clock_now_us();
 }
 
 static int heap_less(const struct sim *s, size_t a, size_t b)
@@ -263,7 +262,7 @@ static void send_slot(struct sim *s, uint32_t slot, uint64_t now)
 
 static void arm_timer(struct sim *s, uint64_t now)
 {
-	struct timeval tv = {0, 0};
+	struct timeval tv;
 	uint64_t d;
 
 	if (!s->nheap) {
@@ -272,10 +271,7 @@ static void arm_timer(struct sim *s, uint64_t now)
 	}
 	d = s->slots[s->heap[0]].deadline_us;
 	d = d > TIMER_EARLY_US ? d - TIMER_EARLY_US : 0;
-	if (d > now) {
-		tv.tv_sec = (time_t)((d - now) / US_PER_S);
-		tv.tv_usec = (suseconds_t)((d - now) % US_PER_S);
-	}
+	tv = clock_tv_of_us(d > now ? (int64_t)(d - now) : 0);
 	evtimer_add(s->timer_ev, &tv);
 }
 
@@ -319,12 +315,12 @@ static void key_of(const struct wire_probe *p, struct probe_key *k)
 /* CLOCK_REALTIME (the kernel's packet stamps) minus CLOCK_MONOTONIC (netsim's clock). */
 static void clock_sync(struct sim *s)
 {
-	struct timespec r, m;
+	struct timespec r;
+	int64_t m;
 
 	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	s->real_minus_mono_ns = ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * (int64_t)NS_PER_S +
-				((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
+	m = clock_now_ns();
+	s->real_minus_mono_ns = (int64_t)r.tv_sec * (int64_t)NS_PER_S + (int64_t)r.tv_nsec - m;
 }
 
 static void note_arrival(struct sim *s, const uint8_t *pkt, size_t len, uint64_t real_ns)
