@@ -14,9 +14,8 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/log.h"
-
-#define US_PER_S 1000000
 
 /* One query out in evdns; freed by its callback, or by dns_free when it never came. */
 struct dns_query {
@@ -47,14 +46,6 @@ struct dns {
 static size_t count_pending(struct dns *d, const struct addr *addrs, size_t n);
 static void check_waiters(struct dns *d);
 static void waiter_unlink(struct dns_waiter *w);
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
-}
 
 static int addr_ok(const struct addr *a)
 {
@@ -171,7 +162,7 @@ static void on_answer(int result, char type, int count, int ttl, void *addresses
 	if (!e)
 		e = dns_cache_add(&d->cache, &q->addr);
 	if (e)
-		dns_cache_answer(e, name, now_us() / US_PER_S);
+		dns_cache_answer(e, name, clock_now_us() / CLOCK_US_PER_S);
 	query_unlink(q);
 	free(q);
 	check_waiters(d);
@@ -188,7 +179,7 @@ static void start_query(struct dns *d, const struct addr *addr, struct dns_entry
 		return; /* every slot waits for an answer: try again on a later redraw */
 	q = calloc(1, sizeof(*q));
 	if (!q) {
-		dns_cache_answer(e, NULL, now_us() / US_PER_S);
+		dns_cache_answer(e, NULL, clock_now_us() / CLOCK_US_PER_S);
 		return;
 	}
 	e->state = DNS_STATE_PENDING;
@@ -207,7 +198,7 @@ static void start_query(struct dns *d, const struct addr *addr, struct dns_entry
 	if (!req) {
 		query_unlink(q);
 		free(q);
-		dns_cache_answer(e, NULL, now_us() / US_PER_S);
+		dns_cache_answer(e, NULL, clock_now_us() / CLOCK_US_PER_S);
 	}
 }
 
@@ -285,7 +276,7 @@ const char *dns_lookup(struct dns *d, const struct addr *addr)
 		return e->name;
 	if (e && e->state == DNS_STATE_PENDING)
 		return NULL;
-	if (!e || dns_cache_stale(e, now_us() / US_PER_S))
+	if (!e || dns_cache_stale(e, clock_now_us() / CLOCK_US_PER_S))
 		start_query(d, addr, e);
 	return NULL;
 }
@@ -390,10 +381,7 @@ int dns_wait(struct dns *d, const struct addr *addrs, size_t n, int64_t timeout_
 	if (w->next)
 		w->next->prev = w;
 	d->waiters = w;
-	if (timeout_us > 0) {
-		tv.tv_sec = timeout_us / US_PER_S;
-		tv.tv_usec = timeout_us % US_PER_S;
-	}
+	tv = clock_tv_of_us(timeout_us);
 	evtimer_add(w->timer, &tv);
 	*out = w;
 	return 0;

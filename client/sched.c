@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 /* Longest error line from the scheduler. */
@@ -55,25 +56,6 @@ struct sched {
 	uint32_t nrounds_ring;
 	int oldest; /* the oldest round not reported done */
 };
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static struct timeval tv_of(int64_t us)
-{
-	struct timeval tv;
-
-	if (us < 0)
-		us = 0;
-	tv.tv_sec = (time_t)(us / 1000000);
-	tv.tv_usec = (suseconds_t)(us % 1000000);
-	return tv;
-}
 
 static void finish(struct sched *s, int err, const char *msg)
 {
@@ -215,7 +197,7 @@ static void end_round(struct sched *s)
 		return;
 	}
 	if (s->cfg.count > 0 && s->round >= s->cfg.count) {
-		struct timeval tv = tv_of(s->cfg.grace_us);
+		struct timeval tv = clock_tv_of_us(s->cfg.grace_us);
 
 		evtimer_add(s->grace_ev, &tv);
 		maybe_done(s);
@@ -279,7 +261,7 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->cur_ttl++;
-	tv = tv_of(gap_us(s));
+	tv = clock_tv_of_us(gap_us(s));
 	evtimer_add(s->gap_ev, &tv);
 }
 
@@ -314,9 +296,9 @@ static void round_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->cfg.count > 0 && s->round >= s->cfg.count)
 		return;
 	next = s->start_us + (int64_t)s->round * s->cfg.interval_us;
-	if (s->paused || next <= now_us())
-		next = now_us() + s->cfg.interval_us;
-	tv = tv_of(next - now_us());
+	if (s->paused || next <= clock_now_us())
+		next = clock_now_us() + s->cfg.interval_us;
+	tv = clock_tv_of_us(next - clock_now_us());
 	evtimer_add(s->round_ev, &tv);
 }
 
@@ -551,7 +533,7 @@ struct sched *sched_free(struct sched *s)
 
 int sched_start(struct sched *s)
 {
-	s->start_us = now_us();
+	s->start_us = clock_now_us();
 	round_cb(-1, 0, s);
 	return s->finished ? -EIO : 0;
 }

@@ -35,7 +35,7 @@ enum net_sock {
 struct net_rx {
 	uint8_t *buf;
 	size_t len;
-	union packet_addr from;
+	union addr_ip from;
 	int hop_limit;	       /* IPv6 only, -1 if unknown */
 	int ip_protocol;       /* L4 protocol when the socket does not say (rings), else 0 */
 	struct timespec stamp; /* SO_TIMESTAMPNS, CLOCK_REALTIME */
@@ -83,8 +83,8 @@ int net_reserve_port(struct net *n, int family, int protocol, uint16_t port);
  * is an address of this host (-EADDRNOTAVAIL otherwise) and return it. udp_fd >= 0
  * routes the lookup through that socket (mark / device sockets from the broker).
  */
-int net_source(struct net *n, int family, const union packet_addr *dst,
-	       const union packet_addr *local, int udp_fd, union packet_addr *src);
+int net_source(struct net *n, int family, const union addr_ip *dst, const union addr_ip *local,
+	       int udp_fd, union addr_ip *src);
 
 /*
  * Send one built probe. fd < 0 picks the engine's own socket for family/protocol.

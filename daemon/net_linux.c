@@ -53,7 +53,7 @@ struct net_port {
 struct net_src_entry {
 	uint64_t checked_ns; /* 0 = empty */
 	int family;
-	union packet_addr dst, src;
+	union addr_ip dst, src;
 };
 
 /*
@@ -867,7 +867,7 @@ uint16_t net_icmp_id(const struct net *n)
 	return n->icmp_id;
 }
 
-static void fill_sockaddr(int family, const union packet_addr *a, uint16_t port,
+static void fill_sockaddr(int family, const union addr_ip *a, uint16_t port,
 			  struct sockaddr_storage *ss, socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
@@ -888,7 +888,7 @@ static void fill_sockaddr(int family, const union packet_addr *a, uint16_t port,
 	}
 }
 
-static void read_sockaddr(const struct sockaddr_storage *ss, union packet_addr *a)
+static void read_sockaddr(const struct sockaddr_storage *ss, union addr_ip *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (ss->ss_family == AF_INET)
@@ -897,12 +897,7 @@ static void read_sockaddr(const struct sockaddr_storage *ss, union packet_addr *
 		a->v6 = ((const struct sockaddr_in6 *)ss)->sin6_addr;
 }
 
-static size_t addr_len(int family)
-{
-	return family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
-}
-
-static uint32_t addr_hash(int family, const union packet_addr *a)
+static uint32_t addr_hash(int family, const union addr_ip *a)
 {
 	const uint8_t *p = (const uint8_t *)a;
 	uint32_t h = 2166136261u;
@@ -914,7 +909,7 @@ static uint32_t addr_hash(int family, const union packet_addr *a)
 }
 
 /* connect() on a UDP socket sends nothing; it only asks the routing table. */
-static int route_source(int fd, int family, const union packet_addr *dst, union packet_addr *src)
+static int route_source(int fd, int family, const union addr_ip *dst, union addr_ip *src)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -929,7 +924,7 @@ static int route_source(int fd, int family, const union packet_addr *dst, union 
 	return 0;
 }
 
-static int check_local(int family, const union packet_addr *local)
+static int check_local(int family, const union addr_ip *local)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -945,8 +940,8 @@ static int check_local(int family, const union packet_addr *local)
 	return err;
 }
 
-int net_source(struct net *n, int family, const union packet_addr *dst,
-	       const union packet_addr *local, int udp_fd, union packet_addr *src)
+int net_source(struct net *n, int family, const union addr_ip *dst, const union addr_ip *local,
+	       int udp_fd, union addr_ip *src)
 {
 	struct net_src_entry *e;
 	uint64_t now;

@@ -245,7 +245,7 @@ static bool icmp_may_extend(int family, uint8_t type)
 	return type == ICMP6_DEST_UNREACH || type == ICMP6_TIME_EXCEEDED;
 }
 
-static void copy_addr(int family, union packet_addr *dst, const uint8_t *src)
+static void copy_addr(int family, union addr_ip *dst, const uint8_t *src)
 {
 	if (family == AF_INET)
 		memcpy(&dst->v4, src, sizeof(dst->v4));
@@ -494,7 +494,7 @@ int packet_build(const struct packet_probe *p, uint8_t *buf, size_t cap)
 }
 
 int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
-		 const union packet_addr *from, int hop_limit, struct packet_reply *out)
+		 const union addr_ip *from, int hop_limit, struct packet_reply *out)
 {
 	if (!out)
 		return -EINVAL;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
+
 /* Largest probe we build (size argument), and largest datagram we read. */
 #define PACKET_SIZE_MAX 65000
 #define PACKET_RECV_MAX 65536
@@ -19,16 +21,11 @@
 /* Bytes of payload a forced checksum needs (two, at an even offset). */
 #define PACKET_CHECK_ADJUST_LEN 2
 
-union packet_addr {
-	struct in_addr v4;
-	struct in6_addr v6;
-};
-
 /* What to send. Addresses in network order; ports and ids in host order. */
 struct packet_probe {
 	int family;   /* AF_INET or AF_INET6 */
 	int protocol; /* IPPROTO_ICMP (ICMPv6 echo for AF_INET6), IPPROTO_UDP, IPPROTO_TCP */
-	union packet_addr src, dst;
+	union addr_ip src, dst;
 	uint8_t ttl;
 	uint8_t tos;	   /* IPv4 TOS / IPv6 traffic class (the latter set by cmsg) */
 	uint16_t ip_id;	   /* IPv4 identification, 0 = let the kernel choose */
@@ -74,12 +71,12 @@ enum packet_kind {
 struct packet_reply {
 	enum packet_kind kind;
 	int family;
-	union packet_addr responder; /* who sent this packet */
-	int reply_ttl;		     /* TTL / hop limit of this packet, -1 if unknown */
+	union addr_ip responder; /* who sent this packet */
+	int reply_ttl;		 /* TTL / hop limit of this packet, -1 if unknown */
 	uint8_t icmp_type, icmp_code;
 	/* The probe it refers to, from the quote or from the reply itself: */
 	int probe_protocol; /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
-	union packet_addr probe_src, probe_dst;
+	union addr_ip probe_src, probe_dst;
 	int has_probe_src; /* quotes carry it; echo replies and TCP give our dst only */
 	uint16_t icmp_id, icmp_seq;
 	uint16_t src_port, dst_port; /* the probe's, not the reply's */
@@ -104,7 +101,7 @@ struct packet_reply {
  * never fails on hostile input.
  */
 int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
-		 const union packet_addr *from, int hop_limit, struct packet_reply *out);
+		 const union addr_ip *from, int hop_limit, struct packet_reply *out);
 
 /* What a parsed reply means for the probe, independent of address family. */
 enum packet_verdict {

@@ -21,7 +21,7 @@ struct probe {
 	void *owner;	      /* the session that sent it */
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
 	struct timespec sent; /* CLOCK_REALTIME just before the send, to match SO_TIMESTAMPNS */
-	union packet_addr dst;
+	union addr_ip dst;
 	uint8_t family;	  /* AF_INET or AF_INET6 */
 	uint8_t protocol; /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
 	uint8_t in_use;

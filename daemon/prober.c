@@ -124,11 +124,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- replies ---- */
 
-static size_t addr_size(int family)
-{
-	return family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
-}
-
 static int64_t rtt_us(const struct timespec *sent, const struct timespec *got)
 {
 	int64_t ns =
@@ -173,7 +168,7 @@ static struct probe *match_probe(struct prober *pr, const struct packet_reply *r
 	p = probe_table_get(pr->probes, id);
 	if (!p || p->family != r->family || p->protocol != r->probe_protocol)
 		return NULL;
-	if (memcmp(&p->dst, &r->probe_dst, addr_size(p->family)) != 0)
+	if (memcmp(&p->dst, &r->probe_dst, addr_len(p->family)) != 0)
 		return NULL;
 	if (p->protocol != IPPROTO_ICMP &&
 	    (p->src_port != r->src_port || p->dst_port != r->dst_port))
@@ -371,11 +366,11 @@ int prober_ipproto(enum proto_protocol p)
 	}
 }
 
-static int is_unspecified(int family, const union packet_addr *a)
+static int is_unspecified(int family, const union addr_ip *a)
 {
-	static const union packet_addr zero;
+	static const union addr_ip zero;
 
-	return memcmp(a, &zero, addr_size(family)) == 0;
+	return memcmp(a, &zero, addr_len(family)) == 0;
 }
 
 /* Family and protocol of a send-probe, or the reason it is refused. */
@@ -417,8 +412,8 @@ static const char *probe_check(const struct prober *pr, const struct session *s,
 static int probe_route(struct prober *pr, const struct proto_command *c, struct packet_probe *pp,
 		       int *send_fd)
 {
-	union packet_addr local;
-	const union packet_addr *localp = NULL;
+	union addr_ip local;
+	const union addr_ip *localp = NULL;
 	int family = pp->family, protocol = pp->protocol, udp_fd = -1, err;
 
 	if (family == AF_INET) {

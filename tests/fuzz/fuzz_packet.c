@@ -35,7 +35,7 @@ static uint32_t rd32(const uint8_t *p)
 static void parse_input(const uint8_t *data, size_t size)
 {
 	struct packet_reply r;
-	union packet_addr from;
+	union addr_ip from;
 	int family = data[0] & 1 ? AF_INET6 : AF_INET;
 	int proto = data[0] & 2 ? IPPROTO_TCP : family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	enum packet_verdict v;
@@ -85,7 +85,7 @@ static void round_trip(const struct packet_probe *p, int wire, const uint8_t *pk
 	size_t q = n > FUZZ_QUOTE_MAX ? FUZZ_QUOTE_MAX : n, len;
 	uint8_t *m = quote_msg + ip;
 	const uint8_t *l4 = pkt + (p->family == AF_INET ? FUZZ_IP4_HDR : 0);
-	union packet_addr from;
+	union addr_ip from;
 
 	memset(quote_msg, 0, sizeof(quote_msg));
 	memset(&from, 0, sizeof(from));

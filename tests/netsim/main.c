@@ -76,7 +76,7 @@
 
 /* A probe as the kernel tap and the TUN read both see it (zero-filled: compared whole). */
 struct probe_key {
-	union packet_addr src, dst;
+	union addr_ip src, dst;
 	uint32_t tcp_seq;
 	uint16_t a, b; /* ICMP id/seq or UDP/TCP ports */
 	uint8_t family, proto, ttl, pad;

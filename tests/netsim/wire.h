@@ -24,7 +24,7 @@
 struct wire_probe {
 	int family; /* AF_INET or AF_INET6 */
 	enum path_proto proto;
-	union packet_addr src, dst;
+	union addr_ip src, dst;
 	uint8_t ttl;
 	uint16_t icmp_id, icmp_seq; /* ICMP */
 	uint16_t sport, dport;	    /* UDP, TCP (host order) */

@@ -345,7 +345,7 @@ static size_t make_probe(int family, int protocol, uint8_t ttl)
 static void parse_reply(int family, int ipproto, int n, struct packet_reply *out)
 {
 	size_t hl = family == AF_INET ? 0 : 40;
-	union packet_addr from;
+	union addr_ip from;
 
 	assert_true(n > 0);
 	if (family == AF_INET6)
@@ -405,7 +405,7 @@ static void test_wire_time_exceeded(void **state)
 {
 	static const struct scenario_mpls mpls[2] = {{16001, 5, 1}, {3, 0, 255}};
 	const int fams[2] = {AF_INET, AF_INET6};
-	union packet_addr hop;
+	union addr_ip hop;
 	struct wire_probe p;
 	struct packet_reply r;
 	size_t len, f;

@@ -34,9 +34,9 @@ static const char *const src6 = "2001:db8::1";
 static const char *const dst6 = "2001:db8:2::9";
 static const char *const rtr6 = "2001:db8:1::7";
 
-static union packet_addr addr(int family, const char *s)
+static union addr_ip addr(int family, const char *s)
 {
-	union packet_addr a;
+	union addr_ip a;
 
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(inet_pton(family, s, &a), 1);
@@ -87,8 +87,8 @@ static uint16_t slow_sum(const uint8_t *pseudo, size_t plen, const uint8_t *data
 	return (uint16_t)s;
 }
 
-static size_t pseudo(int family, int wire_proto, const union packet_addr *s,
-		     const union packet_addr *d, size_t len, uint8_t *out)
+static size_t pseudo(int family, int wire_proto, const union addr_ip *s, const union addr_ip *d,
+		     size_t len, uint8_t *out)
 {
 	if (family == AF_INET) {
 		if (wire_proto == IPPROTO_ICMP)
@@ -515,7 +515,7 @@ static void test_sum_fold(void **state)
 static size_t ip4_hdr(uint8_t *o, size_t total, uint8_t ttl, uint8_t proto, const char *s,
 		      const char *d)
 {
-	union packet_addr a = addr(AF_INET, s), b = addr(AF_INET, d);
+	union addr_ip a = addr(AF_INET, s), b = addr(AF_INET, d);
 
 	memset(o, 0, 20);
 	o[0] = 0x45;
@@ -531,7 +531,7 @@ static size_t ip4_hdr(uint8_t *o, size_t total, uint8_t ttl, uint8_t proto, cons
 static size_t ip6_hdr(uint8_t *o, size_t plen, uint8_t hlim, uint8_t nh, const char *s,
 		      const char *d)
 {
-	union packet_addr a = addr(AF_INET6, s), b = addr(AF_INET6, d);
+	union addr_ip a = addr(AF_INET6, s), b = addr(AF_INET6, d);
 
 	memset(o, 0, 40);
 	o[0] = 0x60;
@@ -599,8 +599,8 @@ static size_t make_icmp(int family, uint8_t *o, uint8_t type, uint8_t code, uint
 	size_t ip = family == AF_INET ? 20 : 0;
 	uint8_t *m = o + ip;
 	uint8_t ph[PSEUDO_MAX];
-	union packet_addr r = addr(family, family == AF_INET ? rtr4 : rtr6);
-	union packet_addr s = addr(family, family == AF_INET ? src4 : src6);
+	union addr_ip r = addr(family, family == AF_INET ? rtr4 : rtr6);
+	union addr_ip s = addr(family, family == AF_INET ? src4 : src6);
 	size_t plen;
 
 	memset(m, 0, 8);
@@ -618,7 +618,7 @@ static size_t make_icmp(int family, uint8_t *o, uint8_t type, uint8_t code, uint
 
 static int parse(int family, int ipproto, const uint8_t *b, size_t len, struct packet_reply *r)
 {
-	union packet_addr from = addr(family, family == AF_INET ? "192.0.2.200" : rtr6);
+	union addr_ip from = addr(family, family == AF_INET ? "192.0.2.200" : rtr6);
 
 	return packet_parse(family, ipproto, b, len, &from, family == AF_INET6 ? 57 : -1, r);
 }
@@ -630,7 +630,7 @@ static int icmp_sock(int family)
 
 static void check_responder(const struct packet_reply *r, int family)
 {
-	union packet_addr a = addr(family, family == AF_INET ? rtr4 : rtr6);
+	union addr_ip a = addr(family, family == AF_INET ? rtr4 : rtr6);
 
 	assert_int_equal(r->family, family);
 	if (family == AF_INET) {

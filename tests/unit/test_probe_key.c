@@ -33,9 +33,9 @@ static const struct probe_key_args argsets[] = {
 	{0, 0, 0}, {4242, 0, 0}, {0, 1, 0}, {0, 1, 5}, {0, 1, 1500}, {8080, 1, 77},
 };
 
-static union packet_addr addr(int family, const char *s)
+static union addr_ip addr(int family, const char *s)
 {
-	union packet_addr a;
+	union addr_ip a;
 
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(inet_pton(family, s, &a), 1);
@@ -66,7 +66,7 @@ static size_t time_exceeded(const struct packet_probe *p, uint8_t *out)
 	static const int next_header[] = {[IPPROTO_ICMP] = IPPROTO_ICMPV6,
 					  [IPPROTO_UDP] = IPPROTO_UDP,
 					  [IPPROTO_TCP] = IPPROTO_TCP};
-	union packet_addr rtr =
+	union addr_ip rtr =
 		addr(p->family, p->family == AF_INET ? "198.51.100.7" : "2001:db8:1::7");
 	uint8_t built[PKT_MAX];
 	uint8_t *icmp, *q;
@@ -140,7 +140,7 @@ static void round_trip(int family, int protocol, uint16_t id, const struct probe
 	uint8_t pkt[PKT_MAX];
 	struct packet_probe p;
 	struct packet_reply r;
-	union packet_addr from = addr(family, family == AF_INET ? "198.51.100.7" : "2001:db8:1::7");
+	union addr_ip from = addr(family, family == AF_INET ? "198.51.100.7" : "2001:db8:1::7");
 	uint16_t got = 0;
 	size_t n;
 
