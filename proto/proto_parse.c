@@ -228,13 +228,60 @@ static int decode_value(enum proto_arg arg, const struct proto_arg_info *info,
 	return PROTO_ERR_BAD_VALUE;
 }
 
+/* The arguments of one line: who takes a value, and where it lands. */
+typedef int (*arg_decode_fn)(enum proto_arg arg, const struct proto_slice *v, void *out);
+
+/*
+ * Every NAME VALUE pair of a line against the table: a known name, one the word allows,
+ * not given before (nor, for a name in exclusive, another of exclusive), then its value
+ * through decode. Stops at the first fault; *bad gets its argument.
+ */
+static int walk_args(const struct proto_line *line, uint64_t allowed, uint64_t exclusive,
+		     uint64_t *present, arg_decode_fn decode, void *out, enum proto_arg *bad)
+{
+	enum proto_arg arg = PROTO_ARG__COUNT;
+	int st = PROTO_OK;
+
+	for (size_t i = 0; i < line->nargs; i++) {
+		if (proto_arg_lookup(line->name[i].ptr, line->name[i].len, &arg) != 0) {
+			arg = PROTO_ARG__COUNT;
+			st = PROTO_ERR_UNKNOWN_ARG;
+			break;
+		}
+		if (!(allowed & PROTO_BIT(arg))) {
+			st = PROTO_ERR_UNKNOWN_ARG;
+			break;
+		}
+		if ((*present & PROTO_BIT(arg)) ||
+		    ((PROTO_BIT(arg) & exclusive) && (*present & exclusive))) {
+			st = PROTO_ERR_REPEATED_ARG;
+			break;
+		}
+		st = decode(arg, &line->value[i], out);
+		if (st != PROTO_OK)
+			break;
+		*present |= PROTO_BIT(arg);
+	}
+	*bad = st == PROTO_OK ? PROTO_ARG__COUNT : arg;
+	return st;
+}
+
+static int decode_command_arg(enum proto_arg arg, const struct proto_slice *v, void *p)
+{
+	struct proto_command *out = p;
+	struct value_out vo = {&out->num[arg], &out->ip4[arg], &out->ip6[arg]};
+	int st = decode_value(arg, proto_arg_info(arg), v, &vo);
+
+	if (st == PROTO_OK)
+		out->text[arg] = *v;
+	return st;
+}
+
 int proto_decode_command(const struct proto_line *line, struct proto_command *out,
 			 enum proto_arg *bad_arg)
 {
-	const struct proto_cmd_info *cmd;
-	enum proto_arg arg = PROTO_ARG__COUNT;
-	struct value_out vo;
-	int st = PROTO_OK;
+	enum proto_arg bad = PROTO_ARG__COUNT;
+	int st;
 
 	memset(out, 0, sizeof(*out));
 	out->token = line->token;
@@ -245,33 +292,10 @@ int proto_decode_command(const struct proto_line *line, struct proto_command *ou
 		return PROTO_ERR_TOO_MANY_ARGS;
 	if (proto_cmd_lookup(line->word.ptr, line->word.len, &out->cmd) != 0)
 		return PROTO_ERR_UNKNOWN_COMMAND;
-	cmd = proto_cmd_info(out->cmd);
-
-	for (size_t i = 0; i < line->nargs; i++) {
-		if (proto_arg_lookup(line->name[i].ptr, line->name[i].len, &arg) != 0) {
-			arg = PROTO_ARG__COUNT;
-			st = PROTO_ERR_UNKNOWN_ARG;
-			break;
-		}
-		if (!(cmd->allowed & PROTO_BIT(arg))) {
-			st = PROTO_ERR_UNKNOWN_ARG;
-			break;
-		}
-		if (out->present & PROTO_BIT(arg)) {
-			st = PROTO_ERR_REPEATED_ARG;
-			break;
-		}
-		vo.num = &out->num[arg];
-		vo.ip4 = &out->ip4[arg];
-		vo.ip6 = &out->ip6[arg];
-		st = decode_value(arg, proto_arg_info(arg), &line->value[i], &vo);
-		if (st != PROTO_OK)
-			break;
-		out->present |= PROTO_BIT(arg);
-		out->text[arg] = line->value[i];
-	}
-	if (st != PROTO_OK && bad_arg)
-		*bad_arg = arg;
+	st = walk_args(line, proto_cmd_info(out->cmd)->allowed, 0, &out->present,
+		       decode_command_arg, out, &bad);
+	if (bad_arg)
+		*bad_arg = bad;
 	return st;
 }
 
@@ -321,28 +345,31 @@ int proto_parse_mpls(const struct proto_slice *s, struct proto_mpls *out, size_t
 #define PROTO_ADDR_ARGS (PROTO_BIT(PROTO_ARG_IP_4) | PROTO_BIT(PROTO_ARG_IP_6))
 
 /* One argument of a reply, already known to be allowed and new. */
-static int decode_reply_arg(enum proto_arg arg, const struct proto_slice *v,
-			    struct proto_reply_msg *out)
+static int decode_reply_arg(enum proto_arg arg, const struct proto_slice *v, void *p)
 {
+	struct proto_reply_msg *out = p;
 	struct value_out vo = {&out->num[arg], &out->ip4, &out->ip6};
 	int st;
 
 	if (arg == PROTO_ARG_MPLS)
-		return proto_parse_mpls(v, out->mpls, PROTO_MPLS_MAX, &out->nmpls);
-	st = decode_value(arg, proto_arg_info(arg), v, &vo);
-	if (st == PROTO_OK && arg == PROTO_ARG_IP_4)
+		st = proto_parse_mpls(v, out->mpls, PROTO_MPLS_MAX, &out->nmpls);
+	else
+		st = decode_value(arg, proto_arg_info(arg), v, &vo);
+	if (st != PROTO_OK)
+		return st;
+	if (arg == PROTO_ARG_IP_4)
 		out->family = AF_INET;
-	else if (st == PROTO_OK && arg == PROTO_ARG_IP_6)
+	else if (arg == PROTO_ARG_IP_6)
 		out->family = AF_INET6;
-	return st;
+	out->text[arg] = *v;
+	return PROTO_OK;
 }
 
 int proto_decode_reply(const struct proto_line *line, struct proto_reply_msg *out,
 		       enum proto_arg *bad_arg)
 {
-	const struct proto_reply_info *reply;
-	enum proto_arg arg = PROTO_ARG__COUNT;
-	int st = PROTO_OK;
+	enum proto_arg bad = PROTO_ARG__COUNT;
+	int st;
 
 	memset(out, 0, sizeof(*out));
 	out->token = line->token;
@@ -352,31 +379,10 @@ int proto_decode_reply(const struct proto_line *line, struct proto_reply_msg *ou
 		return PROTO_ERR_TOO_MANY_ARGS;
 	if (proto_reply_lookup(line->word.ptr, line->word.len, &out->reply) != 0)
 		return PROTO_ERR_UNKNOWN_REPLY;
-	reply = proto_reply_info(out->reply);
-
-	for (size_t i = 0; i < line->nargs; i++) {
-		if (proto_arg_lookup(line->name[i].ptr, line->name[i].len, &arg) != 0) {
-			arg = PROTO_ARG__COUNT;
-			st = PROTO_ERR_UNKNOWN_ARG;
-			break;
-		}
-		if (!(reply->allowed & PROTO_BIT(arg))) {
-			st = PROTO_ERR_UNKNOWN_ARG;
-			break;
-		}
-		/* One reply names one responder, as the writer insists. */
-		if ((out->present & PROTO_BIT(arg)) ||
-		    ((PROTO_BIT(arg) & PROTO_ADDR_ARGS) && (out->present & PROTO_ADDR_ARGS))) {
-			st = PROTO_ERR_REPEATED_ARG;
-			break;
-		}
-		st = decode_reply_arg(arg, &line->value[i], out);
-		if (st != PROTO_OK)
-			break;
-		out->present |= PROTO_BIT(arg);
-		out->text[arg] = line->value[i];
-	}
-	if (st != PROTO_OK && bad_arg)
-		*bad_arg = arg;
+	/* One reply names one responder, as the writer insists. */
+	st = walk_args(line, proto_reply_info(out->reply)->allowed, PROTO_ADDR_ARGS, &out->present,
+		       decode_reply_arg, out, &bad);
+	if (bad_arg)
+		*bad_arg = bad;
 	return st;
 }
