@@ -93,14 +93,16 @@ struct engine_conn {
 	engine_check_fn check_done;
 	void *check_ctx;
 	int check_rc;
+	enum proto_cmd check_cmd; /* check-support or enable-extension */
 	char check_msg[ENGINE_CONN_ERR_MAX];
 };
 
 /*
- * The check-support line for one feature; a feature the table refuses ends the check at
- * once, since no answer to it would ever come.
+ * The check-support (or enable-extension) line for one feature; a feature the table
+ * refuses ends the check at once, since no answer to it would ever come.
  */
-static void queue_check_line(struct engine_conn *c, int64_t token, const char *feature)
+static void queue_check_line(struct engine_conn *c, int64_t token, const char *feature,
+			     enum proto_cmd cmd)
 {
 	char line[PROTO_LINE_MAX];
 	struct proto_writer w;
@@ -109,7 +111,7 @@ static void queue_check_line(struct engine_conn *c, int64_t token, const char *f
 	if (c->check_rc)
 		return;
 	proto_writer_init(&w, line, sizeof(line));
-	proto_write_command(&w, token, PROTO_CMD_CHECK_SUPPORT);
+	proto_write_command(&w, token, cmd);
 	proto_write_str(&w, PROTO_ARG_FEATURE, feature);
 	len = proto_write_end(&w);
 	if (len < 0 || evbuffer_add(bufferevent_get_output(c->bev), line, (size_t)len)) {
@@ -151,6 +153,8 @@ int engine_conn_format_probe(char *buf, size_t cap, int64_t token, const struct 
 		proto_write_int(&w, PROTO_ARG_MARK, p->mark);
 	if (p->timeout_s)
 		proto_write_int(&w, PROTO_ARG_TIMEOUT, p->timeout_s);
+	if (p->has_flow_id)
+		proto_write_int(&w, PROTO_ARG_FLOW_ID, p->flow_id);
 	return proto_write_end(&w);
 }
 
@@ -325,8 +329,15 @@ static void handle_check_reply(struct engine_conn *c, struct check_slot *s,
 {
 	s->answered = 1;
 	c->npending--;
-	if (r->reply != PROTO_REPLY_FEATURE_SUPPORT || !support->ptr ||
-	    (support->len == 2 && !memcmp(support->ptr, "no", 2))) {
+	if (c->check_cmd == PROTO_CMD_ENABLE_EXTENSION) {
+		if (r->reply != PROTO_REPLY_EXTENSION_ENABLED && !c->check_rc) {
+			c->check_rc = -ENOTSUP;
+			errmsg_set(c->check_msg, sizeof(c->check_msg),
+				   "engine %s cannot enable the extension '%s'", c->desc,
+				   s->feature);
+		}
+	} else if (r->reply != PROTO_REPLY_FEATURE_SUPPORT || !support->ptr ||
+		   (support->len == 2 && !memcmp(support->ptr, "no", 2))) {
 		if (!c->check_rc) {
 			c->check_rc = -ENOTSUP;
 			if (!strcmp(s->feature, "ip-4") || !strcmp(s->feature, "ip-6"))
@@ -743,8 +754,8 @@ static void check_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	check_finish(c);
 }
 
-int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n,
-		      engine_check_fn done, void *ctx)
+static int start_check(struct engine_conn *c, enum proto_cmd cmd, const char *const *features,
+		       size_t n, engine_check_fn done, void *ctx)
 {
 	struct timeval tv = {ENGINE_CONN_CHECK_TIMEOUT_MS / 1000,
 			     (ENGINE_CONN_CHECK_TIMEOUT_MS % 1000) * 1000};
@@ -763,6 +774,7 @@ int engine_conn_check(struct engine_conn *c, const char *const *features, size_t
 	}
 	c->checking = 1;
 	c->check_rc = 0;
+	c->check_cmd = cmd;
 	c->check_done = done;
 	c->check_ctx = ctx;
 	c->ncheck = n;
@@ -771,7 +783,7 @@ int engine_conn_check(struct engine_conn *c, const char *const *features, size_t
 		c->check[i].token = take_token(c);
 		c->check[i].feature = features[i];
 		c->check[i].answered = 0;
-		queue_check_line(c, c->check[i].token, features[i]);
+		queue_check_line(c, c->check[i].token, features[i], cmd);
 	}
 	evtimer_add(c->check_ev, &tv);
 	if (!n) {
@@ -781,6 +793,18 @@ int engine_conn_check(struct engine_conn *c, const char *const *features, size_t
 		evtimer_add(c->check_ev, &now);
 	}
 	return 0;
+}
+
+int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n,
+		      engine_check_fn done, void *ctx)
+{
+	return start_check(c, PROTO_CMD_CHECK_SUPPORT, features, n, done, ctx);
+}
+
+int engine_conn_enable(struct engine_conn *c, const char *const *exts, size_t n,
+		       engine_check_fn done, void *ctx)
+{
+	return start_check(c, PROTO_CMD_ENABLE_EXTENSION, exts, n, done, ctx);
 }
 
 int engine_conn_client_new(struct engine_client **out, struct engine_conn *c,

@@ -38,7 +38,9 @@ struct engine_probe {
 	const char *device; /* NULL = routing decides */
 	int has_mark;
 	uint32_t mark;
-	int timeout_s; /* 0 = engine default */
+	int timeout_s;	 /* 0 = engine default */
+	int has_flow_id; /* Paris-style: one flow for every probe (needs the flow-id extension) */
+	int flow_id;	 /* 0..PROTO_FLOW_ID_MAX */
 };
 
 struct engine_result {
@@ -92,6 +94,13 @@ int engine_conn_is_lost(const struct engine_conn *c);
  */
 int engine_conn_check(struct engine_conn *c, const char *const *features, size_t n,
 		      engine_check_fn done, void *ctx);
+
+/*
+ * Turn extensions on for this connection (enable-extension), like engine_conn_check: done
+ * gets 0 once each is "extension-enabled", -ENOTSUP when one is refused.
+ */
+int engine_conn_enable(struct engine_conn *c, const char *const *exts, size_t n,
+		       engine_check_fn done, void *ctx);
 
 /* Register a client; ops is copied. 0 or -ENOMEM. */
 int engine_conn_client_new(struct engine_client **out, struct engine_conn *c,

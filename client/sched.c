@@ -44,6 +44,8 @@ struct sched {
 	int cur_ttl;	  /* next TTL of the round being sent, 0 = none */
 	int sending;	  /* a round is being sent */
 	int round_due;	  /* the next round's time came while this one was still being sent */
+	int booked;	  /* the next probe has its pacer slot; gap_ev fires at it */
+	int64_t slot_us;  /* that slot */
 	int stopped, paused, finished;
 	int dest_ttl; /* lowest TTL the destination answered at, 0 = not yet */
 	uint32_t inflight;
@@ -187,6 +189,7 @@ static void end_round(struct sched *s)
 {
 	s->sending = 0;
 	s->cur_ttl = 0;
+	s->booked = 0;
 	report_rounds(s);
 	if (s->finished)
 		return;
@@ -252,6 +255,26 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->finished || s->stopped || !s->sending)
 		return;
+	/*
+	 * Under a shared budget each probe waits for its own slot. One that wakes much later
+	 * than its slot (a stalled loop) books again rather than go out in a burst with every
+	 * other late one.
+	 */
+	if (s->cfg.pacer) {
+		int64_t now = clock_now_us(), slot;
+
+		if (!s->booked || now - s->slot_us > PACER_SLACK_US) {
+			slot = pacer_book(s->cfg.pacer, now);
+			if (slot > now) {
+				s->booked = 1;
+				s->slot_us = slot;
+				tv = clock_tv_of_us(slot - now);
+				evtimer_add(s->gap_ev, &tv);
+				return;
+			}
+		}
+	}
+	s->booked = 0;
 	send_one(s);
 	if (s->finished)
 		return;
@@ -485,7 +508,7 @@ int sched_new(struct sched **out, struct event_base *base, struct engine_conn *c
 
 	*out = NULL;
 	if (cfg->first_ttl < 1 || cfg->max_ttl >= STATS_MAX_HOPS || cfg->first_ttl > cfg->max_ttl ||
-	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0)
+	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0 || cfg->start_delay_us < 0)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -533,7 +556,15 @@ struct sched *sched_free(struct sched *s)
 
 int sched_start(struct sched *s)
 {
+	struct timeval tv;
+
 	s->start_us = clock_now_us();
+	if (s->cfg.start_delay_us > 0) {
+		/* Spread out: traces started together do not all send at the same instant. */
+		s->start_us += s->cfg.start_delay_us;
+		tv = clock_tv_of_us(s->cfg.start_delay_us);
+		return evtimer_add(s->round_ev, &tv) ? -EIO : 0;
+	}
 	round_cb(-1, 0, s);
 	return s->finished ? -EIO : 0;
 }

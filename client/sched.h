@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "client/engine_conn.h"
+#include "client/pacer.h"
 #include "client/stats.h"
 
 struct event_base;
@@ -29,12 +30,14 @@ struct sched;
 #define SCHED_GAP_MIN_US 1000
 
 struct sched_config {
-	int count;	     /* rounds; 0 = until sched_stop() */
-	int64_t interval_us; /* from one round's start to the next */
-	int first_ttl;	     /* 1..max_ttl */
-	int max_ttl;	     /* 1..255 */
-	int max_unknown;     /* end a round after this many silent hops */
-	int64_t grace_us;    /* after the last round, wait at most this for answers */
+	int count;		/* rounds; 0 = until sched_stop() */
+	int64_t interval_us;	/* from one round's start to the next */
+	int first_ttl;		/* 1..max_ttl */
+	int max_ttl;		/* 1..255 */
+	int max_unknown;	/* end a round after this many silent hops */
+	int64_t grace_us;	/* after the last round, wait at most this for answers */
+	int64_t start_delay_us; /* the first round starts this much after sched_start() */
+	struct pacer *pacer;	/* shared probes-per-second budget, NULL = none (not owned) */
 };
 
 /* Optional observers; any may be NULL. round counts from 0, seq numbers each probe. */

@@ -62,6 +62,26 @@ static void test_format_minimal(void **state)
 		     "2147483647 send-probe ip-6 2001:db8::1 protocol udp ttl 255\n");
 }
 
+/* Paris-style probing: the flow id goes last, and only when asked for (flow 0 included). */
+static void test_format_flow_id(void **state)
+{
+	struct engine_probe p;
+
+	(void)state;
+	v4(&p, "203.0.113.9");
+	p.protocol = PROTO_PROTOCOL_UDP;
+	p.ttl = 3;
+	p.has_flow_id = 1;
+	p.flow_id = 0;
+	expect_probe(5, &p, "5 send-probe ip-4 203.0.113.9 protocol udp ttl 3 flow-id 0\n");
+	p.flow_id = 65535;
+	p.timeout_s = 2;
+	expect_probe(6, &p,
+		     "6 send-probe ip-4 203.0.113.9 protocol udp ttl 3 timeout 2 flow-id 65535\n");
+	p.has_flow_id = 0;
+	expect_probe(7, &p, "7 send-probe ip-4 203.0.113.9 protocol udp ttl 3 timeout 2\n");
+}
+
 /* Every optional argument, in the order and spelling mtr's front end uses. */
 static void test_format_all_options(void **state)
 {
@@ -158,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_minimal),
+		cmocka_unit_test(test_format_flow_id),
 		cmocka_unit_test(test_format_all_options),
 		cmocka_unit_test(test_format_source_as_given),
 		cmocka_unit_test(test_format_refuses),

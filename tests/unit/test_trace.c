@@ -29,6 +29,7 @@
 #include "client/report.h"
 #include "client/stats.h"
 #include "client/trace.h"
+#include "common/clock.h"
 #include "proto/proto.h"
 
 #define NTRACES 200
@@ -55,7 +56,8 @@ struct fake {
 	size_t nq;
 	unsigned int seed;
 	size_t probes;
-	int exhaust_ttl; /* answer this TTL's first probe with probes-exhausted */
+	int exhaust_ttl;  /* answer this TTL's first probe with probes-exhausted */
+	int64_t *sent_at; /* when each send-probe arrived, if set (QUEUE_MAX of them) */
 };
 
 struct run {
@@ -191,6 +193,8 @@ static void fake_read(struct bufferevent *bev, void *arg)
 					   sizeof(f->q[f->nq].line));
 			(*k)++;
 			f->nq++;
+			if (f->sent_at && f->probes < QUEUE_MAX)
+				f->sent_at[f->probes] = clock_now_us();
 			f->probes++;
 			if (!evtimer_pending(f->flush_ev, NULL))
 				evtimer_add(f->flush_ev, &tv);
@@ -511,6 +515,58 @@ static void test_lost_engine_reported(void **state)
 	event_base_free(base);
 }
 
+/* Under a shared budget the probes of all traces together arrive evenly spaced. */
+static void test_pacer_spreads_probes(void **state)
+{
+	const double rate = 2000; /* one probe per 500 us */
+	const int ntr = 20, window = 40;
+	struct event_base *base = event_base_new();
+	struct engine_conn *conn = NULL;
+	struct pacer *pacer = NULL;
+	struct fake f;
+	struct run r = {.base = base};
+	struct trace_hooks h = {.finished = on_finished, .ctx = &r};
+	struct trace_config tc;
+	int64_t start, took;
+	size_t i;
+	int k;
+
+	(void)state;
+	open_checked(base, &f, &conn);
+	f.sent_at = calloc(QUEUE_MAX, sizeof(*f.sent_at));
+	assert_non_null(f.sent_at);
+	assert_int_equal(pacer_new(&pacer, rate), 0);
+	for (k = 0; k < ntr; k++) {
+		config(&tc, k);
+		tc.sched.pacer = pacer;
+		assert_int_equal(trace_new(&r.traces[k], base, conn, &tc, &h), 0);
+	}
+	start = clock_now_us();
+	for (k = 0; k < ntr; k++)
+		assert_int_equal(trace_start(r.traces[k]), 0);
+	r.finished = NTRACES - ntr;
+	while (r.finished < NTRACES && !r.failed)
+		assert_true(event_base_loop(base, 0) >= 0);
+	took = clock_now_us() - start;
+	assert_true(f.probes > (size_t)window);
+	/* No burst: any `window` probes in a row span at least (window - 3) slots. */
+	for (i = 0; i + (size_t)window < f.probes; i++)
+		if (f.sent_at[i + window] - f.sent_at[i] < (window - 3) * 500)
+			fail_msg("probes %zu..%zu within %lld us", i, i + window,
+				 (long long)(f.sent_at[i + window] - f.sent_at[i]));
+	/* And the budget is what paces them: all probes take about probes / rate. */
+	assert_true(took >= (int64_t)((double)(f.probes - 3) * 1e6 / rate));
+	print_message("%zu probes of %d traces in %lld ms at %.0f/s\n", f.probes, ntr,
+		      (long long)(took / 1000), rate);
+	for (k = 0; k < ntr; k++)
+		r.traces[k] = trace_free(r.traces[k]);
+	free(f.sent_at);
+	pacer_free(pacer);
+	close_fake(&f);
+	engine_conn_free(conn);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_freed_trace_answers_dropped),
 		cmocka_unit_test(test_exhausted_is_not_loss),
 		cmocka_unit_test(test_lost_engine_reported),
+		cmocka_unit_test(test_pacer_spreads_probes),
 	};
 
 	/* As hopwatch does: a dead engine is a write error, not a signal. */
