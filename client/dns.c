@@ -35,16 +35,30 @@ struct dns_waiter {
 	struct addr addrs[]; /* n */
 };
 
+/* A forward lookup: evdns' request, then the answer handed over from the loop. */
+struct dns_resolve {
+	struct dns *dns; /* NULL once cancelled */
+	struct dns_resolve *prev, *next;
+	struct evdns_getaddrinfo_request *req;
+	struct event *deliver; /* the answer goes to done from here */
+	dns_resolve_fn done;
+	void *ctx;
+	int rc;
+	struct addr addr;
+};
+
 struct dns {
 	struct event_base *base;
 	struct evdns_base *evdns;
 	struct dns_query *queries; /* outstanding, for dns_free */
 	struct dns_waiter *waiters;
+	struct dns_resolve *resolves; /* outstanding forward lookups */
 	struct dns_cache cache;
 };
 
 static size_t count_pending(struct dns *d, const struct addr *addrs, size_t n);
 static void check_waiters(struct dns *d);
+static void resolve_detach(struct dns_resolve *r);
 static void waiter_unlink(struct dns_waiter *w);
 
 static int addr_ok(const struct addr *a)
@@ -252,9 +266,11 @@ struct dns *dns_free(struct dns *d)
 
 	if (!d)
 		return NULL;
-	/* Waiters outlive the resolver as empty shells their owners free. */
+	/* Waiters and lookups outlive the resolver as empty shells their owners free. */
 	while (d->waiters)
 		waiter_unlink(d->waiters);
+	while (d->resolves)
+		resolve_detach(d->resolves);
 	/* 0: no callbacks for the queries still out; they are freed here instead. */
 	evdns_base_free(d->evdns, 0);
 	for (q = d->queries; q; q = next) {
@@ -394,5 +410,127 @@ struct dns_waiter *dns_waiter_free(struct dns_waiter *w)
 	waiter_unlink(w);
 	event_free(w->timer);
 	free(w);
+	return NULL;
+}
+
+static void resolve_unlink(struct dns_resolve *r)
+{
+	if (!r->dns)
+		return;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->dns->resolves = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->dns = NULL;
+	r->prev = r->next = NULL;
+}
+
+/* evdns calls back, synchronously, with EVUTIL_EAI_CANCEL: nothing more is delivered. */
+static void resolve_detach(struct dns_resolve *r)
+{
+	struct evdns_getaddrinfo_request *req = r->req;
+
+	resolve_unlink(r);
+	r->req = NULL;
+	if (req)
+		evdns_getaddrinfo_cancel(req);
+	evtimer_del(r->deliver);
+}
+
+static void resolve_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolve *r = arg;
+
+	(void)fd;
+	(void)what;
+	resolve_unlink(r);
+	r->done(r->ctx, r->rc, r->rc ? NULL : &r->addr);
+}
+
+static void resolve_answer(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dns_resolve *r = arg;
+	struct evutil_addrinfo *ai;
+	struct timeval now = {0, 0};
+
+	r->req = NULL;
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	r->rc = -ENOENT;
+	for (ai = result ? NULL : res; ai; ai = ai->ai_next) {
+		memset(&r->addr, 0, sizeof(r->addr));
+		if (ai->ai_family == AF_INET) {
+			r->addr.family = AF_INET;
+			r->addr.u.v4 = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		} else if (ai->ai_family == AF_INET6) {
+			r->addr.family = AF_INET6;
+			r->addr.u.v6 = ((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		} else {
+			continue;
+		}
+		r->rc = 0;
+		break;
+	}
+	if (res)
+		evutil_freeaddrinfo(res);
+	if (r->rc)
+		log_debug("forward lookup failed: %s", evutil_gai_strerror(result));
+	/* evdns may answer inside evdns_getaddrinfo(): the owner hears of it from the loop. */
+	evtimer_add(r->deliver, &now);
+}
+
+int dns_resolve(struct dns *d, const char *host, int family, dns_resolve_fn done, void *ctx,
+		struct dns_resolve **out)
+{
+	struct evutil_addrinfo hints;
+	struct dns_resolve *r;
+	struct timeval now = {0, 0};
+
+	*out = NULL;
+	if (!d || !host || !*host || !done || strlen(host) > DNS_NAME_MAX ||
+	    (family != 0 && family != 4 && family != 6))
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->deliver = evtimer_new(d->base, resolve_deliver, r);
+	if (!r->deliver) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->done = done;
+	r->ctx = ctx;
+	r->dns = d;
+	r->next = d->resolves;
+	if (r->next)
+		r->next->prev = r;
+	d->resolves = r;
+	*out = r;
+	/* A numeric address needs no query, but still answers from the loop. */
+	if (addr_parse(host, &r->addr) == 0 &&
+	    (family == 0 || (family == 4) == (r->addr.family == AF_INET))) {
+		r->rc = 0;
+		evtimer_add(r->deliver, &now);
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	r->req = evdns_getaddrinfo(d->evdns, host, NULL, &hints, resolve_answer, r);
+	return 0;
+}
+
+struct dns_resolve *dns_resolve_free(struct dns_resolve *r)
+{
+	if (!r)
+		return NULL;
+	resolve_detach(r);
+	event_free(r->deliver);
+	free(r);
 	return NULL;
 }

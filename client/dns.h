@@ -99,4 +99,18 @@ int dns_wait(struct dns *d, const struct addr *addrs, size_t n, int64_t timeout_
 	     dns_wait_fn done, void *ctx, struct dns_waiter **out);
 struct dns_waiter *dns_waiter_free(struct dns_waiter *w);
 
+struct dns_resolve;
+/* A forward lookup ended: rc 0 with addr the first usable address, or -ENOENT (addr NULL). */
+typedef void (*dns_resolve_fn)(void *ctx, int rc, const struct addr *addr);
+
+/*
+ * Look host up (a name, or a numeric address of either family) without blocking;
+ * family 4, 6 or 0 (either). done is called once, from the event loop. *out is the
+ * request: free it with dns_resolve_free() after done, or to cancel (done is then never
+ * called). 0 or -errno (-EINVAL: no resolver, a bad host or family).
+ */
+int dns_resolve(struct dns *d, const char *host, int family, dns_resolve_fn done, void *ctx,
+		struct dns_resolve **out);
+struct dns_resolve *dns_resolve_free(struct dns_resolve *r);
+
 #endif

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "client/dns.h"
 
@@ -228,6 +231,76 @@ static void test_numeric_no_object(void **state)
 	assert_null(dns_free(NULL));
 }
 
+struct resolved {
+	int calls, rc;
+	struct addr addr;
+};
+
+static void on_resolved(void *ctx, int rc, const struct addr *addr)
+{
+	struct resolved *r = ctx;
+
+	r->calls++;
+	r->rc = rc;
+	if (addr)
+		r->addr = *addr;
+}
+
+/* A resolver that knows one nameserver on loopback, where nothing answers. */
+static struct dns *loopback_resolver(struct event_base *base, char *path)
+{
+	struct dns *d = NULL;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_true(write(fd, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", 50) == 50);
+	close(fd);
+	assert_int_equal(dns_new(&d, base, path), 0);
+	unlink(path);
+	return d;
+}
+
+/* Forward lookups answer from the loop, numeric ones without a query; cancel is silent. */
+static void test_resolve_numeric_and_cancel(void **state)
+{
+	struct event_base *base = event_base_new();
+	char path[] = "/tmp/hopwatch-test-dns-XXXXXX";
+	struct dns *d = loopback_resolver(base, path);
+	struct dns_resolve *q = NULL, *q6 = NULL, *qc = NULL;
+	struct resolved r4 = {0}, r6 = {0}, rc = {0};
+	struct addr want;
+
+	(void)state;
+	assert_int_equal(dns_resolve(d, "192.0.2.7", 0, on_resolved, &r4, &q), 0);
+	assert_int_equal(dns_resolve(d, "2001:db8::7", 6, on_resolved, &r6, &q6), 0);
+	assert_int_equal(dns_resolve(d, "198.51.100.1", 4, on_resolved, &rc, &qc), 0);
+	/* Never inside the call. */
+	assert_int_equal(r4.calls + r6.calls, 0);
+	qc = dns_resolve_free(qc);
+	assert_true(event_base_loop(base, EVLOOP_NONBLOCK) >= 0);
+	assert_int_equal(r4.calls, 1);
+	assert_int_equal(r4.rc, 0);
+	want = v4("192.0.2.7");
+	assert_true(addr_equal(&r4.addr, &want));
+	assert_int_equal(r6.calls, 1);
+	want = v6("2001:db8::7");
+	assert_true(addr_equal(&r6.addr, &want));
+	assert_int_equal(rc.calls, 0);
+	q = dns_resolve_free(q);
+	q6 = dns_resolve_free(q6);
+	assert_int_equal(dns_resolve(d, "", 0, on_resolved, &r4, &q), -EINVAL);
+	assert_int_equal(dns_resolve(d, "192.0.2.1", 5, on_resolved, &r4, &q), -EINVAL);
+	assert_int_equal(dns_resolve(NULL, "192.0.2.1", 0, on_resolved, &r4, &q), -EINVAL);
+	assert_null(q);
+	/* A name still out when the resolver goes: freed later without a call. */
+	assert_int_equal(dns_resolve(d, "nothing.invalid", 0, on_resolved, &rc, &qc), 0);
+	d = dns_free(d);
+	qc = dns_resolve_free(qc);
+	assert_true(event_base_loop(base, EVLOOP_NONBLOCK) >= 0);
+	assert_int_equal(rc.calls, 0);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_cache_lru_bound),
 		cmocka_unit_test(test_cache_spares_pending),
 		cmocka_unit_test(test_numeric_no_object),
+		cmocka_unit_test(test_resolve_numeric_and_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
