@@ -168,6 +168,14 @@ static void on_answer(void *ctx, int ttl, int round, uint32_t seq, enum stats_ou
 		t->hooks.answer(t->hooks.ctx, t, ttl, round, seq, outcome, from, rtt_us);
 }
 
+static void on_exhausted(void *ctx, int ttl, int round)
+{
+	struct trace *t = ctx;
+
+	if (t->hooks.exhausted)
+		t->hooks.exhausted(t->hooks.ctx, t, ttl, round);
+}
+
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct trace *t = arg;
@@ -186,6 +194,7 @@ static int make_sched(struct trace *t)
 		.hop_changed = on_hop,
 		.sent = t->hooks.sent ? on_sent : NULL,
 		.answer = t->hooks.answer ? on_answer : NULL,
+		.exhausted = t->hooks.exhausted ? on_exhausted : NULL,
 		.ctx = t,
 	};
 
