@@ -240,15 +240,20 @@ static int num_fail(struct monitor_config_parser *p, int rc, const char *key, st
 		    key, w);
 }
 
+/* A decimal integer in [min, max] without a sign: -EINVAL or -ERANGE otherwise. */
+static int parse_unsigned(struct word w, int64_t min, int64_t max, int64_t *out)
+{
+	if (!w.len || w.p[0] < '0' || w.p[0] > '9')
+		return -EINVAL;
+	return numparse_i64(w.p, w.len, min, max, out);
+}
+
 static int parse_int(struct monitor_config_parser *p, enum key k, struct word w, int64_t min,
 		     int64_t max, int *out)
 {
 	int64_t v;
-	int rc = numparse_i64(w.p, w.len, min, max, &v);
+	int rc = parse_unsigned(w, min, max, &v);
 
-	/* numparse takes a sign; a config number never has one. */
-	if (!rc && w.len && (w.p[0] == '+' || w.p[0] == '-'))
-		rc = -EINVAL;
 	if (rc)
 		return num_fail(p, rc, keys[k].name, w);
 	*out = (int)v;
@@ -556,10 +561,7 @@ static int parse_resolve(struct monitor_config_parser *p, struct cursor *c, stru
 
 	if (rc)
 		return rc;
-	rc = numparse_i64(v.p, v.len, MONITOR_CONFIG_RESOLVE_MIN_S, MONITOR_CONFIG_RESOLVE_MAX_S,
-			  &s);
-	if (!rc && (v.p[0] == '+' || v.p[0] == '-'))
-		rc = -EINVAL;
+	rc = parse_unsigned(v, MONITOR_CONFIG_RESOLVE_MIN_S, MONITOR_CONFIG_RESOLVE_MAX_S, &s);
 	if (rc)
 		return num_fail(p, rc, "resolve-every", v);
 	out->resolve_every_us = s * US_PER_S;
