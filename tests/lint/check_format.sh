@@ -1,5 +1,5 @@
 #!/bin/sh
-# check_format: every .c/.h under common/ proto/ daemon/ client/ tests/ of the
+# check_format: every .c/.h under common/ proto/ daemon/ client/ monitor/ tests/ of the
 # tree given as $1 must already be as clang-format (with the tree's own
 # .clang-format) would write it. Build directories are skipped.
 # Exit: 0 formatted, 1 unformatted files (clang-format says where), 2 usage
@@ -29,7 +29,7 @@ diag=$(mktemp) || exit 2
 trap 'rm -f "$list" "$diag"' EXIT
 trap 'exit 2' INT TERM
 
-for dir in common proto daemon client tests; do
+for dir in common proto daemon client monitor tests; do
 	[ -d "$root/$dir" ] || continue
 	find "$root/$dir" \( -type d \( -name 'build*' -o -name '.*' \) -prune \) -o \
 		-type f \( -name '*.c' -o -name '*.h' \) -print
