@@ -952,6 +952,31 @@ void monitor_config_deinit(struct monitor_config *c)
 	monitor_config_init(c);
 }
 
+int monitor_config_copy(struct monitor_config *dst, const struct monitor_config *src)
+{
+	*dst = *src;
+	dst->targets = NULL;
+	dst->index = NULL;
+	dst->cap = src->ntargets;
+	if (src->ntargets) {
+		dst->targets = malloc(src->ntargets * sizeof(*dst->targets));
+		if (!dst->targets)
+			goto fail;
+		memcpy(dst->targets, src->targets, src->ntargets * sizeof(*dst->targets));
+	}
+	if (src->index_cap) {
+		dst->index = malloc(src->index_cap * sizeof(*dst->index));
+		if (!dst->index)
+			goto fail;
+		memcpy(dst->index, src->index, src->index_cap * sizeof(*dst->index));
+	}
+	return 0;
+fail:
+	free(dst->targets);
+	monitor_config_init(dst);
+	return -ENOMEM;
+}
+
 /* One accepted line into c. Returns 0, a positive error (p says) or -ENOMEM. */
 static int apply_item(struct monitor_config *c, const struct monitor_config_item *it,
 		      struct monitor_config_parser *p)
