@@ -45,6 +45,27 @@ struct http {
 	int port;
 };
 
+static void to_sockaddr(const struct addr *a, uint16_t port, struct sockaddr_storage *ss,
+			socklen_t *sl)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr = a->u.v4;
+		*sl = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = a->u.v6;
+		*sl = sizeof(*sin6);
+	}
+}
+
 /* Split "ADDR:PORT" / "[ADDR]:PORT" into a socket address. */
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sl, char *err,
 			size_t errlen)
@@ -109,22 +130,7 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 			   want == AF_INET ? "v4" : "v6");
 		return -EINVAL;
 	}
-	memset(ss, 0, sizeof(*ss));
-	if (want == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)p);
-		sin->sin_addr = a.u.v4;
-		*sl = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)p);
-		sin6->sin6_addr = a.u.v6;
-		*sl = sizeof(*sin6);
-	}
+	to_sockaddr(&a, (uint16_t)p, ss, sl);
 	return 0;
 }
 

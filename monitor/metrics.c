@@ -415,11 +415,28 @@ static void target_info(struct render *r, size_t ti)
 	W_LIT(r->w, "} 1\n");
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* Two equal findings would be one series twice, which Prometheus refuses whole. */
+static int finding_seen(const struct metrics_finding *f, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (f[j].hop == f[i].hop && same_str(f[j].kind, f[i].kind) &&
+		    same_str(f[j].severity, f[i].severity))
+			return 1;
+	return 0;
+}
+
 static void target_findings(struct render *r, size_t ti)
 {
 	const struct metrics_target *t = &r->t[ti];
 
 	for (size_t i = 0; i < t->nfindings; i++) {
+		if (finding_seen(t->findings, i))
+			continue;
 		w_hop_open(r, "hopwatch_finding", ti, t->findings[i].hop);
 		W_LIT(r->w, ",kind=\"");
 		w_esc(r->w, t->findings[i].kind);

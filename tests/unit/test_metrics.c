@@ -106,7 +106,8 @@ static void test_small_exact(void **state)
 	/* Two of the three labels are refused: not a label name, and "target" itself. */
 	struct metrics_label la[] = {{"site", "ams"}, {"bad-key", "x"}, {"target", "y"}};
 	struct metrics_hop ha[2] = {0}, hb[1] = {0};
-	struct metrics_finding fa[] = {{1, "loss", "warning"}, {0, "unreachable", "crit\"ical"}};
+	struct metrics_finding fa[] = {
+		{1, "loss", "warning"}, {0, "unreachable", "crit\"ical"}, {1, "loss", "warning"}};
 	struct metrics_target t[2];
 	struct metrics_health h = {10, 9, 1, 2, 3, 1, 0.25, 100, 4, 1700000000};
 	char *got, *want;
@@ -136,8 +137,9 @@ static void test_small_exact(void **state)
 	hb[0].window_rtt_avg_s = NAN;
 	/* Over the cap of 1: left out and counted in hop_info_dropped. */
 	assert_int_equal(addr_parse("2001:db8::7", &hb[0].addr), 0);
-	t[0] = (struct metrics_target){"a\"b\\c\nd", la, 3, ha, 2, 42, 1, 1, 3, fa, 2};
+	t[0] = (struct metrics_target){"a\"b\\c\nd", la, 3, ha, 2, 42, 1, 1, 3, fa, 3};
 	t[1] = (struct metrics_target){"b", NULL, 0, hb, 1, 7, 0, 0, 0, NULL, 0};
+	/* The third finding repeats the first: one series only. */
 	got = render(t, 2, &h, 1);
 	want = read_golden("metrics_small.prom");
 	assert_string_equal(got, want);
