@@ -4,6 +4,8 @@
  */
 #include "common/clock.h"
 
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int64_t clock_now_ns(void)
@@ -32,4 +34,24 @@ struct timeval clock_tv_of_us(int64_t us)
 	tv.tv_sec = (time_t)(us / CLOCK_US_PER_S);
 	tv.tv_usec = (suseconds_t)(us % CLOCK_US_PER_S);
 	return tv;
+}
+
+size_t clock_format_utc(char *buf, size_t len, const struct timespec *ts)
+{
+	struct timespec now;
+	struct tm tm;
+	size_t n;
+	int k;
+
+	if (!len)
+		return 0;
+	if (!ts) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		ts = &now;
+	}
+	if (!gmtime_r(&ts->tv_sec, &tm))
+		memset(&tm, 0, sizeof(tm));
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	k = snprintf(buf + n, len - n, ".%03dZ", (int)(ts->tv_nsec / 1000000) % 1000);
+	return k < 0 ? n : n + (size_t)k >= len ? len - 1 : n + (size_t)k;
 }

@@ -19,6 +19,9 @@ struct evbuffer;
 /* RTT histogram bucket upper bounds, seconds (the +Inf bucket is implied). */
 #define METRICS_BUCKETS 12
 extern const double metrics_bucket_le[METRICS_BUCKETS];
+/* The bucket[] index of an RTT: the first i with rtt_s <= le[i], else METRICS_BUCKETS
+ * (also for NaN). */
+size_t metrics_bucket_of(double rtt_s);
 /* Extra labels of a target (from its configuration), on its target_info series only. */
 #define METRICS_LABELS_MAX 8
 /* Default cap of hop_info series (addresses) in one exposition. */
@@ -53,32 +56,35 @@ struct metrics_target {
 	size_t nlabels;
 	const struct metrics_hop *hops;
 	size_t nhops;
-	double path_id;		/* a hash of the current path, exact in a double (< 2^53) */
-	uint64_t path_changes;	/* counter */
-	int reachable;		/* the destination answered in the last window */
-	uint64_t windows;	/* counter: windows finished */
+	double path_id;	       /* a hash of the current path, exact in a double (< 2^53) */
+	uint64_t path_changes; /* counter */
+	int reachable;	       /* the destination answered in the last window */
+	uint64_t windows;      /* counter: windows finished */
 	const struct metrics_finding *findings; /* of the last window's diagnosis */
 	size_t nfindings;
 };
 
 struct metrics_health {
-	uint64_t probes_sent;	       /* counter */
-	uint64_t probes_answered;      /* counter: any answer, including no-reply */
-	uint64_t send_errors;	       /* counter */
-	uint64_t probes_exhausted;     /* counter: quota refusals (probes-exhausted) */
-	uint64_t engine_reconnects;    /* counter */
-	int engine_up;		       /* gauge 0/1 */
-	double scheduling_lag_s;       /* gauge: how far the probe schedule runs behind */
-	double budget_pps;	       /* gauge: the configured probes-per-second budget */
-	uint64_t config_reloads;       /* counter */
-	double start_time_s;	       /* gauge: process start, seconds since the Unix epoch */
+	uint64_t probes_sent;	    /* counter */
+	uint64_t probes_answered;   /* counter: any answer, including no-reply */
+	uint64_t send_errors;	    /* counter */
+	uint64_t probes_exhausted;  /* counter: quota refusals (probes-exhausted) */
+	uint64_t engine_reconnects; /* counter */
+	int engine_up;		    /* gauge 0/1 */
+	double scheduling_lag_s;    /* gauge: how far the probe schedule runs behind */
+	double budget_pps;	    /* gauge: the configured probes-per-second budget */
+	uint64_t config_reloads;    /* counter */
+	double start_time_s;	    /* gauge: process start, seconds since the Unix epoch */
 };
 
 /*
  * Write the whole exposition: every family with HELP and TYPE, targets in the order given.
  * Label values are escaped (backslash, double quote, newline). hop_info series stop after
- * info_max (0 = METRICS_INFO_MAX); a metrics_info_dropped gauge says how many were left out.
- * Returns 0 or -ENOMEM.
+ * info_max (0 = METRICS_INFO_MAX); a hopwatch_hop_info_dropped gauge says how many were
+ * left out. A config label whose key is not a label name, is reserved ("__..."), is
+ * "target" or repeats an earlier key is left out. Without health (NULL) the monitor
+ * families have HELP and TYPE but no series. Appended to out only whole: on failure out
+ * is as it was. Returns 0 or -ENOMEM.
  */
 int metrics_render(struct evbuffer *out, const struct metrics_target *targets, size_t n,
 		   const struct metrics_health *health, size_t info_max);

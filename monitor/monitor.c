@@ -34,7 +34,7 @@ struct monitor {
 	struct event_base *base;
 	struct monitor_config cfg;
 	struct monitor_opts opts;
-	char engine_spec[MONITOR_ERR_MAX];
+	char engine_spec[MONITOR_CONFIG_ENGINE_MAX + 1];
 	struct engine_conn *conn, *dead; /* dead: lost, freed by the next attempt */
 	struct dns *dns;
 	struct pacer *pacer;
@@ -84,24 +84,19 @@ static void on_ended(void *ctx, struct watch *w, int err, const char *msg)
 }
 
 /* A monitor-wide event line (no target). */
-static struct json_object *event_new(const char *type)
+static struct json_object *status_event(const char *type)
 {
 	struct json_object *o = json_object_new_object();
-	struct timespec now;
-	struct tm tm;
-	char when[64], base[40];
+	char when[CLOCK_UTC_MAX];
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (!gmtime_r(&now.tv_sec, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm))
-		snprintf(base, sizeof(base), "1970-01-01T00:00:00");
-	snprintf(when, sizeof(when), "%s.%03ldZ", base, now.tv_nsec / 1000000);
+	clock_format_utc(when, sizeof(when), NULL);
 	json_object_object_add(o, "type", json_object_new_string(type));
 	json_object_object_add(o, "time", json_object_new_string(when));
 	return o;
 }
 
-static int make_watch(struct monitor *m, const struct monitor_target_config *tc, size_t i,
-		      size_t n, struct watch **out)
+static int make_watch(struct monitor *m, const struct monitor_target_config *tc, size_t i, size_t n,
+		      struct watch **out)
 {
 	const struct watch_hooks hooks = {.line = on_line, .ended = on_ended, .ctx = m};
 	struct watch_env env = {
@@ -109,7 +104,8 @@ static int make_watch(struct monitor *m, const struct monitor_target_config *tc,
 		.dns = m->dns,
 		.pacer = m->pacer,
 		/* Spread the first rounds of all targets over one interval. */
-		.start_delay_us = n ? (int64_t)((double)tc->interval_us * (double)i / (double)n) : 0,
+		.start_delay_us =
+			n ? (int64_t)((double)tc->interval_us * (double)i / (double)n) : 0,
 	};
 	int rc = watch_new(out, &env, tc, &hooks);
 
@@ -136,18 +132,17 @@ static void went_up(struct monitor *m)
 	m->connecting = 0;
 	m->backoff_us = MONITOR_RECONNECT_MIN_US;
 	if (m->ever_up) {
-		struct json_object *o = event_new("engine_back");
+		struct json_object *o = status_event("engine_back");
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
 		m->reconnects++;
-		json_object_object_add(
-			o, "gap_s",
-			json_object_new_double(
-				round(((double)(now.tv_sec - m->lost_at.tv_sec) +
-				       (double)(now.tv_nsec - m->lost_at.tv_nsec) / 1e9) *
-				      1000.0) /
-				1000.0));
+		char gap[32];
+		double s = (double)(now.tv_sec - m->lost_at.tv_sec) +
+			   (double)(now.tv_nsec - m->lost_at.tv_nsec) / 1e9;
+
+		snprintf(gap, sizeof(gap), "%.3f", s);
+		json_object_object_add(o, "gap_s", json_object_new_double_s(s, gap));
 		write_line(m, o);
 		json_object_put(o);
 	}
@@ -224,7 +219,7 @@ static void on_lost(void *ctx, const char *err)
 	/* What each target measured until now is written, marked interrupted; the gap stays empty. */
 	for (i = 0; i < m->nwatches; i++)
 		watch_detach(m->watches[i]);
-	o = event_new("engine_lost");
+	o = status_event("engine_lost");
 	json_object_object_add(o, "error", json_object_new_string(err));
 	write_line(m, o);
 	json_object_put(o);
@@ -325,6 +320,9 @@ struct monitor *monitor_free(struct monitor *m)
 
 	if (!m)
 		return NULL;
+	/* What the open windows hold is written before it goes (interrupted). */
+	for (i = 0; i < m->nwatches; i++)
+		watch_detach(m->watches[i]);
 	for (i = 0; i < m->nwatches; i++)
 		m->watches[i] = watch_free(m->watches[i]);
 	free(m->watches);
@@ -410,7 +408,8 @@ int monitor_reload(struct monitor *m, const struct monitor_config *cfg)
 	if (rc)
 		return rc;
 	nw = calloc(next.ntargets ? next.ntargets : 1, sizeof(*nw));
-	if (!nw || index_build(&ix, m->watches, m->nwatches) || pacer_set_rate(m->pacer, next.budget_pps)) {
+	if (!nw || index_build(&ix, m->watches, m->nwatches) ||
+	    pacer_set_rate(m->pacer, next.budget_pps)) {
 		free(nw);
 		free(ix.slot);
 		monitor_config_deinit(&next);
@@ -526,8 +525,8 @@ void monitor_status(const struct monitor *m, char *buf, size_t len)
 	struct watch_counts t;
 
 	totals(m, &t);
-	errmsg_set(buf, len, "%zu targets, engine %s, %llu probes sent, %llu answered",
-		   m->nwatches, m->up ? "up" : "down", (unsigned long long)t.sent,
+	errmsg_set(buf, len, "%zu targets, engine %s, %llu probes sent, %llu answered", m->nwatches,
+		   m->up ? "up" : "down", (unsigned long long)t.sent,
 		   (unsigned long long)t.answered);
 }
 

@@ -29,15 +29,23 @@
 /* -G of a monitor trace: what is still out when a trace is dropped is not waited for. */
 #define WATCH_GRACE_US (5 * CLOCK_US_PER_S)
 /* Longest timestamp text. */
-#define WATCH_TIME_MAX 40
+#define WATCH_TIME_MAX CLOCK_UTC_MAX
 
 struct watch_hop {
 	struct metrics_hop m;
-	int active;	     /* its series show */
-	int absent;	     /* windows in a row without a probe to it */
-	uint64_t sent_mark;  /* m.sent when the last window ended */
-	int round;	     /* round of the latest answer, -1 = none */
-	struct addr answer;  /* who gave it */
+	int active;	    /* its series show */
+	int absent;	    /* windows in a row without a probe to it */
+	uint64_t sent_mark; /* m.sent when the last window ended */
+	int round;	    /* round of the latest answer, -1 = none */
+	struct addr answer; /* who gave it */
+};
+
+/* One window: the rounds [index * window_rounds, (index + 1) * window_rounds). */
+struct window {
+	int index;
+	int rounds_done;
+	struct stats_table *t;
+	struct timespec start; /* when its first probe went */
 };
 
 struct watch {
@@ -54,8 +62,11 @@ struct watch {
 	int64_t resolve_every_us;
 	struct trace *trace;
 	int window_rounds; /* rounds per window */
-	int rounds;	   /* rounds in the current window */
-	struct timespec window_start;
+	/* Windows still open, oldest first: probes of rounds in them are not all in. */
+	struct window *wins;
+	size_t nwins, capwins;
+	int round_base;		/* rounds count from 0 with each trace: where this one's 0 falls */
+	int next_window;	/* index of the first window not written yet */
 	struct watch_hop *hops; /* index ttl - 1 */
 	int nhops;
 	struct metrics_hop *view; /* the active hops, for metrics */
@@ -72,25 +83,13 @@ struct watch {
 
 static void start_trace(struct watch *w);
 
-static void iso_time(const struct timespec *ts, char *buf, size_t len)
-{
-	struct tm tm;
-	char base[WATCH_TIME_MAX];
-
-	if (!gmtime_r(&ts->tv_sec, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm))
-		snprintf(base, sizeof(base), "1970-01-01T00:00:00");
-	snprintf(buf, len, "%s.%03ldZ", base, ts->tv_nsec / 1000000);
-}
-
 /* A line's common head: its type, when, which target. */
 static struct json_object *line_new(const struct watch *w, const char *type)
 {
 	struct json_object *o = json_object_new_object();
-	struct timespec now;
 	char when[WATCH_TIME_MAX];
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	iso_time(&now, when, sizeof(when));
+	clock_format_utc(when, sizeof(when), NULL);
 	json_object_object_add(o, "type", json_object_new_string(type));
 	json_object_object_add(o, "time", json_object_new_string(when));
 	json_object_object_add(o, "target", json_object_new_string(w->cfg.name));
@@ -280,9 +279,13 @@ static void path_round(struct watch *w, int round)
 
 /* ---- windows ---- */
 
+/* Milliseconds to the microsecond, written as such (not as the nearest binary double). */
 static struct json_object *ms(double v)
 {
-	return json_object_new_double(round(v * 1000.0) / 1000.0);
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.3f", v);
+	return json_object_new_double_s(v, buf);
 }
 
 static struct json_object *hop_json(const struct stats_hop *h)
@@ -358,33 +361,50 @@ static void window_findings(struct watch *w, const struct diagnose_result *d)
 	}
 }
 
-/* Write the window as it stands (interrupted: cut short by a lost engine), start the next. */
-static void end_window(struct watch *w, int interrupted)
+static void add_labels(const struct watch *w, struct json_object *o)
 {
-	struct stats_table *t = trace_table(w->trace);
-	const struct diagnose_result *d;
+	struct json_object *l;
+	size_t i;
+
+	if (!w->nlabels)
+		return;
+	l = json_object_new_object();
+	for (i = 0; i < w->nlabels; i++)
+		json_object_object_add(l, w->labels[i].key,
+				       json_object_new_string(w->labels[i].value));
+	json_object_object_add(o, "labels", l);
+}
+
+/*
+ * A window's line: every probe of its rounds (interrupted: the ones that were in when the
+ * engine went). Its diagnosis is of this window alone.
+ */
+static void write_window(struct watch *w, const struct window *win, int interrupted)
+{
+	struct diagnose_result *d = malloc(sizeof(*d));
 	struct json_object *o, *hops;
 	char when[WATCH_TIME_MAX], addr[ADDR_STR_MAX];
-	int ttl, last = stats_last_hop(t);
+	int ttl, last = stats_last_hop(win->t), reached = win->t->dest_ttl > 0;
 
-	if (!w->rounds && !interrupted)
-		return;
-	d = trace_diagnosis(w->trace);
+	if (d && diagnose_run(win->t, &w->dst, reached, d)) {
+		free(d);
+		d = NULL;
+	}
 	o = line_new(w, "window");
-	iso_time(&w->window_start, when, sizeof(when));
+	clock_format_utc(when, sizeof(when), &win->start);
 	json_object_object_add(o, "start", json_object_new_string(when));
 	json_object_object_add(o, "host", json_object_new_string(w->cfg.host));
 	json_object_object_add(o, "address",
 			       json_object_new_string(addr_str(&w->dst, addr, sizeof(addr))));
 	json_object_object_add(o, "protocol",
 			       json_object_new_string(proto_protocol_name(w->cfg.protocol)));
-	json_object_object_add(o, "rounds", json_object_new_int(w->rounds));
+	json_object_object_add(o, "rounds", json_object_new_int(win->rounds_done));
 	json_object_object_add(o, "interrupted", json_object_new_boolean(interrupted));
-	json_object_object_add(o, "reachable", json_object_new_boolean(t->dest_ttl > 0));
+	json_object_object_add(o, "reachable", json_object_new_boolean(reached));
 	json_object_object_add(o, "path_id", json_object_new_int64((int64_t)w->path_id));
 	hops = json_object_new_array();
 	for (ttl = 1; ttl <= last; ttl++) {
-		const struct stats_hop *h = stats_table_hop(t, ttl);
+		const struct stats_hop *h = stats_table_hop(win->t, ttl);
 
 		if (h)
 			json_object_array_add(hops, hop_json(h));
@@ -394,23 +414,71 @@ static void end_window(struct watch *w, int interrupted)
 		json_object_object_add(o, "diagnosis", diagnose_json(d));
 		json_object_object_add(o, "conclusion", diagnose_json_conclusion(d));
 	}
-	if (w->nlabels) {
-		struct json_object *l = json_object_new_object();
-		size_t i;
-
-		for (i = 0; i < w->nlabels; i++)
-			json_object_object_add(l, w->labels[i].key,
-					       json_object_new_string(w->labels[i].value));
-		json_object_object_add(o, "labels", l);
-	}
+	add_labels(w, o);
 	emit(w, o);
-	window_gauges(w, t);
+	window_gauges(w, win->t);
 	window_findings(w, d);
-	w->reachable = t->dest_ttl > 0;
+	w->reachable = reached;
 	w->windows++;
-	w->rounds = 0;
-	clock_gettime(CLOCK_REALTIME, &w->window_start);
-	stats_table_reset(t);
+	free(d);
+}
+
+/* The open window a round belongs to, made when its first probe goes. */
+static struct window *window_of(struct watch *w, int round, int make)
+{
+	int index = (w->round_base + round) / w->window_rounds;
+	struct window *win;
+	size_t i;
+
+	for (i = 0; i < w->nwins; i++)
+		if (w->wins[i].index == index)
+			return &w->wins[i];
+	if (!make || (w->nwins && index < w->wins[w->nwins - 1].index))
+		return NULL; /* a window already written */
+	if (w->nwins == w->capwins) {
+		size_t cap = w->capwins ? w->capwins * 2 : 2;
+		struct window *grown = realloc(w->wins, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		w->wins = grown;
+		w->capwins = cap;
+	}
+	win = &w->wins[w->nwins];
+	memset(win, 0, sizeof(*win));
+	win->index = index;
+	if (stats_table_new(&win->t))
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &win->start);
+	w->nwins++;
+	return win;
+}
+
+/* Write and drop the oldest open window. */
+static void pop_window(struct watch *w, int interrupted)
+{
+	struct window *win = &w->wins[0];
+
+	write_window(w, win, interrupted);
+	w->next_window = win->index + 1;
+	win->t = stats_table_free(win->t);
+	w->nwins--;
+	memmove(w->wins, w->wins + 1, w->nwins * sizeof(*w->wins));
+}
+
+/* The engine went or the trace stops: what each open window has is written. */
+static void flush_windows(struct watch *w)
+{
+	while (w->nwins) {
+		if (stats_last_hop(w->wins[0].t) > 0)
+			pop_window(w, 1);
+		else {
+			w->next_window = w->wins[0].index + 1;
+			w->wins[0].t = stats_table_free(w->wins[0].t);
+			w->nwins--;
+			memmove(w->wins, w->wins + 1, w->nwins * sizeof(*w->wins));
+		}
+	}
 }
 
 /* ---- the trace's hooks ---- */
@@ -420,10 +488,13 @@ static void on_sent(void *ctx, struct trace *t, int ttl, int round, uint32_t seq
 	struct watch *w = ctx;
 	struct watch_hop *h = hop_at(w, ttl);
 
+	struct window *win = window_of(w, round, 1);
+
 	(void)t;
-	(void)round;
 	(void)seq;
 	w->counts.sent++;
+	if (win && stats_sent(win->t, ttl))
+		log_debug("%s: no room for window statistics", w->cfg.name);
 	if (!h)
 		return;
 	h->m.sent++;
@@ -434,10 +505,12 @@ static void on_exhausted(void *ctx, struct trace *t, int ttl, int round)
 {
 	struct watch *w = ctx;
 	struct watch_hop *h = hop_at(w, ttl);
+	struct window *win = window_of(w, round, 0);
 
 	(void)t;
-	(void)round;
 	/* It never left: not a probe sent, so not a loss either. */
+	if (win)
+		stats_unsent(win->t, ttl);
 	w->counts.sent--;
 	w->counts.exhausted++;
 	if (h && h->m.sent)
@@ -449,12 +522,14 @@ static void on_answer(void *ctx, struct trace *t, int ttl, int round, uint32_t s
 {
 	struct watch *w = ctx;
 	struct watch_hop *h = hop_at(w, ttl);
+	struct window *win = window_of(w, round, 0);
 	double s;
-	int b;
 
 	(void)t;
 	(void)seq;
 	w->counts.answered++;
+	if (win)
+		stats_answer(win->t, ttl, outcome, from, rtt_us < 0 ? 0 : rtt_us, NULL, 0);
 	if (!h || outcome == STATS_LOST || !from)
 		return;
 	h->m.received++;
@@ -462,9 +537,7 @@ static void on_answer(void *ctx, struct trace *t, int ttl, int round, uint32_t s
 	h->round = round;
 	h->answer = *from;
 	s = (double)(rtt_us < 0 ? 0 : rtt_us) / 1e6;
-	for (b = 0; b < METRICS_BUCKETS && s > metrics_bucket_le[b]; b++)
-		;
-	h->m.bucket[b]++;
+	h->m.bucket[metrics_bucket_of(s)]++;
 	h->m.rtt_sum_s += s;
 }
 
@@ -472,10 +545,17 @@ static void on_round(void *ctx, struct trace *t, int round)
 {
 	struct watch *w = ctx;
 
+	struct window *win = window_of(w, round, 0);
+
 	(void)t;
 	path_round(w, round);
-	if (++w->rounds >= w->window_rounds)
-		end_window(w, 0);
+	if (!win)
+		return;
+	win->rounds_done++;
+	/* Rounds end in order: the window's last one done means all of its probes are in. */
+	if ((w->round_base + round + 1) % w->window_rounds == 0)
+		while (w->nwins && w->wins[0].index <= win->index)
+			pop_window(w, 0);
 }
 
 static void restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -498,8 +578,7 @@ static void on_finished(void *ctx, struct trace *t, int err, const char *msg)
 	struct timeval tv = clock_tv_of_us(WATCH_RESTART_US);
 
 	(void)t;
-	if (w->rounds)
-		end_window(w, 1);
+	flush_windows(w);
 	drop_trace(w);
 	if (w->hooks.ended)
 		w->hooks.ended(w->hooks.ctx, w, err, msg);
@@ -553,8 +632,7 @@ static void start_trace(struct watch *w)
 		evtimer_add(w->restart_ev, &tv);
 		return;
 	}
-	w->rounds = 0;
-	clock_gettime(CLOCK_REALTIME, &w->window_start);
+	w->round_base = w->next_window * w->window_rounds;
 }
 
 /* ---- names ---- */
@@ -574,8 +652,7 @@ static void on_resolved(void *ctx, int rc, const struct addr *a)
 
 	w->res = dns_resolve_free(w->res);
 	if (rc) {
-		log_warnx("%s: cannot resolve '%s'; trying again later", w->cfg.name,
-			  w->cfg.host);
+		log_warnx("%s: cannot resolve '%s'; trying again later", w->cfg.name, w->cfg.host);
 		schedule_resolve(w, w->resolve_every_us < WATCH_RESOLVE_RETRY_US
 					    ? w->resolve_every_us
 					    : WATCH_RESOLVE_RETRY_US);
@@ -588,14 +665,14 @@ static void on_resolved(void *ctx, int rc, const struct addr *a)
 		struct json_object *o = line_new(w, "address_change");
 
 		json_object_object_add(o, "host", json_object_new_string(w->cfg.host));
-		json_object_object_add(
-			o, "old", json_object_new_string(addr_str(&w->dst, old, sizeof(old))));
+		json_object_object_add(o, "old",
+				       json_object_new_string(addr_str(&w->dst, old, sizeof(old))));
 		json_object_object_add(o, "new",
 				       json_object_new_string(addr_str(a, new, sizeof(new))));
 		emit(w, o);
 		/* A new destination is a new path: this window ends, the trace starts over. */
 		if (w->trace) {
-			end_window(w, 1);
+			flush_windows(w);
 			drop_trace(w);
 		}
 		w->npath = 0;
@@ -621,8 +698,7 @@ void watch_resolve(struct watch *w, int64_t resolve_every_us)
 	}
 	rc = dns_resolve(w->env.dns, w->cfg.host, w->cfg.family, on_resolved, w, &w->res);
 	if (rc) {
-		log_warnx("%s: cannot look up '%s': %s", w->cfg.name, w->cfg.host,
-			  strerror(-rc));
+		log_warnx("%s: cannot look up '%s': %s", w->cfg.name, w->cfg.host, strerror(-rc));
 		schedule_resolve(w, WATCH_RESOLVE_RETRY_US);
 	}
 }
@@ -681,6 +757,11 @@ struct watch *watch_free(struct watch *w)
 		return NULL;
 	w->trace = trace_free(w->trace);
 	w->res = dns_resolve_free(w->res);
+	while (w->nwins) {
+		w->nwins--;
+		w->wins[w->nwins].t = stats_table_free(w->wins[w->nwins].t);
+	}
+	free(w->wins);
 	if (w->restart_ev)
 		event_free(w->restart_ev);
 	if (w->resolve_ev)
@@ -704,8 +785,7 @@ int watch_start(struct watch *w, struct engine_conn *conn)
 
 void watch_detach(struct watch *w)
 {
-	if (w->trace && w->rounds)
-		end_window(w, 1);
+	flush_windows(w);
 	drop_trace(w);
 	evtimer_del(w->restart_ev);
 	w->conn = NULL;
@@ -745,7 +825,11 @@ void watch_counts(const struct watch *w, struct watch_counts *out)
 
 size_t watch_bytes(const struct watch *w)
 {
-	return sizeof(*w) +
+	size_t n = sizeof(*w) + w->capwins * sizeof(*w->wins), i;
+
+	for (i = 0; i < w->nwins; i++)
+		n += stats_table_bytes(w->wins[i].t);
+	return n +
 	       (size_t)w->nhops * (sizeof(*w->hops) + sizeof(*w->view) + 2 * sizeof(struct addr)) +
 	       (w->trace ? trace_bytes(w->trace) : 0);
 }

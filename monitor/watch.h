@@ -31,8 +31,8 @@ struct watch;
 
 struct watch_env {
 	struct event_base *base;
-	struct dns *dns;       /* forward lookups */
-	struct pacer *pacer;   /* the shared budget */
+	struct dns *dns;	/* forward lookups */
+	struct pacer *pacer;	/* the shared budget */
 	int64_t start_delay_us; /* its phase: targets started together are spread out */
 };
 

@@ -22,6 +22,8 @@
 #define PROTO_DEVICE_MAX 15
 /* Most MPLS label stack entries reported in one reply. */
 #define PROTO_MPLS_MAX 8
+/* Largest flow-id (extension "flow-id"): one of 65,536 Paris-style flows. */
+#define PROTO_FLOW_ID_MAX 65535
 /* Largest probe size in bytes, headers included (the engine's PACKET_SIZE_MAX). */
 #define PROTO_SIZE_MAX 65000
 /* MPLS label stack entry fields: 20-bit label, 3-bit traffic class, 1-bit bottom. */

@@ -22,6 +22,7 @@ PACKAGES=(
 	libcap2-bin # setcap, for the test that grants the engine file capabilities
 	groff-base man-db # the man page lint test (doc/test_man.sh)
 	time              # GNU time -v: peak RSS in tests/integration/test_multi_target.sh
+	prometheus        # promtool: tests/unit/test_promtool.sh lints the metrics exposition
 )
 
 export DEBIAN_FRONTEND=noninteractive
