@@ -47,6 +47,8 @@ struct trace_hooks {
 	void (*sent)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq);
 	void (*answer)(void *ctx, struct trace *t, int ttl, int round, uint32_t seq,
 		       enum stats_outcome outcome, const struct addr *from, int64_t rtt_us);
+	/* The engine had no room for a probe (probes-exhausted): it never left. May be NULL. */
+	void (*exhausted)(void *ctx, struct trace *t, int ttl, int round);
 	void *ctx;
 };
 
