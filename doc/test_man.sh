@@ -2,7 +2,7 @@
 # test_man.sh SRCROOT: the man pages format without a single warning (groff -ww and
 # man --warnings, which also runs the pages through the preprocessors man would), and
 # hopwatch.1 documents every long and short option of client/options.c and every
-# environment variable. A planted broken page must fail the same check, so a checker
+# environment variable, and hopwatch-monitor.8 every option of monitor/main.c. A planted broken page must fail the same check, so a checker
 # that stopped seeing warnings fails too.
 set -u
 root=${1:?usage: test_man.sh SRCROOT}
@@ -29,7 +29,7 @@ command -v man >/dev/null || {
 	exit 1
 }
 
-for page in "$root/doc/hopwatch.1" "$root/doc/hopwatchd.8"; do
+for page in "$root/doc/hopwatch.1" "$root/doc/hopwatchd.8" "$root/doc/hopwatch-monitor.8"; do
 	w=$(warnings "$page")
 	[[ -z $w ]] || fail "$(basename "$page"): $w"
 done
@@ -56,6 +56,21 @@ for ((i = 0; i < ${#shorts}; i++)); do
 done
 for v in HOPWATCH_OPTIONS HOPWATCH_ENGINE HOPWATCH_RESOLV_CONF; do
 	grep -q "^\.B $v$" "$page" || fail "hopwatch.1 does not document $v"
+done
+
+# Every option of hopwatch-monitor (its long_opts table and short_opts) is in its page.
+page=$root/doc/hopwatch-monitor.8
+main=$root/monitor/main.c
+longs=$(sed -n '/long_opts\[\] = {/,/^};/s/^[[:space:]]*{"\([a-z0-9-]*\)",.*/\1/p' "$main")
+[[ -n $longs ]] || fail "no long options found in monitor/main.c"
+for o in $longs; do
+	grep -qF -- "\\-\\-${o//-/\\-}" "$page" || fail "hopwatch-monitor.8 does not document --$o"
+done
+shorts=$(sed -n 's/^static const char short_opts\[\] = "\(.*\)";/\1/p' "$main" | tr -d ':')
+[[ -n $shorts ]] || fail "no short options found in monitor/main.c"
+for ((i = 0; i < ${#shorts}; i++)); do
+	grep -qE -- "^\.(B|BI|BR) .*\\\\-${shorts:i:1}([^a-zA-Z0-9]|$)" "$page" ||
+		fail "hopwatch-monitor.8 does not document -${shorts:i:1}"
 done
 
 if ((fails)); then

@@ -21,7 +21,7 @@
  */
 #define PROTO_MTR_INT_MIN INT64_C(-2147483648)
 #define PROTO_MTR_INT_MAX INT64_C(2147483647)
-#define PROTO_TIMEOUT_MAX 3600 /* seconds */
+#define PROTO_TIMEOUT_MAX 3600	    /* seconds */
 #define PROTO_RTT_MAX	  INT32_MAX /* microseconds */
 #define PROTO_ERRNO_MAX	  4095	    /* the kernel's MAX_ERRNO */
 

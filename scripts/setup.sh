@@ -22,7 +22,9 @@ PACKAGES=(
 	libcap2-bin # setcap, for the test that grants the engine file capabilities
 	groff-base man-db # the man page lint test (doc/test_man.sh)
 	time              # GNU time -v: peak RSS in tests/integration/test_multi_target.sh
-	prometheus        # promtool: tests/unit/test_promtool.sh lints the metrics exposition
+	libsystemd-dev    # sd_notify for hopwatch-monitor (READY, STATUS, WATCHDOG)
+	prometheus        # promtool and the server, used by the monitor's tests
+	prometheus-smokeping-prober # the monitor's scale benchmark compares against it
 )
 
 export DEBIAN_FRONTEND=noninteractive
