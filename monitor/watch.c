@@ -3,7 +3,9 @@
  * the current window only (it is cleared at each window's end, after the window's line is
  * written), while the counters of the metrics live here and run on across windows,
  * reconnections and re-resolutions. The path is read round by round from the answers and
- * a change counts only once it has held for WATCH_PATH_DEBOUNCE rounds.
+ * a change counts only once it has held for WATCH_PATH_DEBOUNCE rounds. A round's path is
+ * read when the destination answers it, while each nearer hop's latest answer is still
+ * that round's.
  */
 #include "monitor/watch.h"
 
@@ -72,6 +74,7 @@ struct watch {
 	struct metrics_hop *view; /* the active hops, for metrics */
 	struct addr *path, *cand; /* nhops each; family 0 = not known */
 	int npath, ncand, cand_seen;
+	int path_round_seen; /* the latest round the path was read from, -1 = none */
 	double path_id;
 	uint64_t path_changes, windows;
 	int reachable;
@@ -250,7 +253,12 @@ static void path_round(struct watch *w, int round)
 	}
 	d = path_diff(w->path, w->npath, now, reached ? len : (len < w->npath ? len : w->npath));
 	if (d < 0) {
-		/* The same path: hops that did not answer before are known now. */
+		/*
+		 * Nothing here contradicts the path. Unless it fits the new candidate as well
+		 * (the hops that tell them apart did not answer), the candidate was a fluke.
+		 */
+		if (w->cand_seen && path_diff(w->cand, w->ncand, now, len) < 0)
+			return;
 		for (i = 0; i < len && i < w->npath; i++)
 			if (!w->path[i].family && now[i].family)
 				w->path[i] = now[i];
@@ -539,6 +547,14 @@ static void on_answer(void *ctx, struct trace *t, int ttl, int round, uint32_t s
 	s = (double)(rtt_us < 0 ? 0 : rtt_us) / 1e6;
 	h->m.bucket[metrics_bucket_of(s)]++;
 	h->m.rtt_sum_s += s;
+	/*
+	 * The destination's answer closes what the round can say about the path: the hops
+	 * before it have answered by now (they are nearer), or will never.
+	 */
+	if (outcome == STATS_REPLY && round > w->path_round_seen) {
+		w->path_round_seen = round;
+		path_round(w, round);
+	}
 }
 
 static void on_round(void *ctx, struct trace *t, int round)
@@ -548,14 +564,16 @@ static void on_round(void *ctx, struct trace *t, int round)
 	struct window *win = window_of(w, round, 0);
 
 	(void)t;
-	path_round(w, round);
 	if (!win)
 		return;
 	win->rounds_done++;
 	/* Rounds end in order: the window's last one done means all of its probes are in. */
-	if ((w->round_base + round + 1) % w->window_rounds == 0)
-		while (w->nwins && w->wins[0].index <= win->index)
+	if ((w->round_base + round + 1) % w->window_rounds == 0) {
+		int done = win->index; /* win moves as windows are popped */
+
+		while (w->nwins && w->wins[0].index <= done)
 			pop_window(w, 0);
+	}
 }
 
 static void restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -633,6 +651,7 @@ static void start_trace(struct watch *w)
 		return;
 	}
 	w->round_base = w->next_window * w->window_rounds;
+	w->path_round_seen = -1;
 }
 
 /* ---- names ---- */
