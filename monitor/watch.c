@@ -668,7 +668,12 @@ static void on_resolved(void *ctx, int rc, const struct addr *a)
 {
 	struct watch *w = ctx;
 	char old[ADDR_STR_MAX], new[ADDR_STR_MAX];
+	struct addr got;
 
+	/* a lives in the request: copied before the request goes. */
+	if (!rc)
+		got = *a;
+	a = &got;
 	w->res = dns_resolve_free(w->res);
 	if (rc) {
 		log_warnx("%s: cannot resolve '%s'; trying again later", w->cfg.name, w->cfg.host);
@@ -704,13 +709,15 @@ static void on_resolved(void *ctx, int rc, const struct addr *a)
 
 void watch_resolve(struct watch *w, int64_t resolve_every_us)
 {
+	struct addr numeric;
 	int rc;
 
 	w->resolve_every_us = resolve_every_us;
 	if (w->res)
 		return;
 	/* A numeric host never changes: no lookups at all. */
-	if (addr_parse(w->cfg.host, &w->dst) == 0) {
+	if (addr_parse(w->cfg.host, &numeric) == 0) {
+		w->dst = numeric;
 		w->have_dst = 1;
 		w->resolve_every_us = 0;
 		return;

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""fakedns.py: a tiny UDP DNS server for the integration lab, answering PTR queries only.
+"""fakedns.py: a tiny UDP DNS server for the integration lab, answering PTR queries and,
+with --hosts, A/AAAA queries.
 
   fakedns.py --bind ADDR [--port 53] --log FILE --ready FILE \
-      [--name ADDR=NAME]... [--silent ADDR]...
+      [--name ADDR=NAME]... [--silent ADDR]... [--hosts FILE]
 
+--hosts FILE holds "NAME ADDR" lines and is read again for every query, so a test can
+change what a name resolves to while the server runs (a renumbered target).
 Every query is appended to --log as "QNAME QTYPE" (flushed at once, so a test can count
 them). A --name address gets a PTR answer with NAME, whose labels are sent byte for byte
 (Python escapes such as \\x1b in NAME are decoded first, so a test can send hostile bytes);
@@ -17,6 +20,8 @@ import struct
 import sys
 
 TYPE_PTR = 12
+TYPE_A = 1
+TYPE_AAAA = 28
 CLASS_IN = 1
 TTL_S = 60
 RCODE_NXDOMAIN = 3
@@ -57,7 +62,27 @@ def encode_name(name):
     return out + b"\0"
 
 
-def answer(pkt, names, silent, log):
+def forward(hosts_file, qname, qtype):
+    """Whether the hosts file knows qname, and its records of qtype as rdata."""
+    out, known = [], False
+    if not hosts_file:
+        return known, out
+    try:
+        lines = open(hosts_file, encoding="ascii").read().split("\n")
+    except OSError:
+        return known, out
+    for line in lines:
+        words = line.split()
+        if len(words) != 2 or words[0].lower() != qname.lower().rstrip("."):
+            continue
+        known = True
+        ip = ipaddress.ip_address(words[1])
+        if qtype == TYPE_A and ip.version == 4 or qtype == TYPE_AAAA and ip.version == 6:
+            out.append(ip.packed)
+    return known, out
+
+
+def answer(pkt, names, silent, log, hosts_file=None):
     qid, _flags, qdcount = struct.unpack("!HHH", pkt[:6])
     if qdcount != 1:
         return None
@@ -67,6 +92,13 @@ def answer(pkt, names, silent, log):
     qname = b".".join(labels).decode("ascii", "backslashreplace")
     log.write(f"{qname} {qtype}\n")
     log.flush()
+    if qtype in (TYPE_A, TYPE_AAAA):
+        known, recs = forward(hosts_file, qname, qtype)
+        rrs = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, CLASS_IN, 1, len(r)) + r
+                       for r in recs)
+        # A known name without records of this type: no data, not "no such name".
+        flags = FLAGS_ANSWER if known else FLAGS_ANSWER | RCODE_NXDOMAIN
+        return struct.pack("!HHHHHH", qid, flags, 1, len(recs), 0, 0) + question + rrs
     addr = ptr_to_addr(labels) if qtype == TYPE_PTR else None
     if addr in silent:
         return None
@@ -85,6 +117,7 @@ def main():
     ap.add_argument("--ready", required=True)
     ap.add_argument("--name", action="append", default=[])
     ap.add_argument("--silent", action="append", default=[])
+    ap.add_argument("--hosts")
     args = ap.parse_args()
 
     names = {}
@@ -103,7 +136,7 @@ def main():
         while True:
             pkt, peer = sock.recvfrom(MAX_PACKET)
             try:
-                reply = answer(pkt, names, silent, log)
+                reply = answer(pkt, names, silent, log, args.hosts)
             except (ValueError, IndexError, struct.error) as e:
                 print(f"fakedns: bad query: {e}", file=sys.stderr)
                 continue

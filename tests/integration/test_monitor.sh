@@ -14,7 +14,10 @@
 #      removed target's series and adds the new one's;
 #   4. killing the engine: windows cut short are written as interrupted, engine_lost and
 #      engine_back lines mark the gap, the reconnect counter is 1, and the counts still
-#      match the log (nothing made up for the gap).
+#      match the log (nothing made up for the gap);
+#   5. a target given by name is looked up again on schedule (a DNS server of the test's
+#      own, in the namespace): when the name moves, one address_change line, and the
+#      windows after it are of the new address.
 # Exit 77 when not root or the binaries are missing.
 set -u
 src=${HOPWATCH_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -194,6 +197,31 @@ stop_monitor
 netsim_flush
 cp "$NETSIM_LOG" "$out/gap.log"
 python3 "$check" gap "$out" || fail "gap"
+
+# ---- 5. a host name looked up again: the target is renumbered ----
+netsim_restart "$scn_dir/scale.scn"
+echo "web.example.test 203.0.113.10" >"$out/hosts"
+printf 'nameserver 127.0.0.53\noptions timeout:1 attempts:1\n' >"$out/resolv.conf"
+ip netns exec "$NETSIM_NS" python3 "$src/tests/integration/fakedns.py" --bind 127.0.0.53 \
+	--log "$out/dns.log" --ready "$out/dns.ready" --hosts "$out/hosts" 2>"$out/dns.err" &
+dns_pid=$!
+NETSIM_CLEANUP+=("kill -KILL $dns_pid 2>/dev/null")
+for ((i = 0; i < 50; i++)); do
+	[[ -f $out/dns.ready ]] && break
+	sleep 0.1
+done
+cat >"$out/dns.conf" <<'EOF'
+budget 2000
+resolve-every 10
+target web host web.example.test interval 0.2 window 1 max-ttl 6 timeout 1
+EOF
+HOPWATCH_RESOLV_CONF=$out/resolv.conf start_monitor dns "$out/dns.conf"
+sleep 2
+echo "web.example.test 203.0.113.20" >"$out/hosts"
+sleep 11 # the next lookup comes 10 s after the first
+stop_monitor
+kill -TERM "$dns_pid" 2>/dev/null
+python3 "$check" rename "$out" || fail "rename"
 
 netsim_destroy
 if ((fails)); then

@@ -5,6 +5,7 @@
   prometheus DIR              the PromQL answer and the path change
   reload DIR                  /metrics before and after a SIGHUP
   gap DIR                     the lines and counters around a killed engine
+  rename DIR                  a target whose name moves to another address
 """
 import json
 import math
@@ -229,6 +230,26 @@ def gap(d):
         types, rcv[1], sent[1], len(log.rtts[1]), log.sent[1]))
 
 
+def rename(d):
+    ls = lines(d + "/dns.jsonl")
+    ch = [x for x in ls if x["type"] == "address_change"]
+    check(len(ch) == 1, "address changes: %d lines, want 1" % len(ch))
+    if not ch:
+        return
+    check(ch[0]["old"] == "203.0.113.10" and ch[0]["new"] == "203.0.113.20",
+          "address change %s -> %s" % (ch[0]["old"], ch[0]["new"]))
+    at = ls.index(ch[0])
+    before = [x["address"] for x in ls[:at] if x["type"] == "window"]
+    after = [x["address"] for x in ls[at + 1:] if x["type"] == "window"]
+    check(before and set(before) == {"203.0.113.10"}, "windows before: %s" % set(before))
+    check(after and set(after) == {"203.0.113.20"}, "windows after: %s" % set(after))
+    for x in ls[at + 1:]:
+        if x["type"] == "window" and x["hops"]:
+            check(x["hops"][-1]["address"] == "203.0.113.20",
+                  "after the change the last hop is %s" % x["hops"][-1]["address"])
+    print("rename: %d windows of .10, then %d of .20" % (len(before), len(after)))
+
+
 def main():
     mode = sys.argv[1]
     if mode == "accuracy":
@@ -239,6 +260,8 @@ def main():
         reload(sys.argv[2])
     elif mode == "gap":
         gap(sys.argv[2])
+    elif mode == "rename":
+        rename(sys.argv[2])
     else:
         sys.exit("unknown mode " + mode)
     for f in failures:
