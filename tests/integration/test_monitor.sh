@@ -223,6 +223,23 @@ stop_monitor
 kill -TERM "$dns_pid" 2>/dev/null
 python3 "$check" rename "$out" || fail "rename"
 
+# ---- 6. a path that gets shorter: the hop no longer probed loses its series ----
+awk 'BEGIN { skip = 0 } /^hop/ { n++ } n == 3 && /^hop/ { skip = 1; next }
+	skip && /^\t/ { next } { skip = 0; print }' "$scn_dir/scale.scn" >"$out/short.scn"
+netsim_restart "$scn_dir/scale.scn"
+cat >"$out/short.conf" <<'EOF'
+budget 2000
+target t1 host 203.0.113.1 interval 0.1 window 1 max-ttl 8 timeout 1
+EOF
+start_monitor short "$out/short.conf"
+sleep 1.5
+scrape short_before
+netsim_restart "$out/short.scn"
+sleep 5 # windows of 1 s: the old 4th hop is gone after three of them
+scrape short_after
+stop_monitor
+python3 "$check" prune "$out" || fail "prune"
+
 netsim_destroy
 if ((fails)); then
 	echo "$fails check(s) failed"

@@ -6,6 +6,7 @@
   reload DIR                  /metrics before and after a SIGHUP
   gap DIR                     the lines and counters around a killed engine
   rename DIR                  a target whose name moves to another address
+  prune DIR                   a hop no longer probed loses its series
 """
 import json
 import math
@@ -250,6 +251,21 @@ def rename(d):
     print("rename: %d windows of .10, then %d of .20" % (len(before), len(after)))
 
 
+def prune(d):
+    b = prom(d + "/short_before.prom")
+    a = prom(d + "/short_after.prom")
+    check(hop_value(b, "hopwatch_hop_probes_sent_total", "t1", 4) is not None,
+          "before: hop 4 has no series")
+    for name in ("hopwatch_hop_probes_sent_total", "hopwatch_hop_probes_received_total",
+                 "hopwatch_hop_window_loss_ratio", "hopwatch_hop_info"):
+        left = [k for k in a if k[0] == name and ("hop", "4") in k[1]]
+        check(not left, "after: %s still has hop 4: %s" % (name, left))
+    check(hop_value(a, "hopwatch_hop_probes_sent_total", "t1", 3) is not None,
+          "after: hop 3 (now the destination) has no series")
+    print("prune: hop 4 series before %d, after %d" % (
+        sum(1 for k in b if ("hop", "4") in k[1]), sum(1 for k in a if ("hop", "4") in k[1])))
+
+
 def main():
     mode = sys.argv[1]
     if mode == "accuracy":
@@ -262,6 +278,8 @@ def main():
         gap(sys.argv[2])
     elif mode == "rename":
         rename(sys.argv[2])
+    elif mode == "prune":
+        prune(sys.argv[2])
     else:
         sys.exit("unknown mode " + mode)
     for f in failures:
