@@ -494,6 +494,7 @@ int monitor_render_metrics(void *arg, struct evbuffer *out)
 	struct metrics_health h = {0};
 	struct watch_counts t;
 	size_t i;
+	int rc;
 
 	if (!m->view) {
 		m->view = calloc(m->nwatches ? m->nwatches : 1, sizeof(*m->view));
@@ -513,11 +514,11 @@ int monitor_render_metrics(void *arg, struct evbuffer *out)
 	h.budget_pps = pacer_rate(m->pacer);
 	h.config_reloads = m->reloads;
 	h.start_time_s = m->start_time_s;
-	i = metrics_render(out, m->view, m->nwatches, &h, 0);
+	rc = metrics_render(out, m->view, m->nwatches, &h, 0);
 	/* The view points into the watches: not kept past the call (a reload changes them). */
 	free(m->view);
 	m->view = NULL;
-	return (int)i;
+	return rc;
 }
 
 void monitor_status(const struct monitor *m, char *buf, size_t len)
