@@ -46,6 +46,7 @@ struct sched {
 	int round_due;	  /* the next round's time came while this one was still being sent */
 	int booked;	  /* the next probe has its pacer slot; gap_ev fires at it */
 	int64_t slot_us;  /* that slot */
+	int rebooked;	  /* it woke too late once and booked again: it goes next time */
 	int stopped, paused, finished;
 	int dest_ttl; /* lowest TTL the destination answered at, 0 = not yet */
 	uint32_t inflight;
@@ -190,6 +191,7 @@ static void end_round(struct sched *s)
 	s->sending = 0;
 	s->cur_ttl = 0;
 	s->booked = 0;
+	s->rebooked = 0;
 	report_rounds(s);
 	if (s->finished)
 		return;
@@ -257,13 +259,15 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	/*
 	 * Under a shared budget each probe waits for its own slot. One that wakes much later
-	 * than its slot (a stalled loop) books again rather than go out in a burst with every
-	 * other late one.
+	 * than its slot (a stalled loop) books again, once, rather than go out in a burst with
+	 * every other late one; a second late wake sends it (booking again and again would
+	 * starve it: a timer is always a little late).
 	 */
 	if (s->cfg.pacer) {
 		int64_t now = clock_now_us(), slot;
 
-		if (!s->booked || now - s->slot_us > PACER_SLACK_US) {
+		if (!s->booked || (!s->rebooked && now - s->slot_us > SCHED_PACER_LATE_US)) {
+			s->rebooked = s->booked;
 			slot = pacer_book(s->cfg.pacer, now);
 			if (slot > now) {
 				s->booked = 1;
@@ -275,6 +279,7 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	s->booked = 0;
+	s->rebooked = 0;
 	send_one(s);
 	if (s->finished)
 		return;

@@ -26,6 +26,11 @@ struct sched;
 #define SCHED_SLOTS_MIN 64
 /* Longest pause between two probes of one round. */
 #define SCHED_GAP_MAX_US 25000
+/*
+ * A probe that wakes this much after its pacer slot books a new one (once): above the
+ * event loop's timer granularity (1 ms with epoll) and the usual lateness under load.
+ */
+#define SCHED_PACER_LATE_US 5000
 /* Shortest pause between two probes of one round. */
 #define SCHED_GAP_MIN_US 1000
 
