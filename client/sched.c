@@ -28,6 +28,12 @@ struct slot {
 	int round;
 };
 
+/* Without a statistics table: what the rounds' logic needs to know of each TTL. */
+struct ttl_state {
+	uint32_t sent, inflight;
+	uint8_t answered; /* someone answered it */
+};
+
 /* First size of the ring of rounds still waiting for answers; it doubles as needed. */
 #define SCHED_ROUNDS_MIN 8
 
@@ -52,6 +58,8 @@ struct sched {
 	uint32_t inflight;
 	uint32_t seq; /* probes sent */
 	uint32_t exhausted;
+	struct ttl_state *ttls; /* table NULL only: index ttl - 1 */
+	int nttls;
 	struct slot *slots; /* index seq & (nslots - 1) */
 	uint32_t nslots;    /* a power of two, SCHED_SLOTS_MIN..SCHED_SLOTS */
 	/* Rounds not yet reported done, oldest..round-1: probes each still has out. */
@@ -163,12 +171,66 @@ static int silent_hops(const struct sched *s, int ttl)
 	int t, n = 0;
 
 	for (t = s->cfg.first_ttl; t <= ttl && t < STATS_MAX_HOPS; t++) {
-		const struct stats_hop *h = stats_table_hop(s->table, t);
+		const struct stats_hop *h = s->table ? stats_table_hop(s->table, t) : NULL;
+		const struct ttl_state *x = !s->table && t <= s->nttls ? &s->ttls[t - 1] : NULL;
 
 		if (h && h->acc.sent && !h->acc.inflight && !h->nresponders)
 			n++;
+		else if (x && x->sent && !x->inflight && !x->answered)
+			n++;
 	}
 	return n;
+}
+
+/* The bookkeeping of one probe: into the table, or the scheduler's own per-TTL state. */
+static int note_sent(struct sched *s, int ttl)
+{
+	struct ttl_state *grown;
+
+	if (s->table)
+		return stats_sent(s->table, ttl);
+	if (ttl < 1 || ttl >= STATS_MAX_HOPS)
+		return -EINVAL;
+	if (ttl > s->nttls) {
+		grown = realloc(s->ttls, (size_t)ttl * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		memset(grown + s->nttls, 0, (size_t)(ttl - s->nttls) * sizeof(*grown));
+		s->ttls = grown;
+		s->nttls = ttl;
+	}
+	s->ttls[ttl - 1].sent++;
+	s->ttls[ttl - 1].inflight++;
+	return 0;
+}
+
+static void note_answer(struct sched *s, int ttl, enum stats_outcome oc, const struct addr *from,
+			int64_t rtt_us, const struct stats_mpls *mpls, size_t nmpls)
+{
+	struct ttl_state *x;
+
+	if (s->table) {
+		stats_answer(s->table, ttl, oc, from, rtt_us, mpls, nmpls);
+		return;
+	}
+	if (ttl < 1 || ttl > s->nttls || !s->ttls[ttl - 1].inflight)
+		return;
+	x = &s->ttls[ttl - 1];
+	x->inflight--;
+	if (oc != STATS_LOST)
+		x->answered = 1;
+}
+
+static void note_unsent(struct sched *s, int ttl)
+{
+	if (s->table) {
+		stats_unsent(s->table, ttl);
+		return;
+	}
+	if (ttl >= 1 && ttl <= s->nttls && s->ttls[ttl - 1].inflight) {
+		s->ttls[ttl - 1].sent--;
+		s->ttls[ttl - 1].inflight--;
+	}
 }
 
 static int64_t gap_us(const struct sched *s)
@@ -221,13 +283,13 @@ static void send_one(struct sched *s)
 		sl = &s->slots[seq & (s->nslots - 1)];
 	if (sl->used) {
 		/* SCHED_SLOTS probes later and still no answer: count it lost. */
-		stats_answer(s->table, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
+		note_answer(s, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
 		round_probe_done(s, sl->round);
 		sl->used = 0;
 		s->inflight--;
 	}
 	p.ttl = ttl;
-	rc = stats_sent(s->table, ttl);
+	rc = note_sent(s, ttl);
 	if (!rc)
 		rc = engine_conn_send_probe(s->client, &p, seq);
 	if (rc) {
@@ -340,7 +402,7 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 	/* -G ran out: what is still out there is lost, as mtr would count it. */
 	for (i = 0; i < s->nslots; i++) {
 		if (s->slots[i].used) {
-			stats_answer(s->table, s->slots[i].ttl, STATS_LOST, NULL, 0, NULL, 0);
+			note_answer(s, s->slots[i].ttl, STATS_LOST, NULL, 0, NULL, 0);
 			round_probe_done(s, s->slots[i].round);
 			s->slots[i].used = 0;
 		}
@@ -421,7 +483,7 @@ struct hop_view {
 
 static void hop_view(const struct sched *s, int ttl, struct hop_view *v)
 {
-	const struct stats_hop *h = stats_table_hop(s->table, ttl);
+	const struct stats_hop *h = s->table ? stats_table_hop(s->table, ttl) : NULL;
 
 	memset(v, 0, sizeof(*v));
 	if (h) {
@@ -432,7 +494,7 @@ static void hop_view(const struct sched *s, int ttl, struct hop_view *v)
 
 static void on_exhausted(struct sched *s, const struct slot *sl)
 {
-	stats_unsent(s->table, sl->ttl);
+	note_unsent(s, sl->ttl);
 	s->exhausted++;
 	if (s->hooks.exhausted)
 		s->hooks.exhausted(s->hooks.ctx, sl->ttl, sl->round);
@@ -471,8 +533,8 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 	} else {
 		oc = outcome_of(r);
 		hop_view(s, done.ttl, &before);
-		stats_answer(s->table, done.ttl, oc, oc == STATS_LOST ? NULL : &r->from,
-			     r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
+		note_answer(s, done.ttl, oc, oc == STATS_LOST ? NULL : &r->from,
+			    r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
 		if (oc == STATS_REPLY && (!s->dest_ttl || done.ttl < s->dest_ttl))
 			s->dest_ttl = done.ttl;
 		if (s->hooks.answer)
@@ -555,6 +617,7 @@ struct sched *sched_free(struct sched *s)
 		event_free(s->round_ev);
 	free(s->round_left);
 	free(s->slots);
+	free(s->ttls);
 	free(s);
 	return NULL;
 }
@@ -605,5 +668,5 @@ uint32_t sched_exhausted(const struct sched *s)
 size_t sched_bytes(const struct sched *s)
 {
 	return sizeof(*s) + s->nslots * sizeof(*s->slots) +
-	       s->nrounds_ring * sizeof(*s->round_left);
+	       s->nrounds_ring * sizeof(*s->round_left) + (size_t)s->nttls * sizeof(*s->ttls);
 }

@@ -66,7 +66,9 @@ struct sched_hooks {
 
 /*
  * tmpl is copied: every probe is tmpl with its ttl set. The scheduler is a client of the
- * engine connection of its own, beside any others. Returns 0 or -errno.
+ * engine connection of its own, beside any others. table may be NULL: the owner keeps
+ * its statistics itself from the hooks, and the scheduler keeps only what its rounds
+ * need (hop_changed is then never called). Returns 0 or -errno.
  */
 int sched_new(struct sched **out, struct event_base *base, struct engine_conn *conn,
 	      struct stats_table *table, const struct sched_config *cfg,

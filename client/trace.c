@@ -217,7 +217,7 @@ int trace_new(struct trace **out, struct event_base *base, struct engine_conn *c
 	t->cfg.tmpl.dst = cfg->dst;
 	if (hooks)
 		t->hooks = *hooks;
-	rc = stats_table_new(&t->table);
+	rc = cfg->no_stats ? 0 : stats_table_new(&t->table);
 	if (!rc)
 		rc = make_sched(t);
 	if (!rc) {
@@ -283,7 +283,8 @@ int trace_restart(struct trace *t, const struct engine_probe *tmpl)
 	evtimer_del(t->stop_ev);
 	t->cfg.tmpl = *tmpl;
 	t->cfg.tmpl.dst = t->cfg.dst;
-	stats_table_reset(t->table);
+	if (t->table)
+		stats_table_reset(t->table);
 	t->finished = 0;
 	t->status = 0;
 	t->err[0] = '\0';
@@ -330,7 +331,7 @@ uint32_t trace_exhausted(const struct trace *t)
 
 const struct diagnose_result *trace_diagnosis(struct trace *t)
 {
-	if (!t->cfg.analyze)
+	if (!t->cfg.analyze || !t->table)
 		return NULL;
 	if (!t->diag) {
 		t->diag = malloc(sizeof(*t->diag));

@@ -32,6 +32,7 @@ struct trace_config {
 	struct sched_config sched;
 	struct engine_probe tmpl; /* dst is set from dst */
 	int analyze;		  /* trace_diagnosis() is wanted */
+	int no_stats; /* the owner keeps statistics from the hooks: no table (trace_table NULL) */
 };
 
 /* Callbacks; any may be NULL. t is the trace that calls. */
@@ -91,6 +92,7 @@ void trace_pause(struct trace *t, int paused);
 int trace_restart(struct trace *t, const struct engine_probe *tmpl);
 
 const struct trace_config *trace_config(const struct trace *t);
+/* The statistics, or NULL with cfg.no_stats. */
 struct stats_table *trace_table(struct trace *t);
 /* Whether it ended, and how: 0, or -errno with trace_error() one line. */
 int trace_finished(const struct trace *t);

@@ -179,10 +179,23 @@ static int wants_flow_id(const struct monitor *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->cfg.ntargets; i++)
-		if (m->cfg.targets[i].flow_id)
+	for (i = 0; i < m->nwatches; i++)
+		if (watch_config(m->watches[i])->flow_id)
 			return 1;
 	return 0;
+}
+
+/*
+ * Each watch keeps its own copy of its target's settings: the monitor's copy of the list
+ * goes once they are made (over a kilobyte a target, labels inline).
+ */
+static void drop_targets(struct monitor_config *c)
+{
+	free(c->targets);
+	free(c->index);
+	c->targets = NULL;
+	c->index = NULL;
+	c->ntargets = c->cap = c->index_cap = 0;
 }
 
 static void on_checked(void *ctx, int rc, const char *msg)
@@ -250,8 +263,8 @@ static void try_connect(struct monitor *m)
 	}
 	engine_conn_set_lost(m->conn, on_lost, m);
 	features[nf++] = "send-probe";
-	for (i = 0; i < m->cfg.ntargets && nf < MONITOR_FEATURES_MAX; i++) {
-		enum proto_protocol p = m->cfg.targets[i].protocol;
+	for (i = 0; i < m->nwatches && nf < MONITOR_FEATURES_MAX; i++) {
+		enum proto_protocol p = watch_config(m->watches[i])->protocol;
 
 		if (p < PROTO_PROTOCOL__COUNT && !seen[p]) {
 			seen[p] = 1;
@@ -310,6 +323,7 @@ int monitor_new(struct monitor **out, struct event_base *base, const struct moni
 		monitor_free(m);
 		return rc;
 	}
+	drop_targets(&m->cfg);
 	*out = m;
 	return 0;
 }
@@ -462,6 +476,7 @@ int monitor_reload(struct monitor *m, const struct monitor_config *cfg)
 	m->nwatches = next.ntargets;
 	monitor_config_deinit(&m->cfg);
 	m->cfg = next;
+	drop_targets(&m->cfg);
 	m->reloads++;
 	log_info("configuration reloaded: %zu targets, %zu unchanged", m->nwatches, kept);
 	if (m->up)

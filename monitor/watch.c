@@ -623,7 +623,7 @@ static void start_trace(struct watch *w)
 	memset(&tc, 0, sizeof(tc));
 	snprintf(tc.name, sizeof(tc.name), "%s", w->cfg.name);
 	tc.dst = w->dst;
-	tc.analyze = 1;
+	tc.no_stats = 1; /* the windows' tables are the statistics */
 	tc.sched.count = 0;
 	tc.sched.interval_us = w->cfg.interval_us;
 	tc.sched.first_ttl = w->cfg.first_ttl;
