@@ -19,6 +19,7 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$SRC_DIR/build
 TARGETS=1000
 RUN_S=60
+KEEP=0
 SMALL_TARGETS=100 # the baseline of the RSS-per-target figure
 MTR_TARGETS=50
 METRICS=127.0.0.1:9101
@@ -42,6 +43,8 @@ usage: sudo bash $0 [--build DIR] [--targets N] [--seconds S]
   --targets N    targets of the main run and of smokeping_prober, $((SMALL_TARGETS + 1))..65535 (default $TARGETS)
   --seconds S    length of the main run (default $RUN_S); the 100-target run and mtr's
                  rounds take S/3, smokeping_prober S/2 (at least 5 s each)
+  --keep         keep the work directory (configurations, /metrics bodies, JSON lines,
+                 stderr, mtr reports, the simulator's logs) and print its path
 EOF
 }
 
@@ -55,6 +58,7 @@ while (($#)); do
 	--build) BUILD=${2:?}; shift ;;
 	--targets) TARGETS=${2:?}; shift ;;
 	--seconds) RUN_S=${2:?}; shift ;;
+	--keep) KEEP=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 1 ;;
 	esac
@@ -87,7 +91,12 @@ TICK=$(getconf CLK_TCK)
 # shellcheck source=tests/netsim/netsim_lab.sh
 source "$SRC_DIR/tests/netsim/netsim_lab.sh"
 OUT=$(mktemp -d /tmp/monitor-scale.XXXXXX)
-NETSIM_CLEANUP+=("rm -rf '$OUT'")
+if ((KEEP)); then
+	NETSIM_KEEP=1
+	NETSIM_CLEANUP+=("echo \"monitor_scale: kept $OUT and \$NETSIM_DIR\" >&2")
+else
+	NETSIM_CLEANUP+=("rm -rf '$OUT'")
+fi
 mon_pid=""
 smoke_pid=""
 # shellcheck disable=SC2016 # expanded when netsim_destroy evals them
@@ -114,10 +123,13 @@ fetch() {
 	netsim_run curl -s -f -m 10 -o "$2" -w '%{time_total}\n' "$1"
 }
 
-wait_http() { # URL
-	local i
+# wait_up URL: until the server answers at all (a 404 will do: the monitor's /metrics is
+# not rendered before its memory is sampled).
+wait_up() {
+	local i code
 	for ((i = 0; i < START_TRIES; i++)); do
-		fetch "$1" /dev/null >/dev/null 2>&1 && return 0
+		code=$(netsim_run curl -s -m 5 -o /dev/null -w '%{http_code}' "$1")
+		[[ $code != 000 ]] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -152,7 +164,7 @@ start_monitor() {
 	ip netns exec "$NETSIM_NS" "$MONITOR" --engine "$ENGINE" -c "$OUT/$1.conf" --metrics "$METRICS" \
 		--json "$OUT/$1.jsonl" 2>"$OUT/$1.err" &
 	mon_pid=$!
-	if ! wait_http "http://$METRICS/metrics"; then
+	if ! wait_up "http://$METRICS/ready"; then
 		echo "monitor_scale: $1: /metrics never answered; stderr:" >&2
 		head -20 "$OUT/$1.err" >&2
 		exit 1
@@ -195,13 +207,19 @@ status=0
 # ---- 1a. the monitor with SMALL_TARGETS, for the RSS baseline ----
 start_monitor small "$SMALL_TARGETS"
 sleep "$SMALL_S"
+rss_small="" rss_small_pre=""
 if alive small; then
 	tree_stats small
-	fetch "http://$METRICS/metrics" "$OUT/small.prom" >/dev/null
+	rss_small_pre=$(hwm_of small)
+	times=()
+	for ((i = 0; i < METRICS_FETCHES; i++)); do
+		times+=("$(fetch "http://$METRICS/metrics" "$OUT/small.prom")")
+	done
+	tree_stats small
 	stop_monitor small
 	rss_small=$(hwm_of small)
+	small_ms=$(calc '%.1f' "$(median "${times[@]}") * 1000")
 else
-	rss_small=""
 	status=1
 fi
 
@@ -210,10 +228,17 @@ start_monitor big "$TARGETS"
 t0=$(date +%s)
 printf '  %5s %10s %10s %8s %9s\n' t_s sent answered lag_s engine_up
 big_ok=1
+rss_big_pre=""
+next=$SMALL_S # no scrape before the memory is sampled at the same age as the small run's
 while (($(date +%s) - t0 < RUN_S)); do
-	left=$((RUN_S - ($(date +%s) - t0)))
-	sleep $((left < PROGRESS_S ? left : PROGRESS_S))
+	left=$((t0 + next - $(date +%s)))
+	((left > 0)) && sleep "$left"
+	next=$((next + PROGRESS_S > RUN_S ? RUN_S : next + PROGRESS_S))
 	alive big || { big_ok=0; break; }
+	if [[ -z $rss_big_pre ]]; then
+		tree_stats big
+		rss_big_pre=$(hwm_of big)
+	fi
 	fetch "http://$METRICS/metrics" "$OUT/progress.prom" >/dev/null || continue
 	printf '  %5d %10.0f %10.0f %8.3f %9s\n' $(($(date +%s) - t0)) \
 		"$(prom "$OUT/progress.prom" hopwatch_monitor_probes_sent_total)" \
@@ -224,6 +249,7 @@ done
 if ((big_ok)); then
 	# The figures: CPU and counters at the same moment, then the /metrics timings.
 	tree_stats big
+	m_age=$(($(date +%s) - t0))
 	fetch "http://$METRICS/metrics" "$OUT/big.prom" >/dev/null
 	times=()
 	for ((i = 0; i < METRICS_FETCHES; i++)); do
@@ -248,18 +274,26 @@ if ((big_ok)); then
 	metrics_kib=$(($(stat -c %s "$OUT/fetch.prom") / 1024))
 	ans_pct=$(calc '%.3f' "100 * $m_ans / $m_sent")
 	addr_pct=$(calc '%.3f' "100 * $h_rcv / $h_sent")
-	rss_per=""
-	[[ -n $rss_small ]] &&
+	rss_per="" rss_per_pre=""
+	if [[ -n $rss_small ]]; then
 		rss_per=$(calc '%.2f' "($rss_big - $rss_small) / ($TARGETS - $SMALL_TARGETS)")
+		rss_per_pre=$(calc '%.2f' "($rss_big_pre - $rss_small_pre) / ($TARGETS - $SMALL_TARGETS)")
+	fi
+	m_rounds=$(prom "$OUT/big.prom" rounds)
+	m_windows=$(prom "$OUT/big.prom" hopwatch_target_windows_total)
+	m_series=$(prom "$OUT/big.prom" series)
+
 	jsonl=$(wc -l <"$OUT/big.jsonl")
 	interrupted=$(grep -c '"interrupted":true' "$OUT/big.jsonl")
 	echo "hopwatch-monitor, $TARGETS targets, ${RUN_S} s:"
 	echo "  probes sent $m_sent, answered $m_ans ($ans_pct %); per hop: sent $h_sent, answered with an address $h_rcv ($addr_pct %, target >= $T_ANSWERED %: $(met "$addr_pct" '>=' "$T_ANSWERED"))"
+	echo "  rounds $m_rounds = $(calc '%.3f' "$m_rounds / $TARGETS / $m_age") per target and second (configured: 1), $(calc '%.0f' "$m_sent / $m_age") probes/s; windows finished $m_windows"
 	echo "  exhausted $m_exh, send errors $m_err, targets reachable in the last window $m_reach of $TARGETS"
 	echo "  simulator: $sim_big_all probes seen, $sim_big answered"
 	echo "  CPU monitor+hopwatchd $(calc '%.2f' "$m_ticks / $TICK") s = $mon_cpu_us us/probe; per process (ticks): $(awk 'NR > 1 { printf "%s %s  ", $2, $3 }' "$OUT/big.tree")"
 	echo "  peak RSS: monitor $(calc '%.1f' "$rss_big / 1024") MiB (with $SMALL_TARGETS targets: $(calc '%.1f' "${rss_small:-0} / 1024") MiB), hopwatchd $(calc '%.1f' "$rss_engine / 1024") MiB"
-	echo "  /metrics: ${metrics_kib} KiB, $METRICS_FETCHES fetches ${times[*]} s, median $metrics_ms ms"
+	echo "    at ${SMALL_S} s, before any /metrics: $(calc '%.1f' "$rss_big_pre / 1024") MiB (with $SMALL_TARGETS targets: $(calc '%.1f' "${rss_small_pre:-0} / 1024") MiB): ${rss_per_pre:-n/a} KiB per additional target"
+	echo "  /metrics: ${metrics_kib} KiB, $m_series series; $METRICS_FETCHES fetches ${times[*]} s, median $metrics_ms ms (with $SMALL_TARGETS targets: ${small_ms:-n/a} ms)"
 	echo "  JSON lines: $jsonl ($interrupted interrupted: the windows open at SIGTERM); stderr lines: $(wc -l <"$OUT/big.err")"
 	[[ -s $OUT/big.err ]] && { echo "  monitor stderr (first lines):"; head -5 "$OUT/big.err" | sed 's/^/    /'; }
 else
@@ -294,7 +328,8 @@ netsim_restart "$SCN"
 ip netns exec "$NETSIM_NS" "$SMOKE" --config.file="$OUT/smokeping.yml" --privileged \
 	--web.listen-address="$SMOKE_LISTEN" --log.level=warn 2>"$OUT/smokeping.err" &
 smoke_pid=$!
-if wait_http "http://$SMOKE_LISTEN/metrics"; then
+START_TRIES=$((START_TRIES * 3)) # 1 ms between its pingers, and slow to start at 1,000
+if wait_up "http://$SMOKE_LISTEN/"; then
 	sleep "$SMOKE_S"
 	fetch "http://$SMOKE_LISTEN/metrics" "$OUT/smoke.prom" >/dev/null
 	read -r s_ticks s_hwm < <(python3 "$UTIL" tree "$smoke_pid" |
@@ -328,7 +363,7 @@ if ((big_ok)) && ((mtr[snt] > 0 && ${s_req%.*} > 0)); then
 	r_smoke=$(calc '%.4f' "$mon_cpu_us / $smoke_cpu_us")
 	echo "CPU per probe monitor/mtr        ${r_mtr}x  target <= ${T_MTR}x    $(met "$r_mtr" '<=' "$T_MTR")"
 	echo "CPU per probe monitor/smokeping  ${r_smoke}x  target <= ${T_SMOKE}x   $(met "$r_smoke" '<=' "$T_SMOKE")"
-	echo "RSS per additional target        ${rss_per:-n/a} KiB  target <= $T_RSS_KIB KiB  $(met "${rss_per:-1e9}" '<=' "$T_RSS_KIB")"
+	echo "RSS per additional target        ${rss_per:-n/a} KiB  target <= $T_RSS_KIB KiB  $(met "${rss_per:-1e9}" '<=' "$T_RSS_KIB")  (before any /metrics: ${rss_per_pre:-n/a} KiB)"
 	echo "/metrics with $TARGETS targets       $metrics_ms ms  target < $T_METRICS_MS ms  $(met "$metrics_ms" '<' "$T_METRICS_MS")"
 	echo "answered with an address         $addr_pct %  target >= $T_ANSWERED %  $(met "$addr_pct" '>=' "$T_ANSWERED")"
 fi

@@ -67,16 +67,24 @@ def cmd_prom(path):
             "hopwatch_monitor_probes_exhausted_total", "hopwatch_monitor_send_errors_total",
             "hopwatch_monitor_scheduling_lag_seconds", "hopwatch_monitor_engine_reconnects_total",
             "hopwatch_hop_probes_sent_total", "hopwatch_hop_probes_received_total",
-            "hopwatch_target_reachable", "hopwatch_target_info",
+            "hopwatch_target_reachable", "hopwatch_target_info", "hopwatch_target_windows_total",
             "smokeping_requests_total", "smokeping_response_duration_seconds_count")
     sums = dict.fromkeys(want, 0.0)
+    sums["rounds"] = 0.0  # probes sent to hop 1: one per round
+    series = 0
     line_re = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
     with open(path) as f:
         for line in f:
             m = line_re.match(line)
-            if m and m.group(1) in sums:
+            if not m:
+                continue
+            series += 1
+            if m.group(1) in sums:
                 sums[m.group(1)] += float(m.group(3))
-    for k in want:
+            if m.group(1) == "hopwatch_hop_probes_sent_total" and 'hop="1"' in (m.group(2) or ""):
+                sums["rounds"] += float(m.group(3))
+    sums["series"] = series
+    for k in want + ("rounds", "series"):
         v = sums[k]
         print("%s=%s" % (k, "%d" % v if v == int(v) else "%.6f" % v))
 
