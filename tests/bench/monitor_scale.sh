@@ -20,6 +20,7 @@ BUILD=$SRC_DIR/build
 TARGETS=1000
 RUN_S=60
 KEEP=0
+BUDGET=""
 SMALL_TARGETS=100 # the baseline of the RSS-per-target figure
 MTR_TARGETS=50
 METRICS=127.0.0.1:9101
@@ -37,12 +38,13 @@ T_ANSWERED=99.9
 
 usage() {
 	cat <<EOF
-usage: sudo bash $0 [--build DIR] [--targets N] [--seconds S]
+usage: sudo bash $0 [--build DIR] [--targets N] [--seconds S] [--budget P] [--keep]
   --build DIR    meson build directory with monitor/hopwatch-monitor, daemon/hopwatchd and
                  tests/netsim/netsim (default $BUILD)
   --targets N    targets of the main run and of smokeping_prober, $((SMALL_TARGETS + 1))..65535 (default $TARGETS)
   --seconds S    length of the main run (default $RUN_S); the 100-target run and mtr's
                  rounds take S/3, smokeping_prober S/2 (at least 5 s each)
+  --budget P     the monitor's budget, probes/s (default 20 per target, at least 20000)
   --keep         keep the work directory (configurations, /metrics bodies, JSON lines,
                  stderr, mtr reports, the simulator's logs) and print its path
 EOF
@@ -58,6 +60,7 @@ while (($#)); do
 	--build) BUILD=${2:?}; shift ;;
 	--targets) TARGETS=${2:?}; shift ;;
 	--seconds) RUN_S=${2:?}; shift ;;
+	--budget) BUDGET=${2:?}; shift ;;
 	--keep) KEEP=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 1 ;;
@@ -74,7 +77,7 @@ SMALL_S=$((RUN_S / 3 < 5 ? 5 : RUN_S / 3))
 MTR_COUNT=$SMALL_S
 SMOKE_S=$((RUN_S / 2 < 5 ? 5 : RUN_S / 2))
 # Ten probes a round per target, at one round a second, with room to spare.
-BUDGET=$((TARGETS * 20 < 20000 ? 20000 : TARGETS * 20))
+[[ -n $BUDGET ]] || BUDGET=$((TARGETS * 20 < 20000 ? 20000 : TARGETS * 20))
 
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespace, TUN device)"
 MONITOR=$BUILD/monitor/hopwatch-monitor
