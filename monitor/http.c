@@ -24,6 +24,7 @@
 
 #include "common/addr.h"
 #include "common/errmsg.h"
+#include "common/log.h"
 #include "common/numparse.h"
 #include "common/text.h"
 #include "monitor/metrics.h"
@@ -43,6 +44,15 @@ struct http {
 	http_render_fn render;
 	void *ctx;
 	int port;
+	struct http_stream_ops stream; /* next NULL: /metrics is rendered whole */
+};
+
+/* A /metrics reply sent in chunks, each rendered once the one before is on its way. */
+struct stream {
+	struct http *h;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	void *state; /* the renderer's */
 };
 
 static void to_sockaddr(const struct addr *a, uint16_t port, struct sockaddr_storage *ss,
@@ -196,10 +206,98 @@ static void reply_text(struct evhttp_request *req, int code, const char *reason,
 		evbuffer_free(body);
 }
 
+static void stream_free(struct stream *st)
+{
+	if (st->conn)
+		evhttp_connection_set_closecb(st->conn, NULL, NULL);
+	if (st->h->stream.free_state)
+		st->h->stream.free_state(st->h->ctx, st->state);
+	free(st);
+}
+
+/* The client went away mid-stream: the rest is never rendered. */
+static void stream_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct stream *st = arg;
+
+	(void)conn;
+	st->conn = NULL;
+	stream_free(st);
+}
+
+static void stream_next(struct evhttp_connection *conn, void *arg)
+{
+	struct stream *st = arg;
+	struct evbuffer *part = evbuffer_new();
+	int rc = part ? st->h->stream.next(st->h->ctx, &st->state, part) : -ENOMEM;
+
+	(void)conn;
+	if (rc > 0) {
+		evhttp_send_reply_chunk_with_cb(st->req, part, stream_next, st);
+		evbuffer_free(part);
+		return;
+	}
+	/*
+	 * Done, or the renderer failed halfway (out of memory, a reload changed the targets):
+	 * what was sent ends at a family's boundary, so it still parses.
+	 */
+	if (rc == 0 && evbuffer_get_length(part))
+		evhttp_send_reply_chunk(st->req, part);
+	if (rc < 0)
+		log_debug("metrics stream ended early: %s", strerror(-rc));
+	if (part)
+		evbuffer_free(part);
+	evhttp_send_reply_end(st->req);
+	stream_free(st);
+}
+
+static void serve_stream(struct http *h, struct evhttp_request *req)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	struct evbuffer *part = evbuffer_new();
+	int rc;
+
+	if (!st || !part) {
+		free(st);
+		if (part)
+			evbuffer_free(part);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	st->h = h;
+	st->req = req;
+	rc = h->stream.next(h->ctx, &st->state, part);
+	if (rc <= 0) {
+		/* All of it in one part (or nothing): an ordinary reply with its length. */
+		if (rc < 0)
+			reply_text(req, HTTP_INTERNAL, "Internal Server Error",
+				   "the metrics could not be rendered\n");
+		else
+			reply(req, HTTP_OK, "OK", METRICS_CONTENT_TYPE, part);
+		evbuffer_free(part);
+		st->conn = NULL;
+		stream_free(st);
+		return;
+	}
+	st->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(st->conn, stream_closed, st);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  METRICS_CONTENT_TYPE);
+	evhttp_send_reply_start(req, HTTP_OK, "OK");
+	evhttp_send_reply_chunk_with_cb(req, part, stream_next, st);
+	evbuffer_free(part);
+}
+
 static void serve_metrics(struct http *h, struct evhttp_request *req)
 {
-	struct evbuffer *body = evbuffer_new();
+	struct evbuffer *body;
 
+	/* A HEAD wants the length, which only the whole body gives. */
+	if (h->stream.next && evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		serve_stream(h, req);
+		return;
+	}
+	body = evbuffer_new();
 	if (!body) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
@@ -282,6 +380,14 @@ int http_new(struct http **out, struct event_base *base, const char *listen, htt
 int http_port(const struct http *h)
 {
 	return h ? h->port : 0;
+}
+
+void http_set_stream(struct http *h, const struct http_stream_ops *ops)
+{
+	if (ops)
+		h->stream = *ops;
+	else
+		memset(&h->stream, 0, sizeof(h->stream));
 }
 
 struct http *http_free(struct http *h)

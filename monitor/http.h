@@ -32,6 +32,20 @@ typedef int (*http_render_fn)(void *ctx, struct evbuffer *out);
  */
 int http_new(struct http **out, struct event_base *base, const char *listen, http_render_fn render,
 	     void *ctx, char *err, size_t errlen);
+/*
+ * A /metrics too large to hold at once goes out in chunks: next appends the next part to
+ * out and returns 1 while more follow, 0 with the last, -errno to stop (the reply then ends
+ * where it is). *state starts NULL and is the renderer's; free_state gets it when the
+ * reply is over or the client is gone. A GET answered in one part is an ordinary reply;
+ * HEAD uses the whole-body render.
+ */
+struct http_stream_ops {
+	int (*next)(void *ctx, void **state, struct evbuffer *out);
+	void (*free_state)(void *ctx, void *state);
+};
+/* Stream /metrics from now on (ops copied); NULL goes back to whole bodies. */
+void http_set_stream(struct http *h, const struct http_stream_ops *ops);
+
 /* The bound port. */
 int http_port(const struct http *h);
 /* Closes the listener and every connection. NULL-safe; returns NULL. */

@@ -286,6 +286,10 @@ int main(int argc, char **argv)
 	struct app app;
 	struct monitor_config cfg;
 	struct monitor_opts mo = {0};
+	const struct http_stream_ops stream_ops = {
+		.next = monitor_metrics_next,
+		.free_state = monitor_metrics_free,
+	};
 	char err[MAIN_ERR_MAX], exe[PATH_MAX], status[MONITOR_STATUS_MAX];
 	int rc;
 
@@ -329,6 +333,7 @@ int main(int argc, char **argv)
 			app_free(&app);
 			return 1;
 		}
+		http_set_stream(app.http, &stream_ops);
 	}
 	rc = add_signals(&app);
 	if (!rc)

@@ -29,6 +29,7 @@ const double metrics_bucket_le[METRICS_BUCKETS] = {
 struct w {
 	struct evbuffer *out;
 	size_t len;
+	size_t total; /* bytes flushed so far */
 	int err;
 	char buf[W_CHUNK];
 };
@@ -45,6 +46,7 @@ struct render {
 	size_t n;
 	const struct tlabel *tl;
 	size_t info_max;
+	struct metrics_cursor *c; /* where the exposition stands: hop_info's cap counts */
 	char le[METRICS_BUCKETS][W_NUM_MAX];
 	size_t le_len[METRICS_BUCKETS];
 };
@@ -53,6 +55,7 @@ static void w_flush(struct w *w)
 {
 	if (w->len && !w->err && evbuffer_add(w->out, w->buf, w->len) < 0)
 		w->err = -ENOMEM;
+	w->total += w->len;
 	w->len = 0;
 }
 
@@ -63,6 +66,7 @@ static void w_put(struct w *w, const char *s, size_t len)
 		if (len > W_CHUNK) {
 			if (!w->err && evbuffer_add(w->out, s, len) < 0)
 				w->err = -ENOMEM;
+			w->total += len;
 			return;
 		}
 	}
@@ -263,16 +267,6 @@ static struct tlabel *tlabels_new(const struct metrics_target *t, size_t n)
 	return tl;
 }
 
-/* One family over every hop of every target. */
-typedef void (*hop_fn)(struct render *r, size_t ti, const struct metrics_hop *hop);
-
-static void each_hop(struct render *r, hop_fn fn)
-{
-	for (size_t ti = 0; ti < r->n; ti++)
-		for (size_t hi = 0; hi < r->t[ti].nhops; hi++)
-			fn(r, ti, &r->t[ti].hops[hi]);
-}
-
 static void hop_sent(struct render *r, size_t ti, const struct metrics_hop *hop)
 {
 	w_hop_open(r, "hopwatch_hop_probes_sent_total", ti, hop->ttl);
@@ -322,61 +316,60 @@ static void hop_rtt_avg(struct render *r, size_t ti, const struct metrics_hop *h
 	w_close_double(r->w, hop->window_rtt_avg_s);
 }
 
-/* Returns how many addressed hops were left out by the cap. */
-static uint64_t hop_infos(struct render *r)
+/* Addressed hops past the cap are counted, for hopwatch_hop_info_dropped. */
+static void hop_info(struct render *r, size_t ti, const struct metrics_hop *hop)
 {
-	size_t written = 0;
-	uint64_t dropped = 0;
 	char a[ADDR_STR_MAX];
 
-	for (size_t ti = 0; ti < r->n; ti++) {
-		for (size_t hi = 0; hi < r->t[ti].nhops; hi++) {
-			const struct metrics_hop *hop = &r->t[ti].hops[hi];
-
-			if (hop->addr.family != AF_INET && hop->addr.family != AF_INET6)
-				continue;
-			if (written >= r->info_max) {
-				dropped++;
-				continue;
-			}
-			written++;
-			w_hop_open(r, "hopwatch_hop_info", ti, hop->ttl);
-			W_LIT(r->w, ",address=\"");
-			w_str(r->w, addr_str(&hop->addr, a, sizeof(a)));
-			W_LIT(r->w, "\"} 1\n");
-		}
+	if (hop->addr.family != AF_INET && hop->addr.family != AF_INET6)
+		return;
+	if (r->c->info_written >= r->info_max) {
+		r->c->info_dropped++;
+		return;
 	}
-	return dropped;
+	r->c->info_written++;
+	w_hop_open(r, "hopwatch_hop_info", ti, hop->ttl);
+	W_LIT(r->w, ",address=\"");
+	w_str(r->w, addr_str(&hop->addr, a, sizeof(a)));
+	W_LIT(r->w, "\"} 1\n");
 }
 
-static void hop_families(struct render *r)
+typedef void (*hop_fn)(struct render *r, size_t ti, const struct metrics_hop *hop);
+
+static void each_hop(struct render *r, size_t ti, hop_fn fn)
 {
-	struct w *w = r->w;
+	for (size_t hi = 0; hi < r->t[ti].nhops; hi++)
+		fn(r, ti, &r->t[ti].hops[hi]);
+}
 
-	w_family(w, "hopwatch_hop_probes_sent_total", "counter",
-		 "Probes sent to a hop (TTL) of a target since the target started.");
-	each_hop(r, hop_sent);
-	w_family(w, "hopwatch_hop_probes_received_total", "counter",
-		 "Answers received from a hop (TTL) of a target since the target started.");
-	each_hop(r, hop_received);
-	w_family(w, "hopwatch_hop_rtt_seconds", "histogram",
-		 "Round-trip time of the answers from a hop, in seconds.");
-	each_hop(r, hop_rtt);
-	w_family(w, "hopwatch_hop_window_loss_ratio", "gauge",
-		 "Share of probes to a hop lost in the last finished window (0..1).");
-	each_hop(r, hop_loss);
-	w_family(w, "hopwatch_hop_window_rtt_avg_seconds", "gauge",
-		 "Mean round-trip time of a hop in the last finished window, in seconds.");
-	each_hop(r, hop_rtt_avg);
-	w_family(w, "hopwatch_hop_info", "gauge",
-		 "The latest responder address of a hop (always 1).");
-	uint64_t dropped = hop_infos(r);
+static void t_sent(struct render *r, size_t ti)
+{
+	each_hop(r, ti, hop_sent);
+}
 
-	w_family(w, "hopwatch_hop_info_dropped", "gauge",
-		 "Hop info series left out of this exposition by the series cap.");
-	W_LIT(w, "hopwatch_hop_info_dropped ");
-	w_u64(w, dropped);
-	w_put(w, "\n", 1);
+static void t_received(struct render *r, size_t ti)
+{
+	each_hop(r, ti, hop_received);
+}
+
+static void t_rtt(struct render *r, size_t ti)
+{
+	each_hop(r, ti, hop_rtt);
+}
+
+static void t_loss(struct render *r, size_t ti)
+{
+	each_hop(r, ti, hop_loss);
+}
+
+static void t_rtt_avg(struct render *r, size_t ti)
+{
+	each_hop(r, ti, hop_rtt_avg);
+}
+
+static void t_info(struct render *r, size_t ti)
+{
+	each_hop(r, ti, hop_info);
 }
 
 /* A config label key that would make a broken or ambiguous series is left out. */
@@ -446,44 +439,69 @@ static void target_findings(struct render *r, size_t ti)
 	}
 }
 
-static void target_families(struct render *r)
+static void t_path_id(struct render *r, size_t ti)
 {
-	struct w *w = r->w;
-	size_t i;
-
-	w_family(w, "hopwatch_target_info", "gauge",
-		 "A monitored target and the labels of its configuration (always 1).");
-	for (i = 0; i < r->n; i++)
-		target_info(r, i);
-	w_family(w, "hopwatch_target_path_id", "gauge",
-		 "Hash of the target's current path; a new value means the path changed.");
-	for (i = 0; i < r->n; i++) {
-		w_open(r, "hopwatch_target_path_id", i);
-		w_close_double(w, r->t[i].path_id);
-	}
-	w_family(w, "hopwatch_target_path_changes_total", "counter",
-		 "Times the target's path changed.");
-	for (i = 0; i < r->n; i++) {
-		w_open(r, "hopwatch_target_path_changes_total", i);
-		w_close_u64(w, r->t[i].path_changes);
-	}
-	w_family(w, "hopwatch_target_reachable", "gauge",
-		 "1 if the destination answered in the last finished window, else 0.");
-	for (i = 0; i < r->n; i++) {
-		w_open(r, "hopwatch_target_reachable", i);
-		w_close_u64(w, r->t[i].reachable ? 1 : 0);
-	}
-	w_family(w, "hopwatch_target_windows_total", "counter",
-		 "Measurement windows finished for the target.");
-	for (i = 0; i < r->n; i++) {
-		w_open(r, "hopwatch_target_windows_total", i);
-		w_close_u64(w, r->t[i].windows);
-	}
-	w_family(w, "hopwatch_finding", "gauge",
-		 "A finding of the last window's diagnosis (always 1; hop 0 is the whole path).");
-	for (i = 0; i < r->n; i++)
-		target_findings(r, i);
+	w_open(r, "hopwatch_target_path_id", ti);
+	w_close_double(r->w, r->t[ti].path_id);
 }
+
+static void t_path_changes(struct render *r, size_t ti)
+{
+	w_open(r, "hopwatch_target_path_changes_total", ti);
+	w_close_u64(r->w, r->t[ti].path_changes);
+}
+
+static void t_reachable(struct render *r, size_t ti)
+{
+	w_open(r, "hopwatch_target_reachable", ti);
+	w_close_u64(r->w, r->t[ti].reachable ? 1 : 0);
+}
+
+static void t_windows(struct render *r, size_t ti)
+{
+	w_open(r, "hopwatch_target_windows_total", ti);
+	w_close_u64(r->w, r->t[ti].windows);
+}
+
+/*
+ * The families with series per target, in exposition order. hop_info_dropped (fn NULL)
+ * has one series, written after hop_info's, from the count of its cap.
+ */
+struct family {
+	const char *name, *type, *help;
+	void (*fn)(struct render *r, size_t ti);
+};
+
+static const struct family families[] = {
+	{"hopwatch_hop_probes_sent_total", "counter",
+	 "Probes sent to a hop (TTL) of a target since the target started.", t_sent},
+	{"hopwatch_hop_probes_received_total", "counter",
+	 "Answers received from a hop (TTL) of a target since the target started.", t_received},
+	{"hopwatch_hop_rtt_seconds", "histogram",
+	 "Round-trip time of the answers from a hop, in seconds.", t_rtt},
+	{"hopwatch_hop_window_loss_ratio", "gauge",
+	 "Share of probes to a hop lost in the last finished window (0..1).", t_loss},
+	{"hopwatch_hop_window_rtt_avg_seconds", "gauge",
+	 "Mean round-trip time of a hop in the last finished window, in seconds.", t_rtt_avg},
+	{"hopwatch_hop_info", "gauge", "The latest responder address of a hop (always 1).", t_info},
+	{"hopwatch_hop_info_dropped", "gauge",
+	 "Hop info series left out of this exposition by the series cap.", NULL},
+	{"hopwatch_target_info", "gauge",
+	 "A monitored target and the labels of its configuration (always 1).", target_info},
+	{"hopwatch_target_path_id", "gauge",
+	 "Hash of the target's current path; a new value means the path changed.", t_path_id},
+	{"hopwatch_target_path_changes_total", "counter", "Times the target's path changed.",
+	 t_path_changes},
+	{"hopwatch_target_reachable", "gauge",
+	 "1 if the destination answered in the last finished window, else 0.", t_reachable},
+	{"hopwatch_target_windows_total", "counter", "Measurement windows finished for the target.",
+	 t_windows},
+	{"hopwatch_finding", "gauge",
+	 "A finding of the last window's diagnosis (always 1; hop 0 is the whole path).",
+	 target_findings},
+};
+
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
 /* A health family: a single series, or none without a health view. */
 static void health_u64(struct w *w, const char *name, const char *type, const char *help,
@@ -550,44 +568,131 @@ size_t metrics_bucket_of(double rtt_s)
 	return i;
 }
 
-static void render_all(struct render *r, const struct metrics_health *health)
+void metrics_cursor_init(struct metrics_cursor *c)
 {
+	memset(c, 0, sizeof(*c));
+}
+
+/* Targets [from, to) into the part's view and label prefixes. */
+static int load_targets(struct render *r, metrics_view_fn view, void *ctx, size_t from, size_t to,
+			struct metrics_target *tv)
+{
+	struct tlabel *tl;
+
+	for (size_t i = from; i < to; i++)
+		view(ctx, i, &tv[i - from]);
+	tl = tlabels_new(tv, to - from);
+	if (!tl)
+		return -ENOMEM;
+	free((void *)r->tl);
+	r->tl = tl;
+	r->t = tv;
+	r->n = to - from;
+	return 0;
+}
+
+/* One family's series from the cursor on, until max_bytes are out or the family ends. */
+static int family_part(struct render *r, const struct family *f, size_t n, metrics_view_fn view,
+		       void *ctx, struct metrics_target *tv, size_t max_bytes)
+{
+	struct metrics_cursor *c = r->c;
+
+	if (!c->target)
+		w_family(r->w, f->name, f->type, f->help);
+	if (!f->fn) {
+		W_LIT(r->w, "hopwatch_hop_info_dropped ");
+		w_u64(r->w, c->info_dropped);
+		w_put(r->w, "\n", 1);
+		c->target = n;
+		return 0;
+	}
+	while (c->target < n) {
+		size_t to =
+			c->target + METRICS_PART_TARGETS < n ? c->target + METRICS_PART_TARGETS : n;
+
+		if (load_targets(r, view, ctx, c->target, to, tv))
+			return -ENOMEM;
+		for (size_t i = 0; i < r->n; i++)
+			f->fn(r, i);
+		c->target = to;
+		if (r->w->total + r->w->len >= max_bytes)
+			break;
+	}
+	return 0;
+}
+
+int metrics_render_part(struct evbuffer *out, struct metrics_cursor *c, size_t n,
+			metrics_view_fn view, void *ctx, const struct metrics_health *health,
+			size_t info_max, size_t max_bytes)
+{
+	struct render r = {
+		.c = c,
+		.info_max = info_max ? info_max : METRICS_INFO_MAX,
+	};
+	struct metrics_target *tv = calloc(METRICS_PART_TARGETS, sizeof(*tv));
+	struct evbuffer *tmp = evbuffer_new();
+	struct w *w = malloc(sizeof(*w));
+	int rc = -ENOMEM;
+
+	if (!tmp || !w || !tv)
+		goto out;
+	w->out = tmp;
+	w->len = 0;
+	w->total = 0;
+	w->err = 0;
+	r.w = w;
 	for (size_t i = 0; i < METRICS_BUCKETS; i++)
-		r->le_len[i] = fmt_double(r->le[i], metrics_bucket_le[i]);
-	hop_families(r);
-	target_families(r);
-	health_families(r->w, health);
-	w_flush(r->w);
+		r.le_len[i] = fmt_double(r.le[i], metrics_bucket_le[i]);
+	rc = 0;
+	while (!rc && c->family < NFAMILIES && w->total + w->len < max_bytes) {
+		rc = family_part(&r, &families[c->family], n, view, ctx, tv, max_bytes);
+		if (!rc && c->target >= n) {
+			c->family++;
+			c->target = 0;
+		}
+	}
+	if (!rc && c->family == NFAMILIES && w->total + w->len < max_bytes) {
+		health_families(w, health);
+		c->family++;
+	}
+	w_flush(w);
+	if (!rc && w->err)
+		rc = w->err;
+	/* Moved only whole, so that a failure leaves out as it was. */
+	if (!rc && evbuffer_add_buffer(out, tmp))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = c->family > NFAMILIES ? 0 : 1;
+out:
+	free((void *)r.tl);
+	free(tv);
+	free(w);
+	if (tmp)
+		evbuffer_free(tmp);
+	return rc;
+}
+
+static void array_view(void *ctx, size_t i, struct metrics_target *out)
+{
+	*out = ((const struct metrics_target *)ctx)[i];
 }
 
 int metrics_render(struct evbuffer *out, const struct metrics_target *targets, size_t n,
 		   const struct metrics_health *health, size_t info_max)
 {
-	struct render r = {
-		.t = targets,
-		.n = targets ? n : 0,
-		.info_max = info_max ? info_max : METRICS_INFO_MAX,
-	};
+	struct metrics_cursor c;
 	struct evbuffer *tmp = evbuffer_new();
-	struct w *w = malloc(sizeof(*w));
-	struct tlabel *tl = tlabels_new(targets, r.n);
-	int rc = -ENOMEM;
+	int rc;
 
-	if (!tmp || !w || !tl)
-		goto out;
-	w->out = tmp;
-	w->len = 0;
-	w->err = 0;
-	r.w = w;
-	r.tl = tl;
-	render_all(&r, health);
-	/* Moved only whole, so that a failure leaves out as it was. */
-	if (!w->err && evbuffer_add_buffer(out, tmp) == 0)
-		rc = 0;
-out:
-	free(tl);
-	free(w);
-	if (tmp)
-		evbuffer_free(tmp);
+	if (!tmp)
+		return -ENOMEM;
+	metrics_cursor_init(&c);
+	rc = metrics_render_part(tmp, &c, targets ? n : 0, array_view, (void *)targets, health,
+				 info_max, SIZE_MAX);
+	if (rc > 0)
+		rc = -EIO; /* cannot happen without a byte bound */
+	if (!rc && evbuffer_add_buffer(out, tmp))
+		rc = -ENOMEM;
+	evbuffer_free(tmp);
 	return rc;
 }

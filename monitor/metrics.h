@@ -89,6 +89,26 @@ struct metrics_health {
 int metrics_render(struct evbuffer *out, const struct metrics_target *targets, size_t n,
 		   const struct metrics_health *health, size_t info_max);
 
+/*
+ * The exposition in parts, for one too large to hold at once: each call writes about
+ * max_bytes (whole targets at a time, METRICS_PART_TARGETS per step) from where the cursor
+ * stands and moves it on. view fills target i's view (called afresh in each part, so the
+ * pointers it gives need only last the call). Returns 1 while more parts follow, 0 once
+ * the exposition is complete, or -ENOMEM (out is then as it was).
+ */
+#define METRICS_PART_TARGETS 64
+struct metrics_cursor {
+	size_t family;	       /* the family being written */
+	size_t target;	       /* its next target */
+	size_t info_written;   /* hop_info series so far */
+	uint64_t info_dropped; /* and those the cap left out */
+};
+typedef void (*metrics_view_fn)(void *ctx, size_t i, struct metrics_target *out);
+void metrics_cursor_init(struct metrics_cursor *c);
+int metrics_render_part(struct evbuffer *out, struct metrics_cursor *c, size_t n,
+			metrics_view_fn view, void *ctx, const struct metrics_health *health,
+			size_t info_max, size_t max_bytes);
+
 /* Content-Type of the exposition. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

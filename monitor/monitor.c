@@ -47,8 +47,8 @@ struct monitor {
 	uint64_t reconnects, reloads, send_errors;
 	struct watch_counts gone; /* of watches removed by reloads */
 	double start_time_s;
-	int write_failed; /* the output failed once: said once */
-	struct metrics_target *view;
+	int write_failed;    /* the output failed once: said once */
+	uint64_t generation; /* bumped by each reload: a /metrics stream over it stops */
 };
 
 static void write_line(struct monitor *m, struct json_object *o)
@@ -340,7 +340,6 @@ struct monitor *monitor_free(struct monitor *m)
 	for (i = 0; i < m->nwatches; i++)
 		m->watches[i] = watch_free(m->watches[i]);
 	free(m->watches);
-	free(m->view);
 	if (m->reconnect_ev)
 		event_free(m->reconnect_ev);
 	m->conn = engine_conn_free(m->conn);
@@ -478,6 +477,7 @@ int monitor_reload(struct monitor *m, const struct monitor_config *cfg)
 	m->cfg = next;
 	drop_targets(&m->cfg);
 	m->reloads++;
+	m->generation++;
 	log_info("configuration reloaded: %zu targets, %zu unchanged", m->nwatches, kept);
 	if (m->up)
 		for (i = 0; i < m->nwatches; i++)
@@ -503,37 +503,76 @@ static void totals(const struct monitor *m, struct watch_counts *t)
 	}
 }
 
+static void health(const struct monitor *m, struct metrics_health *h)
+{
+	struct watch_counts t;
+
+	memset(h, 0, sizeof(*h));
+	totals(m, &t);
+	h->probes_sent = t.sent;
+	h->probes_answered = t.answered;
+	h->probes_exhausted = t.exhausted;
+	h->send_errors = m->send_errors;
+	h->engine_reconnects = m->reconnects;
+	h->engine_up = m->up;
+	h->scheduling_lag_s = (double)pacer_backlog_us(m->pacer, clock_now_us()) / 1e6;
+	h->budget_pps = pacer_rate(m->pacer);
+	h->config_reloads = m->reloads;
+	h->start_time_s = m->start_time_s;
+}
+
+static void view_of(void *ctx, size_t i, struct metrics_target *out)
+{
+	struct monitor *m = ctx;
+
+	watch_metrics(m->watches[i], out);
+}
+
 int monitor_render_metrics(void *arg, struct evbuffer *out)
 {
 	struct monitor *m = arg;
-	struct metrics_health h = {0};
-	struct watch_counts t;
-	size_t i;
+	struct metrics_health h;
+	struct metrics_cursor c;
 	int rc;
 
-	if (!m->view) {
-		m->view = calloc(m->nwatches ? m->nwatches : 1, sizeof(*m->view));
-		if (!m->view)
+	health(m, &h);
+	metrics_cursor_init(&c);
+	rc = metrics_render_part(out, &c, m->nwatches, view_of, m, &h, 0, SIZE_MAX);
+	return rc > 0 ? -EIO : rc;
+}
+
+/* A scrape in parts: the cursor, and the reload it started under. */
+struct metrics_stream {
+	struct metrics_cursor c;
+	uint64_t generation;
+};
+
+int monitor_metrics_next(void *arg, void **state, struct evbuffer *out)
+{
+	struct monitor *m = arg;
+	struct metrics_stream *st = *state;
+	struct metrics_health h;
+
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
 			return -ENOMEM;
+		metrics_cursor_init(&st->c);
+		st->generation = m->generation;
+		*state = st;
 	}
-	for (i = 0; i < m->nwatches; i++)
-		watch_metrics(m->watches[i], &m->view[i]);
-	totals(m, &t);
-	h.probes_sent = t.sent;
-	h.probes_answered = t.answered;
-	h.probes_exhausted = t.exhausted;
-	h.send_errors = m->send_errors;
-	h.engine_reconnects = m->reconnects;
-	h.engine_up = m->up;
-	h.scheduling_lag_s = (double)pacer_backlog_us(m->pacer, clock_now_us()) / 1e6;
-	h.budget_pps = pacer_rate(m->pacer);
-	h.config_reloads = m->reloads;
-	h.start_time_s = m->start_time_s;
-	rc = metrics_render(out, m->view, m->nwatches, &h, 0);
-	/* The view points into the watches: not kept past the call (a reload changes them). */
-	free(m->view);
-	m->view = NULL;
-	return rc;
+	/* The targets are not those the stream began with: stop at this family boundary. */
+	if (st->generation != m->generation)
+		return -ESTALE;
+	health(m, &h);
+	return metrics_render_part(out, &st->c, m->nwatches, view_of, m, &h, 0,
+				   MONITOR_METRICS_PART_BYTES);
+}
+
+void monitor_metrics_free(void *arg, void *state)
+{
+	(void)arg;
+	free(state);
 }
 
 void monitor_status(const struct monitor *m, char *buf, size_t len)

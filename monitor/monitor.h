@@ -44,8 +44,16 @@ int monitor_reload(struct monitor *m, const struct monitor_config *cfg);
 /* Where the lines go from now on (a log file reopened after rotation). */
 void monitor_set_output(struct monitor *m, FILE *out);
 
-/* The Prometheus exposition (an http_render_fn). 0 or -ENOMEM. */
+/* The Prometheus exposition, whole (an http_render_fn). 0 or -ENOMEM. */
 int monitor_render_metrics(void *m, struct evbuffer *out);
+/*
+ * The same in parts of about MONITOR_METRICS_PART_BYTES (http_stream_ops), so that a
+ * scrape of thousands of targets never holds the whole text: the memory of a scrape
+ * stays one part, whatever the number of targets. A reload during a scrape ends it.
+ */
+#define MONITOR_METRICS_PART_BYTES (256 * 1024)
+int monitor_metrics_next(void *m, void **state, struct evbuffer *out);
+void monitor_metrics_free(void *m, void *state);
 /* One line for systemd's STATUS=: targets, engine state, probes. */
 void monitor_status(const struct monitor *m, char *buf, size_t len);
 /* Whether the engine is connected and checked. */

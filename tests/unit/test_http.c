@@ -33,6 +33,7 @@ struct fixture {
 	struct http *http;
 	int fail; /* the render callback fails */
 	int renders;
+	void *http_parts; /* test_stream_in_chunks' struct parts */
 };
 
 struct client {
@@ -317,10 +318,99 @@ static void test_ipv6_and_busy_port(void **state)
 	http_free(h);
 }
 
+/* A streamed exposition: "part 0\n" .. "part N-1\n", one part per call. */
+struct parts {
+	int n, made, freed, fail_at;
+};
+
+static int parts_next(void *ctx, void **state, struct evbuffer *out)
+{
+	struct fixture *f = ctx;
+	struct parts *p = (struct parts *)(void *)f->http_parts;
+	intptr_t i = (intptr_t)*state;
+
+	if (p->fail_at && i == p->fail_at)
+		return -ESTALE;
+	evbuffer_add_printf(out, "part %d\n", (int)i);
+	p->made++;
+	*state = (void *)(i + 1);
+	return i + 1 < p->n ? 1 : 0;
+}
+
+static void parts_free(void *ctx, void *state)
+{
+	struct fixture *f = ctx;
+
+	(void)state;
+	((struct parts *)(void *)f->http_parts)->freed++;
+}
+
+/* The body of a chunked reply, decoded. */
+static void dechunk(const char *body, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char *end;
+		unsigned long len = strtoul(body, &end, 16);
+
+		assert_true(end != body);
+		body = strstr(end, "\r\n") + 2;
+		if (!len)
+			break;
+		assert_true(n + len < cap);
+		memcpy(out + n, body, len);
+		n += len;
+		body += len + 2;
+	}
+	out[n] = '\0';
+}
+
+static void test_stream_in_chunks(void **state)
+{
+	struct fixture *f = *state;
+	const struct http_stream_ops ops = {.next = parts_next, .free_state = parts_free};
+	struct parts p = {.n = 5};
+	struct client *c;
+	char body[256];
+
+	f->http_parts = &p;
+	http_set_stream(f->http, &ops);
+	c = fetch(f, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	assert_non_null(strstr(c->buf, "HTTP/1.1 200 OK\r\n"));
+	assert_true(header_is(c, "Transfer-Encoding", "chunked"));
+	assert_true(header_is(c, "Content-Type", METRICS_CONTENT_TYPE));
+	dechunk(body_of(c), body, sizeof(body));
+	assert_string_equal(body, "part 0\npart 1\npart 2\npart 3\npart 4\n");
+	assert_int_equal(p.made, 5);
+	assert_int_equal(p.freed, 1);
+	free(c);
+	/* One part only: an ordinary reply with its length. */
+	p = (struct parts){.n = 1};
+	c = fetch(f, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	assert_true(header_is(c, "Content-Length", "7"));
+	assert_string_equal(body_of(c), "part 0\n");
+	assert_int_equal(p.freed, 1);
+	free(c);
+	/* A renderer that stops halfway: the reply ends where it is, the state is freed. */
+	p = (struct parts){.n = 5, .fail_at = 3};
+	c = fetch(f, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	dechunk(body_of(c), body, sizeof(body));
+	assert_string_equal(body, "part 0\npart 1\npart 2\n");
+	assert_int_equal(p.freed, 1);
+	free(c);
+	/* HEAD still gets the whole-body length. */
+	c = fetch(f, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	assert_non_null(strstr(c->buf, "Content-Length: "));
+	free(c);
+	http_set_stream(f->http, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_metrics_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_in_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_404_405, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_error_500, setup, teardown),
