@@ -22,7 +22,7 @@ struct trace;
 /* Longest target name kept (as the user wrote it). */
 #define TRACE_NAME_MAX OPTIONS_HOST_MAX
 /* Longest error line handed back. */
-#define TRACE_ERR_MAX 512
+#define TRACE_ERR_MAX 256
 /* Smallest probe, as mtr's MINPACKET: a random -s never goes below it. */
 #define TRACE_PSIZE_MIN 28
 

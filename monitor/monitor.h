@@ -51,7 +51,7 @@ int monitor_render_metrics(void *m, struct evbuffer *out);
  * scrape of thousands of targets never holds the whole text: the memory of a scrape
  * stays one part, whatever the number of targets. A reload during a scrape ends it.
  */
-#define MONITOR_METRICS_PART_BYTES (256 * 1024)
+#define MONITOR_METRICS_PART_BYTES (512 * 1024)
 int monitor_metrics_next(void *m, void **state, struct evbuffer *out);
 void monitor_metrics_free(void *m, void *state);
 /* One line for systemd's STATUS=: targets, engine state, probes. */
