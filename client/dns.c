@@ -44,6 +44,8 @@ struct dns_resolve {
 	dns_resolve_fn done;
 	void *ctx;
 	int rc;
+	int cancelled; /* evdns was told; its last call is still to come */
+	int orphan;    /* freed by its owner: that call frees it */
 	struct addr addr;
 };
 
@@ -428,15 +430,24 @@ static void resolve_unlink(struct dns_resolve *r)
 }
 
 /* evdns calls back, synchronously, with EVUTIL_EAI_CANCEL: nothing more is delivered. */
+/*
+ * Cancelled, evdns still calls back once, later, from the loop (with EVUTIL_EAI_CANCEL):
+ * until then the request keeps r->req, and a freed r waits for that call (orphan).
+ */
 static void resolve_detach(struct dns_resolve *r)
 {
-	struct evdns_getaddrinfo_request *req = r->req;
-
 	resolve_unlink(r);
-	r->req = NULL;
-	if (req)
-		evdns_getaddrinfo_cancel(req);
+	if (r->req && !r->cancelled) {
+		r->cancelled = 1;
+		evdns_getaddrinfo_cancel(r->req);
+	}
 	evtimer_del(r->deliver);
+}
+
+static void resolve_destroy(struct dns_resolve *r)
+{
+	event_free(r->deliver);
+	free(r);
 }
 
 static void resolve_deliver(evutil_socket_t fd, short what, void *arg)
@@ -456,7 +467,13 @@ static void resolve_answer(int result, struct evutil_addrinfo *res, void *arg)
 	struct timeval now = {0, 0};
 
 	r->req = NULL;
-	if (result == EVUTIL_EAI_CANCEL) {
+	if (r->orphan) {
+		if (res)
+			evutil_freeaddrinfo(res);
+		resolve_destroy(r);
+		return;
+	}
+	if (result == EVUTIL_EAI_CANCEL || r->cancelled) {
 		if (res)
 			evutil_freeaddrinfo(res);
 		return;
@@ -530,7 +547,9 @@ struct dns_resolve *dns_resolve_free(struct dns_resolve *r)
 	if (!r)
 		return NULL;
 	resolve_detach(r);
-	event_free(r->deliver);
-	free(r);
+	if (r->req)
+		r->orphan = 1; /* evdns's call, still to come, frees it */
+	else
+		resolve_destroy(r);
 	return NULL;
 }
