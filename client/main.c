@@ -336,6 +336,7 @@ static int run_live(struct run *r, struct trace_config *tc, size_t n, const char
 		.traces = tc,
 		.ntraces = n,
 		.report_on_exit = r->opt->report_on_exit,
+		.initial_mode = r->opt->display_mode == 1 ? TUI_MODE_CHART : TUI_MODE_STATS,
 		.done = on_tui_done,
 		.ctx = r,
 	};
@@ -493,7 +494,8 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.opt = &opt;
 	r.out = stdout;
-	if (opt.output && opt.report) {
+	/* options_parse() took --output only with a report flag or --report-on-exit. */
+	if (opt.output) {
 		r.out = fopen(opt.output, "w");
 		if (!r.out) {
 			log_warn("cannot open %s", opt.output);

@@ -34,7 +34,7 @@ enum {
 	OPT_MAX_CONCURRENT,
 };
 
-static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgyz";
+static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgy:z";
 
 static const struct option long_opts[] = {
 	{"help", no_argument, NULL, 'h'},
@@ -76,7 +76,7 @@ static const struct option long_opts[] = {
 	{"filename", required_argument, NULL, 'F'},
 	{"curses", no_argument, NULL, 't'},
 	{"gtk", no_argument, NULL, 'g'},
-	{"ipinfo", no_argument, NULL, 'y'},
+	{"ipinfo", required_argument, NULL, 'y'},
 	{"aslookup", no_argument, NULL, 'z'},
 	{"displaymode", required_argument, NULL, OPT_DISPLAYMODE},
 	{"engine", required_argument, NULL, OPT_ENGINE},
@@ -95,7 +95,7 @@ static const char usage_text[] =
 	" -4, --inet                 use IPv4 only\n"
 	" -6, --inet6                use IPv6 only\n"
 	" -u, --udp                  use UDP instead of ICMP echo\n"
-	" -T, --tcp                  use TCP instead of ICMP echo\n"
+	" -T, --tcp                  use TCP instead of ICMP echo (not with -u)\n"
 	" -I, --interface NAME       use named network interface\n"
 	" -a, --address ADDRESS      bind the outgoing socket to ADDRESS\n"
 	" -f, --first-ttl NUMBER     set what TTL to start\n"
@@ -106,7 +106,7 @@ static const char usage_text[] =
 	" -s, --psize PACKETSIZE     set the packet size used for probing\n"
 	" -B, --bitpattern NUMBER    set bit pattern to use in payload\n"
 	" -i, --interval SECONDS     ICMP echo request interval (default 1)\n"
-	" -G, --gracetime SECONDS    number of seconds to wait for responses (default 5)\n"
+	" -G, --gracetime SECONDS    seconds to wait for responses, e.g. 0.5 (default 5)\n"
 	" -Q, --tos NUMBER           type of service field in IP header\n"
 	" -e, --mpls                 display information from ICMP extensions\n"
 	" -Z, --timeout SECONDS      seconds to keep probe sockets open (default 10)\n"
@@ -120,8 +120,9 @@ static const char usage_text[] =
 	" -l, --raw                  output raw format\n"
 	" -p, --split                split output\n"
 	"     --html, --text         WinMTR export (to stdout or --output FILE)\n"
-	"     --output FILE          file for --html and --text\n"
+	"     --output FILE          file for the report (a report flag or --report-on-exit)\n"
 	" -t, --curses               use curses terminal interface (the default)\n"
+	"     --displaymode MODE     initial live display: 0 statistics, 1 strip chart\n"
 	"     --report-on-exit       print a report when the live view ends\n"
 	" -n, --no-dns               do not resolve host names\n"
 	" -b, --show-ips             show IP numbers and host names\n"
@@ -262,6 +263,27 @@ static int read_hosts(struct options *o, const char *path, char *err, size_t err
 	return rc;
 }
 
+static int no_aslookup(int c, char *err, size_t errlen)
+{
+	errmsg_set(err, errlen, "-%c (--%s): AS lookup is not supported yet", c, long_name(c));
+	return -EINVAL;
+}
+
+/* mtr: one protocol flag at most, even the same one twice. */
+static int set_proto(struct options *o, int c, char *err, size_t errlen)
+{
+	if (o->proto != PROTO_PROTOCOL_ICMP) {
+		errmsg_set(err, errlen, "-u, -T and -S are mutually exclusive");
+		return -EINVAL;
+	}
+	if (c == 'S') {
+		errmsg_set(err, errlen, "SCTP is not supported by the hopwatch engine");
+		return -EINVAL;
+	}
+	o->proto = c == 'u' ? PROTO_PROTOCOL_UDP : PROTO_PROTOCOL_TCP;
+	return OPTIONS_RUN;
+}
+
 static void set_format(struct options *o, enum report_format f)
 {
 	o->report = 1;
@@ -281,7 +303,7 @@ static void defaults(struct options *o)
 	o->proto = PROTO_PROTOCOL_ICMP;
 	o->max_ecmp = OPTIONS_DEFAULT_MAX_ECMP;
 	o->timeout_s = OPTIONS_DEFAULT_TIMEOUT_S;
-	o->grace_s = OPTIONS_DEFAULT_GRACE_S;
+	o->grace_us = OPTIONS_DEFAULT_GRACE_US;
 	o->lru = HISTORY_DEFAULT_MAX;
 	o->max_concurrent = OPTIONS_DEFAULT_MAX_CONCURRENT;
 }
@@ -398,14 +420,9 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		o->max_unknown = (int)v;
 		break;
 	case 'u':
-		o->proto = PROTO_PROTOCOL_UDP;
-		break;
 	case 'T':
-		o->proto = PROTO_PROTOCOL_TCP;
-		break;
 	case 'S':
-		errmsg_set(err, errlen, "SCTP is not supported by the hopwatch engine");
-		return -EINVAL;
+		return set_proto(o, c, err, errlen);
 	case 'P':
 		rc = parse_int(c, arg, 1, 65535, &v, err, errlen);
 		if (rc)
@@ -447,11 +464,7 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		o->timeout_s = (int)v;
 		break;
 	case 'G':
-		rc = parse_int(c, arg, 0, OPTIONS_MAX_TIMEOUT_S, &v, err, errlen);
-		if (rc)
-			return rc;
-		o->grace_s = (int)v;
-		break;
+		return parse_seconds(c, arg, OPTIONS_MAX_GRACE_S, &o->grace_us, err, errlen);
 	case 'F':
 		return read_hosts(o, arg, err, errlen);
 	case 't':
@@ -461,6 +474,11 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		rc = parse_int(c, arg, 0, 2, &v, err, errlen);
 		if (rc)
 			return rc;
+		if (v == 2) {
+			errmsg_set(err, errlen, "display mode 2 is not supported yet");
+			return -EINVAL;
+		}
+		o->display_mode = (int)v;
 		break;
 	case 'g':
 		errmsg_set(err, errlen,
@@ -468,9 +486,13 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 			   "terminal view (-t) or a report");
 		return -EINVAL;
 	case 'y':
+		/* mtr: -y picks which AS data to show, so it needs the lookup -z does. */
+		rc = parse_int(c, arg, 0, OPTIONS_MAX_IPINFO, &v, err, errlen);
+		if (rc)
+			return rc;
+		return no_aslookup(c, err, errlen);
 	case 'z':
-		errmsg_set(err, errlen, "-%c (--%s) is not supported yet", c, long_name(c));
-		return -EINVAL;
+		return no_aslookup(c, err, errlen);
 	case OPT_ENGINE:
 		o->engine = arg;
 		break;
@@ -595,6 +617,13 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 	}
 	if (o->local_port && o->proto == PROTO_PROTOCOL_ICMP) {
 		errmsg_set(err, errlen, "-L (--localport) needs -u or -T");
+		return -EINVAL;
+	}
+	/* The file takes a report: the live view alone has nothing to write there. */
+	if (o->output && !o->report && !o->report_on_exit) {
+		errmsg_set(err, errlen,
+			   "--output needs a report flag (e.g. -r, -j, --text) or "
+			   "--report-on-exit");
 		return -EINVAL;
 	}
 	/* Listing the history needs no host; --lru given with it bounds the list. */

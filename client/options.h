@@ -19,7 +19,7 @@
 #define OPTIONS_DEFAULT_MAX_TTL	    30
 #define OPTIONS_DEFAULT_MAX_UNKNOWN 12
 #define OPTIONS_DEFAULT_TIMEOUT_S   10
-#define OPTIONS_DEFAULT_GRACE_S	    5
+#define OPTIONS_DEFAULT_GRACE_US    5000000
 #define OPTIONS_DEFAULT_MAX_ECMP    8
 #define OPTIONS_DEFAULT_PSIZE	    64
 /* Traces run at once: every host of a typical -F list, a bounded load on the engine. */
@@ -32,6 +32,8 @@
 #define OPTIONS_MAX_COUNT      1000000000
 #define OPTIONS_MAX_INTERVAL_S 86400
 #define OPTIONS_MAX_TIMEOUT_S  3600
+#define OPTIONS_MAX_GRACE_S    3600
+#define OPTIONS_MAX_IPINFO     4    /* mtr's -y 0..4 */
 #define OPTIONS_MAX_ARGS       4096 /* words in HOPWATCH_OPTIONS plus argv */
 #define OPTIONS_ERR_MAX	       256  /* length of the error line */
 #define OPTIONS_HOST_MAX       255  /* longest host name in a -F file */
@@ -71,9 +73,10 @@ struct options {
 	int max_ecmp;	       /* -E */
 	const char *fields;    /* -o, NULL = default */
 	int timeout_s;	       /* -Z */
-	int grace_s;	       /* -G */
+	int64_t grace_us;      /* -G, decimal seconds as mtr */
+	int display_mode;      /* --displaymode: 0 statistics, 1 strip chart */
 	const char *engine;    /* --engine, NULL = default search */
-	const char *output;    /* --output FILE for --html/--text, NULL = stdout */
+	const char *output;    /* --output FILE for a report, NULL = stdout */
 	int lru;	       /* --lru: hosts kept in the history, 0 = none */
 	int history;	       /* --history: print the recent hosts and exit */
 	int analyze;	       /* --analyze: diagnosis after the report (client/diagnose.h) */

@@ -47,7 +47,7 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	cfg->sched.first_ttl = o->first_ttl;
 	cfg->sched.max_ttl = o->max_ttl;
 	cfg->sched.max_unknown = o->max_unknown;
-	cfg->sched.grace_us = (int64_t)o->grace_s * 1000000;
+	cfg->sched.grace_us = o->grace_us;
 	p->dst = *dst;
 	p->protocol = o->proto;
 	/* A negative -s asks for a random size; one per trace keeps the stats comparable. */

@@ -59,12 +59,6 @@
 #define TUI_KEY_ESC 27
 #define TUI_KEY_DEL 127
 
-enum tui_mode {
-	TUI_MODE_STATS,
-	TUI_MODE_CHART,
-	TUI_MODE__COUNT,
-};
-
 /* Chart scale: fractions of the visible RTT range, mtr's idea; '>' above the last. */
 static const double tui_factors[] = {0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0.50};
 static const char tui_blocks[] = ".1234567";
@@ -909,6 +903,7 @@ int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t er
 	t->cfg = *cfg;
 	t->cfg.traces = NULL;
 	t->numeric = cfg->meta.numeric;
+	t->mode = cfg->initial_mode == TUI_MODE_CHART ? TUI_MODE_CHART : TUI_MODE_STATS;
 	snprintf(t->fields, sizeof(t->fields), "%s",
 		 cfg->meta.fields ? cfg->meta.fields : TUI_FIELDS_LATENCY);
 	t->cfg.meta.fields = t->fields;

@@ -26,6 +26,13 @@ struct tui;
 /* Longest error line handed back. */
 #define TUI_ERR_MAX 512
 
+/* What the hop table shows, cycled by 'd'; mtr's --displaymode 0 and 1. */
+enum tui_mode {
+	TUI_MODE_STATS,
+	TUI_MODE_CHART,
+	TUI_MODE__COUNT,
+};
+
 /* The view ended: 'q', the terminal hung up, the last round (report_on_exit), a failure. */
 typedef void (*tui_done_fn)(void *ctx, int err, const char *msg);
 
@@ -38,6 +45,7 @@ struct tui_config {
 				  * target_addr and start are set per trace */
 	int have_proto[PROTO_PROTOCOL__COUNT]; /* what u/t may switch to (asked beforehand) */
 	int report_on_exit;		       /* end the view as soon as count rounds are done */
+	enum tui_mode initial_mode;	       /* --displaymode */
 	tui_done_fn done;
 	void *ctx;
 };

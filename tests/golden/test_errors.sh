@@ -48,6 +48,23 @@ expect_error "cannot resolve 'no-such-host.invalid'" -r -c 1 no-such-host.invali
 expect_error "cannot open host file" -r -F /nonexistent/hosts
 HOPWATCH_OPTIONS="-c 0" expect_error "-c" -r 203.0.113.1
 
+# mtr 0.95's rules: one protocol flag; -G positive; -y/-z (AS lookup) and display mode 2
+# are not in hopwatch yet; --output needs a report to write.
+expect_error "-u, -T and -S are mutually exclusive" -r -u -T 203.0.113.1
+expect_error "-u, -T and -S are mutually exclusive" -r --tcp --udp 203.0.113.1
+expect_error "-u, -T and -S are mutually exclusive" -r -u -S 203.0.113.1
+HOPWATCH_OPTIONS="-T" expect_error "-u, -T and -S are mutually exclusive" -r -T 203.0.113.1
+expect_error "'0' for -G (--gracetime)" -r -G 0 203.0.113.1
+expect_error "'0.5s' for -G (--gracetime)" -r -G 0.5s 203.0.113.1
+expect_error "-y (--ipinfo): AS lookup is not supported yet" -r -y 1 203.0.113.1
+expect_error "-y (--ipinfo): AS lookup is not supported yet" -r --ipinfo=0 203.0.113.1
+expect_error "'5' for -y (--ipinfo)" -r -y 5 203.0.113.1
+expect_error "-z (--aslookup): AS lookup is not supported yet" -r -z 203.0.113.1
+expect_error "display mode 2 is not supported yet" --displaymode 2 203.0.113.1
+expect_error "'3' for --displaymode" --displaymode 3 203.0.113.1
+expect_error "--output needs a report flag" --output /dev/null 203.0.113.1
+expect_error "--output needs a report flag" -r -t --output /dev/null 203.0.113.1
+
 # The engine: missing, without privileges (it dies with its reason), lacking a feature.
 HOPWATCH_ENGINE=/nonexistent expect_error "cannot run the engine /nonexistent" -r 203.0.113.1
 expect_error "cannot connect to the engine at unix:/nonexistent.sock" \
@@ -57,6 +74,26 @@ FAKE_DIE="hopwatchd: cannot open raw sockets: CAP_NET_RAW is missing" \
 FAKE_MISSING=ip-4 expect_error "cannot send IPv4 probes" -r -c 1 203.0.113.1
 FAKE_MISSING=udp expect_error "does not support 'udp'" -r -c 1 -u 203.0.113.1
 FAKE_MISSING=mark expect_error "does not support 'mark'" -r -c 1 -M 7 203.0.113.1
+
+# -G takes decimal seconds as mtr does.
+"$bin" -r -n -c 1 -G 0.5 203.0.113.1 >"$out" 2>"$err"
+if [[ $? -ne 0 ]] || [[ -s $err ]] || ! grep -q '203.0.113.1' "$out"; then
+	echo "FAIL: -G 0.5 was refused: $(cat "$err")" >&2
+	fails=$((fails + 1))
+else
+	echo "ok: -G 0.5 accepted"
+fi
+
+# --report-on-exit writes its report to --output (here without a terminal: the report).
+report_file=$(mktemp)
+"$bin" --report-on-exit --output "$report_file" -n -c 1 203.0.113.1 </dev/null >"$out" 2>"$err"
+if [[ $? -ne 0 ]] || [[ -s $out ]] || [[ -s $err ]] || ! grep -q '^HOST: ' "$report_file"; then
+	echo "FAIL: --report-on-exit --output: no report in the file: $(cat "$err")" >&2
+	fails=$((fails + 1))
+else
+	echo "ok: --report-on-exit --output FILE wrote the report"
+fi
+rm -f "$report_file"
 
 # Non-root users may not ask for an interval below one second (as mtr).
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then

@@ -49,7 +49,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.first_ttl, 1);
 	assert_int_equal(o.max_unknown, 12);
 	assert_int_equal(o.timeout_s, 10);
-	assert_int_equal(o.grace_s, 5);
+	assert_int_equal(o.grace_us, 5000000);
+	assert_int_equal(o.display_mode, 0);
 	assert_int_equal(o.proto, PROTO_PROTOCOL_ICMP);
 	assert_int_equal(o.ntargets, 1);
 	assert_string_equal(o.targets[0], "example.org");
@@ -137,6 +138,148 @@ static void test_errors(void **state)
 	options_deinit(&o);
 }
 
+/* mtr 0.95: a second protocol flag, even the same one, is an error. */
+static void test_protocols_exclusive(void **state)
+{
+	static const char *const pairs[][2] = {
+		{"-u", "-T"},	    {"-T", "-u"}, {"-u", "-u"},
+		{"--udp", "--tcp"}, {"-u", "-S"}, {"-T", "--sctp"},
+	};
+	struct options o;
+	char err[OPTIONS_ERR_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		assert_int_equal(
+			parse(&o, NULL, 0, err, sizeof(err), pairs[i][0], pairs[i][1], "h", NULL),
+			-EINVAL);
+		assert_string_equal(err, "-u, -T and -S are mutually exclusive");
+		options_deinit(&o);
+	}
+	/* The defaults count too, as MTR_OPTIONS does for mtr. */
+	assert_int_equal(parse(&o, "-u", 0, err, sizeof(err), "-T", "h", NULL), -EINVAL);
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-S", "h", NULL), -EINVAL);
+	assert_non_null(strstr(err, "SCTP"));
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-u", "h", NULL), OPTIONS_RUN);
+	assert_int_equal(o.proto, PROTO_PROTOCOL_UDP);
+	options_deinit(&o);
+}
+
+/* -G in decimal seconds, as mtr, to the microsecond; zero and below are refused. */
+static void test_gracetime(void **state)
+{
+	static const char *const bad[] = {"0", "-1", "abc", "1.5x", "3601", ""};
+	struct options o;
+	char err[OPTIONS_ERR_MAX];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-G", "0.5", "h", NULL), OPTIONS_RUN);
+	assert_int_equal(o.grace_us, 500000);
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--gracetime=2.000001", "h", NULL),
+			 OPTIONS_RUN);
+	assert_int_equal(o.grace_us, 2000001);
+	options_deinit(&o);
+	/* Below a microsecond still waits one, as mtr takes any positive value. */
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-G", "0.0000001", "h", NULL),
+			 OPTIONS_RUN);
+	assert_int_equal(o.grace_us, 1);
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-G", "3600", "h", NULL),
+			 OPTIONS_RUN);
+	assert_int_equal(o.grace_us, 3600000000LL);
+	options_deinit(&o);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-G", bad[i], "h", NULL),
+				 -EINVAL);
+		assert_non_null(strstr(err, "-G (--gracetime)"));
+		options_deinit(&o);
+	}
+}
+
+/* -y N and -z need AS lookup, which hopwatch has not: refused, never ignored. */
+static void test_aslookup_refused(void **state)
+{
+	static const char *const args[][2] = {
+		{"-y", "2"},  {"--ipinfo=0", NULL}, {"--ipinfo", "4"},
+		{"-z", NULL}, {"--aslookup", NULL},
+	};
+	struct options o;
+	char err[OPTIONS_ERR_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+		if (args[i][1])
+			assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), args[i][0],
+					       args[i][1], "h", NULL),
+					 -EINVAL);
+		else
+			assert_int_equal(
+				parse(&o, NULL, 0, err, sizeof(err), args[i][0], "h", NULL),
+				-EINVAL);
+		assert_non_null(strstr(err, "AS lookup is not supported yet"));
+		options_deinit(&o);
+	}
+	/* mtr's range first: a bad -y value is named as such. */
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "-y", "5", "h", NULL), -EINVAL);
+	assert_non_null(strstr(err, "'5' for -y (--ipinfo)"));
+	options_deinit(&o);
+}
+
+static void test_displaymode(void **state)
+{
+	struct options o;
+	char err[OPTIONS_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--displaymode", "1", "h", NULL),
+			 OPTIONS_RUN);
+	assert_int_equal(o.display_mode, 1);
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--displaymode=0", "h", NULL),
+			 OPTIONS_RUN);
+	assert_int_equal(o.display_mode, 0);
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--displaymode", "2", "h", NULL),
+			 -EINVAL);
+	assert_string_equal(err, "display mode 2 is not supported yet");
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--displaymode", "3", "h", NULL),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--displaymode"));
+	options_deinit(&o);
+}
+
+/* --output takes a report: a report flag's or --report-on-exit's, never the view alone. */
+static void test_output(void **state)
+{
+	struct options o;
+	char err[OPTIONS_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--output", "f", "h", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--output needs a report flag"));
+	options_deinit(&o);
+	/* -t after -r is the live view again. */
+	assert_int_equal(
+		parse(&o, NULL, 0, err, sizeof(err), "-r", "-t", "--output", "f", "h", NULL),
+		-EINVAL);
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--report-on-exit", "--output", "f",
+			       "h", NULL),
+			 OPTIONS_RUN);
+	assert_string_equal(o.output, "f");
+	options_deinit(&o);
+	assert_int_equal(parse(&o, NULL, 0, err, sizeof(err), "--text", "--output", "f", "h", NULL),
+			 OPTIONS_RUN);
+	options_deinit(&o);
+}
+
 static void test_host_file(void **state)
 {
 	char path[] = "/tmp/test_options_XXXXXX";
@@ -199,9 +342,17 @@ static void test_parse_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_long_and_short),
-		cmocka_unit_test(test_env_then_argv), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_host_file),     cmocka_unit_test(test_parse_reply),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_long_and_short),
+		cmocka_unit_test(test_env_then_argv),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_host_file),
+		cmocka_unit_test(test_parse_reply),
+		cmocka_unit_test(test_protocols_exclusive),
+		cmocka_unit_test(test_gracetime),
+		cmocka_unit_test(test_aslookup_refused),
+		cmocka_unit_test(test_displaymode),
+		cmocka_unit_test(test_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
