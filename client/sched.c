@@ -504,7 +504,7 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 {
 	struct sched *s = ctx;
 	struct slot *sl, done;
-	struct hop_view before, after;
+	struct hop_view before = {0}, after = {0};
 	enum stats_outcome oc;
 
 	if (s->finished)
@@ -532,15 +532,18 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 		on_exhausted(s, &done);
 	} else {
 		oc = outcome_of(r);
-		hop_view(s, done.ttl, &before);
+		/* Who answers the hop is compared only for an owner that wants to hear of it. */
+		if (s->hooks.hop_changed)
+			hop_view(s, done.ttl, &before);
 		note_answer(s, done.ttl, oc, oc == STATS_LOST ? NULL : &r->from,
 			    r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
+		if (s->hooks.hop_changed)
+			hop_view(s, done.ttl, &after);
 		if (oc == STATS_REPLY && (!s->dest_ttl || done.ttl < s->dest_ttl))
 			s->dest_ttl = done.ttl;
 		if (s->hooks.answer)
 			s->hooks.answer(s->hooks.ctx, done.ttl, done.round, done.seq, oc,
 					oc == STATS_LOST ? NULL : &r->from, r->rtt_us);
-		hop_view(s, done.ttl, &after);
 		if (s->hooks.hop_changed && (before.nresponders != after.nresponders ||
 					     !addr_equal(&before.last, &after.last)))
 			s->hooks.hop_changed(s->hooks.ctx, done.ttl);

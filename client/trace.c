@@ -191,7 +191,7 @@ static int make_sched(struct trace *t)
 	struct sched_hooks sh = {
 		.done = on_done,
 		.round_done = on_round,
-		.hop_changed = on_hop,
+		.hop_changed = t->hooks.hop_changed ? on_hop : NULL,
 		.sent = t->hooks.sent ? on_sent : NULL,
 		.answer = t->hooks.answer ? on_answer : NULL,
 		.exhausted = t->hooks.exhausted ? on_exhausted : NULL,
