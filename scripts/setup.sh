@@ -4,7 +4,7 @@
 # then configures and builds the three build directories the test run uses:
 #   build       normal, -Dwerror=true
 #   build-asan  AddressSanitizer + UBSan, -Dwerror=true
-#   build-fuzz  clang, libFuzzer targets
+#   build-fuzz  clang, libFuzzer targets under ASan+UBSan
 # Non-interactive; reads no stdin. Builds every directory even when one fails, and exits
 # non-zero if any step failed.
 set -uo pipefail
@@ -93,7 +93,8 @@ build_dir() {
 step "build" build_dir build -- -Dwerror=true
 step "build-asan" build_dir build-asan -- \
 	-Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
-step "build-fuzz" build_dir build-fuzz CC=clang -- -Dfuzz=true -Db_lundef=false
+step "build-fuzz" build_dir build-fuzz CC=clang -- -Dfuzz=true \
+	-Db_sanitize=address,undefined -Db_lundef=false
 
 if ((${#FAILED[@]})); then
 	say "failed steps: ${FAILED[*]}"
