@@ -8,9 +8,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -47,24 +51,76 @@ struct monitor {
 	uint64_t reconnects, reloads, send_errors;
 	struct watch_counts gone; /* of watches removed by reloads */
 	double start_time_s;
-	int write_failed;    /* the output failed once: said once */
-	uint64_t generation; /* bumped by each reload: a /metrics stream over it stops */
+	int write_failed;	/* the output failed: said once, until it works again */
+	uint64_t lines_dropped; /* since it failed */
+	uint64_t generation;	/* bumped by each reload: a /metrics stream over it stops */
 };
 
+/* The line and its newline in as many writes as it takes; 0 or -errno. */
+static int write_all(int fd, const char *s, size_t len)
+{
+	struct iovec v[2] = {{.iov_base = (void *)(uintptr_t)s, .iov_len = len},
+			     {.iov_base = (void *)(uintptr_t) "\n", .iov_len = 1}};
+	struct iovec *at = v;
+	int left = 2;
+
+	while (left) {
+		ssize_t n = writev(fd, at, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		while (left && (size_t)n >= at->iov_len) {
+			n -= (ssize_t)at->iov_len;
+			at++;
+			left--;
+		}
+		if (left) {
+			at->iov_base = (char *)at->iov_base + n;
+			at->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Written past stdio, in one go, and a line that fails is cut off again: a full disk must
+ * not leave half a JSON line for the next one to be glued to. Lines that cannot be written
+ * are dropped (and counted); /metrics goes on regardless.
+ */
 static void write_line(struct monitor *m, struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	struct stat st;
+	off_t start = -1;
+	int fd, rc;
 
 	if (!m->opts.out)
 		return;
-	if (fputs(s, m->opts.out) < 0 || fputc('\n', m->opts.out) < 0 || fflush(m->opts.out)) {
+	fd = fileno(m->opts.out);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		start = st.st_size; /* opened for appending: the line goes there */
+	rc = write_all(fd, s, strlen(s));
+	if (rc) {
+		int cut = start >= 0 ? ftruncate(fd, start) : 0;
+
 		if (!m->write_failed)
-			log_warn("cannot write a JSON line");
+			log_warnx(
+				"cannot write to the JSON output: %s%s; lines are dropped until it "
+				"works again (metrics go on)",
+				strerror(-rc), cut ? " (a partial line is left)" : "");
 		m->write_failed = 1;
-		clearerr(m->opts.out);
+		m->lines_dropped++;
 		return;
 	}
+	if (m->write_failed)
+		log_warnx("the JSON output works again; %llu lines were dropped",
+			  (unsigned long long)m->lines_dropped);
 	m->write_failed = 0;
+	m->lines_dropped = 0;
 }
 
 static void on_line(void *ctx, struct watch *w, struct json_object *o)
