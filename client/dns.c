@@ -37,7 +37,8 @@ struct dns_waiter {
 
 /* A forward lookup: evdns' request, then the answer handed over from the loop. */
 struct dns_resolve {
-	struct dns *dns; /* NULL once cancelled */
+	struct dns *dns;  /* NULL once cancelled */
+	struct dns *home; /* kept: evdns's last call is counted there */
 	struct dns_resolve *prev, *next;
 	struct evdns_getaddrinfo_request *req;
 	struct event *deliver; /* the answer goes to done from here */
@@ -56,12 +57,15 @@ struct dns {
 	struct dns_waiter *waiters;
 	struct dns_resolve *resolves; /* outstanding forward lookups */
 	struct dns_cache cache;
+	unsigned owed; /* evdns_getaddrinfo calls still to come, cancelled ones too */
+	int dying;     /* freed by its owner: the last of those calls finishes it */
 };
 
 static size_t count_pending(struct dns *d, const struct addr *addrs, size_t n);
 static void check_waiters(struct dns *d);
 static void resolve_detach(struct dns_resolve *r);
 static void waiter_unlink(struct dns_waiter *w);
+static void owed_paid(struct dns *d);
 
 static int addr_ok(const struct addr *a)
 {
@@ -262,17 +266,10 @@ int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf)
 	return 0;
 }
 
-struct dns *dns_free(struct dns *d)
+static void destroy(struct dns *d)
 {
 	struct dns_query *q, *next;
 
-	if (!d)
-		return NULL;
-	/* Waiters and lookups outlive the resolver as empty shells their owners free. */
-	while (d->waiters)
-		waiter_unlink(d->waiters);
-	while (d->resolves)
-		resolve_detach(d->resolves);
 	/* 0: no callbacks for the queries still out; they are freed here instead. */
 	evdns_base_free(d->evdns, 0);
 	for (q = d->queries; q; q = next) {
@@ -280,6 +277,44 @@ struct dns *dns_free(struct dns *d)
 		free(q);
 	}
 	free(d);
+}
+
+static void destroy_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	destroy(arg);
+}
+
+/*
+ * Each evdns_getaddrinfo request, cancelled or not, still calls back once from the loop,
+ * and that call reads memory evdns_base_free would already have freed: so a resolver whose
+ * owner is gone waits for the last of those calls, then goes from the loop (not from
+ * inside evdns's own callback, which still uses its request after we return).
+ */
+static void owed_paid(struct dns *d)
+{
+	struct timeval now = {0, 0};
+
+	if (--d->owed || !d->dying)
+		return;
+	if (event_base_once(d->base, -1, EV_TIMEOUT, destroy_later, d, &now) != 0)
+		log_debug("cannot schedule the resolver's end; it stays until exit");
+}
+
+struct dns *dns_free(struct dns *d)
+{
+	if (!d)
+		return NULL;
+	/* Waiters and lookups outlive the resolver as empty shells their owners free. */
+	while (d->waiters)
+		waiter_unlink(d->waiters);
+	while (d->resolves)
+		resolve_detach(d->resolves);
+	if (d->owed)
+		d->dying = 1;
+	else
+		destroy(d);
 	return NULL;
 }
 
@@ -467,6 +502,7 @@ static void resolve_answer(int result, struct evutil_addrinfo *res, void *arg)
 	struct timeval now = {0, 0};
 
 	r->req = NULL;
+	owed_paid(r->home);
 	if (r->orphan) {
 		if (res)
 			evutil_freeaddrinfo(res);
@@ -523,6 +559,7 @@ int dns_resolve(struct dns *d, const char *host, int family, dns_resolve_fn done
 	r->done = done;
 	r->ctx = ctx;
 	r->dns = d;
+	r->home = d;
 	r->next = d->resolves;
 	if (r->next)
 		r->next->prev = r;
@@ -538,6 +575,8 @@ int dns_resolve(struct dns *d, const char *host, int family, dns_resolve_fn done
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
+	/* Counted first: evdns may call back before it returns, and always calls once. */
+	d->owed++;
 	r->req = evdns_getaddrinfo(d->evdns, host, NULL, &hints, resolve_answer, r);
 	return 0;
 }

@@ -67,11 +67,16 @@ int dns_cache_stale(const struct dns_entry *e, int64_t now_s);
 /*
  * A resolver on base. resolv_conf: a resolv.conf path, or NULL for the system's
  * configuration. Returns 0 or -errno (-EINVAL: the configuration could not be read).
- * Free with dns_free() before the event base, and do not run the base after it: evdns
- * may have answers queued that would call back into the freed object.
+ * Free with dns_free() before the event base. evdns still owes a call for each forward
+ * lookup it was given, cancelled or not; until the last has come the resolver stays, and
+ * then goes from the loop. An owner about to free the base runs it DNS_TEARDOWN_PASSES
+ * times without blocking first, so that nothing is left behind.
  */
 int dns_new(struct dns **out, struct event_base *base, const char *resolv_conf);
 struct dns *dns_free(struct dns *d);
+
+/* Loop passes for evdns's owed calls and the resolver's end after them. */
+#define DNS_TEARDOWN_PASSES 4
 
 /*
  * The name (unescaped: renderers escape) of addr if known, else NULL at once; a query is started in the

@@ -550,6 +550,8 @@ out:
 		event_free(sigint);
 	r.conn = engine_conn_free(r.conn);
 	r.dns = dns_free(r.dns);
+	for (int pass = 0; r.base && pass < DNS_TEARDOWN_PASSES; pass++)
+		event_base_loop(r.base, EVLOOP_NONBLOCK);
 	event_base_free(r.base);
 	if (r.out && r.out != stdout && fclose(r.out) && !rc) {
 		log_warn("cannot write %s", opt.output);

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "client/dns.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "monitor/config.h"
@@ -275,6 +276,9 @@ static void app_free(struct app *app)
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (*evs[i])
 			event_free(*evs[i]);
+	/* The resolver's last owed calls come from the loop (see dns_free). */
+	for (i = 0; app->base && i < DNS_TEARDOWN_PASSES; i++)
+		event_base_loop(app->base, EVLOOP_NONBLOCK);
 	if (app->base)
 		event_base_free(app->base);
 	if (app->out && app->out != stdout)

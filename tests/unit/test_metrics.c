@@ -360,7 +360,9 @@ static void test_big_render_time(void **state)
 	}
 	print_message("metrics_render %d targets x %d hops: %.1f ms, %zu bytes\n", BIG_TARGETS,
 		      BIG_HOPS, best, bytes);
-	assert_true(best < BIG_RENDER_MS);
+	/* Under valgrind (tests/valgrind/run.sh) only the work is checked, not its speed. */
+	if (!getenv("HOPWATCH_VALGRIND"))
+		assert_true(best < BIG_RENDER_MS);
 	free(names);
 	free(hops);
 	free(t);

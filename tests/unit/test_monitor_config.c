@@ -696,7 +696,9 @@ static void test_many_targets(void **state)
 	assert_int_equal(monitor_config_parse_buffer(&c, text, len, "big.conf", err, ERR_LEN), 0);
 	dt = now_s() - t0;
 	print_message("%d targets parsed in %.3f s\n", BIG_TARGETS, dt);
-	assert_true(dt < 1.0);
+	/* Under valgrind (tests/valgrind/run.sh) only the work is checked, not its speed. */
+	if (!getenv("HOPWATCH_VALGRIND"))
+		assert_true(dt < 1.0);
 	assert_int_equal(c.ntargets, BIG_TARGETS);
 	assert_string_equal(monitor_config_find(&c, "t99999")->host, "10.1.134.159");
 	/* One more, from the command line or the file, is too many. */
