@@ -11,7 +11,8 @@
 #
 # Environment: HOPWATCH_BUILD (default: build/ beside the sources), STOCK_PACKET
 # (default /usr/bin/mtr-packet), STOCK_MTR (default /usr/bin/mtr, the CLI that
-# cmdparse.py runs as PROJECT_ROOT/mtr; it is started with MTR_PACKET set too).
+# cmdparse.py runs as PROJECT_ROOT/mtr; it is started with MTR_PACKET set too), MTR_MIRROR
+# (a bare git mirror of mtr to take the files from when no MTR_SOURCE_DIR is given).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,7 +20,7 @@ SOURCE=$(cd "$HERE/../.." && pwd)
 BUILD=${HOPWATCH_BUILD:-$SOURCE/build}
 STOCK_PACKET=${STOCK_PACKET:-/usr/bin/mtr-packet}
 STOCK_MTR=${STOCK_MTR:-/usr/bin/mtr}
-MIRROR=/work/.mirror/traviscross+mtr/repo
+MIRROR=${MTR_MIRROR:-/work/.mirror/traviscross+mtr/repo}
 # Files of mtr's tree the tests need, relative to its root.
 MTR_FILES=(test/cmdparse.py test/param.py test/mtrpacket.py test/packet_listen.c
 	packet/protocols.h)
@@ -122,7 +123,11 @@ PY
 run_suite mtr-packet "$STOCK_PACKET"
 run_suite hopwatchd "$ENGINE"
 echo "--- per-test results that differ (mtr-packet / hopwatchd):"
-if diff -u "$WORK/mtr-packet.results" "$WORK/hopwatchd.results"; then
+if [[ ! -s $WORK/mtr-packet.results || ! -s $WORK/hopwatchd.results ]]; then
+	echo "no test ran: mtr's scripts did not load (log follows)"
+	cat "$WORK/mtr-packet.log"
+	status=1
+elif diff -u "$WORK/mtr-packet.results" "$WORK/hopwatchd.results"; then
 	echo "(none)"
 	status=0
 else
