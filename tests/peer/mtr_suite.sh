@@ -44,9 +44,14 @@ ENGINE=$BUILD/daemon/hopwatchd
 
 WORK=$(mktemp -d /tmp/mtr_suite.XXXXXX)
 NS=mtrsuite-$$-$RANDOM
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	ip netns del "$NS" 2>/dev/null
-	[[ -n ${MTR_SUITE_KEEP:-} ]] && echo "mtr_suite: kept $WORK" || rm -rf "$WORK"
+	if [[ -n ${MTR_SUITE_KEEP:-} ]]; then
+		echo "mtr_suite: kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -90,6 +95,7 @@ ip -n "$NS" link set lo up
 # run_suite LABEL PACKET: both scripts with MTR_PACKET=PACKET; verbose log in $WORK/LABEL.log
 run_suite() {
 	local label=$1 packet=$2
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	ip netns exec "$NS" unshare --mount sh -c '
 		mount --bind "$1/hosts" /etc/hosts &&
 		mount --bind "$1/resolv.conf" /etc/resolv.conf &&
