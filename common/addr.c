@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,4 +47,33 @@ int addr_parse(const char *s, struct addr *out)
 	}
 	memset(out, 0, sizeof(*out));
 	return -EINVAL;
+}
+
+/* First byte of IPv4 multicast (224.0.0.0/4) after the mask, and IPv6's (ff00::/8). */
+#define ADDR_V4_MCAST_MASK 0xf0u
+#define ADDR_V4_MCAST_NET  0xe0u
+#define ADDR_V6_MCAST_BYTE 0xffu
+
+enum addr_kind addr_kind(int family, const union addr_ip *u)
+{
+	const uint8_t *b = (const uint8_t *)u;
+
+	switch (family) {
+	case AF_INET:
+		if (u->v4.s_addr == htonl(INADDR_ANY))
+			return ADDR_KIND_UNSPECIFIED;
+		if (u->v4.s_addr == htonl(INADDR_BROADCAST))
+			return ADDR_KIND_BROADCAST;
+		if ((b[0] & ADDR_V4_MCAST_MASK) == ADDR_V4_MCAST_NET)
+			return ADDR_KIND_MULTICAST;
+		return ADDR_KIND_UNICAST;
+	case AF_INET6:
+		if (IN6_IS_ADDR_UNSPECIFIED(&u->v6))
+			return ADDR_KIND_UNSPECIFIED;
+		if (b[0] == ADDR_V6_MCAST_BYTE)
+			return ADDR_KIND_MULTICAST;
+		return ADDR_KIND_UNICAST;
+	default:
+		return ADDR_KIND_OTHER;
+	}
 }

@@ -31,4 +31,16 @@ const char *addr_str(const struct addr *a, char *buf, size_t len);
 /* Numeric text of either family to an address. 0 or -EINVAL. */
 int addr_parse(const char *s, struct addr *out);
 
+/* What an address names as a destination: only one host can be probed. */
+enum addr_kind {
+	ADDR_KIND_UNICAST,
+	ADDR_KIND_UNSPECIFIED, /* 0.0.0.0, :: ("this host, any address") */
+	ADDR_KIND_MULTICAST,   /* 224.0.0.0/4, ff00::/8 */
+	ADDR_KIND_BROADCAST,   /* 255.255.255.255 (a subnet's own broadcast is not known here) */
+	ADDR_KIND_OTHER,       /* a family other than AF_INET and AF_INET6 */
+};
+
+/* The kind of the address bytes u of family, from the address alone. */
+enum addr_kind addr_kind(int family, const union addr_ip *u);
+
 #endif

@@ -86,6 +86,10 @@ int net_reserve_port(struct net *n, int family, int protocol, uint16_t port);
 int net_source(struct net *n, int family, const union addr_ip *dst, const union addr_ip *local,
 	       int udp_fd, union addr_ip *src);
 
+/* Drop what net_source() cached for dst (and local), so the next call asks the kernel. */
+void net_source_forget(struct net *n, int family, const union addr_ip *dst,
+		       const union addr_ip *local);
+
 /*
  * Send one built probe. fd < 0 picks the engine's own socket for family/protocol.
  * IPv6 TTL, traffic class, source and flow label go by ancillary data.

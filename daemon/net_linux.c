@@ -940,6 +940,17 @@ static int check_local(int family, const union addr_ip *local)
 	return err;
 }
 
+/* The cache slot of a lookup: by destination, or by the pair when a local address is given. */
+static struct net_src_entry *src_slot(struct net *n, int family, const union addr_ip *dst,
+				      const union addr_ip *local)
+{
+	uint32_t h = addr_hash(family, dst);
+
+	if (local)
+		h ^= addr_hash(family, local) ^ 0x9e37u;
+	return &n->src_cache[h % NET_SRC_CACHE];
+}
+
 int net_source(struct net *n, int family, const union addr_ip *dst, const union addr_ip *local,
 	       int udp_fd, union addr_ip *src)
 {
@@ -952,8 +963,7 @@ int net_source(struct net *n, int family, const union addr_ip *dst, const union 
 	now = mono_ns();
 	if (local) {
 		/* Cached by the pair, in a distinct slot from the plain lookup. */
-		e = &n->src_cache[(addr_hash(family, dst) ^ addr_hash(family, local) ^ 0x9e37u) %
-				  NET_SRC_CACHE];
+		e = src_slot(n, family, dst, local);
 		if (e->checked_ns && now - e->checked_ns < NET_SRC_TTL_NS && e->family == family &&
 		    !memcmp(&e->dst, dst, addr_len(family)) &&
 		    !memcmp(&e->src, local, addr_len(family))) {
@@ -974,7 +984,7 @@ int net_source(struct net *n, int family, const union addr_ip *dst, const union 
 	if (udp_fd >= 0)
 		return route_source(udp_fd, family, dst, src);
 
-	e = &n->src_cache[addr_hash(family, dst) % NET_SRC_CACHE];
+	e = src_slot(n, family, dst, NULL);
 	if (e->checked_ns && now - e->checked_ns < NET_SRC_TTL_NS && e->family == family &&
 	    !memcmp(&e->dst, dst, addr_len(family))) {
 		*src = e->src;
@@ -989,6 +999,12 @@ int net_source(struct net *n, int family, const union addr_ip *dst, const union 
 	memcpy(&e->dst, dst, addr_len(family));
 	e->src = *src;
 	return 0;
+}
+
+void net_source_forget(struct net *n, int family, const union addr_ip *dst,
+		       const union addr_ip *local)
+{
+	src_slot(n, family, dst, local)->checked_ns = 0;
 }
 
 int net_prepare_send_fd(int fd, int family)

@@ -11,14 +11,15 @@
 #include <string.h>
 
 /*
- * Ids never used yet are handed out first, in order (fresh counts them); released ids
+ * Ids never used yet are handed out first, in order from PROBE_TABLE_FIRST_ID (fresh
+ * counts them); released ids
  * queue in the ring behind them. Nothing is written at creation, so an engine that
  * sends a few probes touches a few pages, not the whole table.
  */
 struct probe_table {
 	struct probe slots[PROBE_TABLE_SLOTS];
 	uint16_t free_ring[PROBE_TABLE_SLOTS];
-	uint32_t fresh;	     /* ids below this have been handed out at least once */
+	uint32_t fresh;	     /* ids handed out at least once, from PROBE_TABLE_FIRST_ID */
 	uint32_t free_head;  /* next released id to hand out */
 	uint32_t free_count; /* released ids in the ring */
 	uint32_t count;	     /* probes in flight */
@@ -49,7 +50,7 @@ static uint16_t free_pop(struct probe_table *t)
 	uint16_t id;
 
 	if (t->fresh < PROBE_TABLE_SLOTS)
-		return (uint16_t)t->fresh++;
+		return (uint16_t)((PROBE_TABLE_FIRST_ID + t->fresh++) % PROBE_TABLE_SLOTS);
 	id = t->free_ring[t->free_head];
 
 	t->free_head = (t->free_head + 1) % PROBE_TABLE_SLOTS;

@@ -1,8 +1,8 @@
 /*
  * probe_table: owns every probe in flight, indexed by its 16-bit probe id (the value
  * carried in the packet: ICMP sequence, UDP checksum, low half of the TCP sequence).
- * Hands out ids in FIFO order so an id is reused as late as possible, and keeps probes
- * ordered by deadline for timeouts. Never touches sockets, the clock or the protocol.
+ * Hands out ids from PROBE_TABLE_FIRST_ID up, then in FIFO order so an id is reused as
+ * late as possible, and keeps probes ordered by deadline for timeouts. Never touches sockets, the clock or the protocol.
  */
 #ifndef HOPWATCH_DAEMON_PROBE_TABLE_H
 #define HOPWATCH_DAEMON_PROBE_TABLE_H
@@ -15,6 +15,13 @@
 /* One slot per 16-bit probe id: the most probes one engine keeps in flight. */
 #define PROBE_TABLE_SLOTS 65536u
 #define PROBE_TABLE_NONE  UINT32_MAX
+/*
+ * The first id handed out, then upward, wrapping after 65535 to 0: mtr-packet numbers
+ * its probes from 33000, and tools written for it (mtr's own test listener) wait for
+ * that ICMP sequence. Unlike mtr-packet's, our id is never a port, so the whole 16-bit
+ * space stays usable instead of 33000..65535 only.
+ */
+#define PROBE_TABLE_FIRST_ID 33000u
 
 struct probe {
 	int64_t token;	      /* the client's, echoed in the reply */
@@ -36,7 +43,8 @@ int probe_table_new(struct probe_table **out);
 struct probe_table *probe_table_free(struct probe_table *t);
 
 /*
- * Take the free id that has been free the longest. avoid_zero skips id 0 (UDP over
+ * Take the free id that has been free the longest (never-used ids count as free since
+ * the start, in order from PROBE_TABLE_FIRST_ID). avoid_zero skips id 0 (UDP over
  * IPv6 cannot carry checksum 0). Returns 0 with *id, or -ENOSPC when all are in use.
  */
 int probe_table_alloc(struct probe_table *t, int avoid_zero, uint16_t *id);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "daemon/net.h"
@@ -329,6 +330,15 @@ static void session_errno(struct session *s, int64_t token, int err)
 	enum proto_reply r = errno_reply(err, s->ext);
 	struct proto_writer w;
 
+	/*
+	 * The kernel never fragments a raw IPv4 packet whose header we wrote: a size above
+	 * the route's MTU is refused at once, and the same size will always be. That is the
+	 * argument's fault, as mtr-packet says of sizes above its own buffer.
+	 */
+	if (err == -EMSGSIZE) {
+		session_invalid(s, token, "size-exceeds-mtu");
+		return;
+	}
 	if (session_begin(s, &w, token, r) < 0)
 		return;
 	if (r == PROTO_REPLY_UNEXPECTED_ERROR)
@@ -373,6 +383,35 @@ static int is_unspecified(int family, const union addr_ip *a)
 	return memcmp(a, &zero, addr_len(family)) == 0;
 }
 
+/*
+ * A probe goes to one host: never to "any address" (the kernel delivers 0.0.0.0 and ::
+ * to this host, so the answer would lie), a multicast group or the limited broadcast
+ * (a shared engine must not be turned into a way to reach every host on a link).
+ * mtr-packet refuses the last two with invalid-argument as well.
+ */
+static const char *destination_check(int family, const struct proto_command *c)
+{
+	union addr_ip dst;
+
+	if (family == AF_INET)
+		dst.v4 = c->ip4[PROTO_ARG_IP_4];
+	else
+		dst.v6 = c->ip6[PROTO_ARG_IP_6];
+	switch (addr_kind(family, &dst)) {
+	case ADDR_KIND_UNICAST:
+		return NULL;
+	case ADDR_KIND_UNSPECIFIED:
+		return "unspecified-address";
+	case ADDR_KIND_MULTICAST:
+		return "multicast-address";
+	case ADDR_KIND_BROADCAST:
+		return "broadcast-address";
+	case ADDR_KIND_OTHER:
+	default:
+		return "address-family-mismatch";
+	}
+}
+
 /* Family and protocol of a send-probe, or the reason it is refused. */
 static const char *probe_check(const struct prober *pr, const struct session *s,
 			       const struct proto_command *c, int *family, int *protocol)
@@ -380,6 +419,7 @@ static const char *probe_check(const struct prober *pr, const struct session *s,
 	enum proto_protocol pname = PROTO_PROTOCOL_ICMP;
 	int has4 = (c->present & PROTO_BIT(PROTO_ARG_IP_4)) != 0;
 	int has6 = (c->present & PROTO_BIT(PROTO_ARG_IP_6)) != 0;
+	const char *bad;
 
 	if (has4 == has6)
 		return has4 ? "ip-4-and-ip-6" : "missing-address";
@@ -387,6 +427,9 @@ static const char *probe_check(const struct prober *pr, const struct session *s,
 	if ((has4 && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_6))) ||
 	    (has6 && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_4))))
 		return "address-family-mismatch";
+	bad = destination_check(*family, c);
+	if (bad)
+		return bad;
 	if (c->present & PROTO_BIT(PROTO_ARG_PROTOCOL)) {
 		const struct proto_slice *t = &c->text[PROTO_ARG_PROTOCOL];
 
@@ -405,6 +448,20 @@ static const char *probe_check(const struct prober *pr, const struct session *s,
 	return NULL;
 }
 
+/* The local address a command asks for, in *buf, or NULL for "any". */
+static const union addr_ip *command_local(const struct proto_command *c, int family,
+					  union addr_ip *buf)
+{
+	if (family == AF_INET && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_4)))
+		buf->v4 = c->ip4[PROTO_ARG_LOCAL_IP_4];
+	else if (family == AF_INET6 && (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_6)))
+		buf->v6 = c->ip6[PROTO_ARG_LOCAL_IP_6];
+	else
+		return NULL;
+	/* mtr always sends its local address; the unspecified one means "any". */
+	return is_unspecified(family, buf) ? NULL : buf;
+}
+
 /*
  * Addresses and source port of pp (family and protocol set), and the sending socket:
  * -1 for the shared one, else a broker-made one for mark/local-device. 0 or -errno.
@@ -413,25 +470,13 @@ static int probe_route(struct prober *pr, const struct proto_command *c, struct 
 		       int *send_fd)
 {
 	union addr_ip local;
-	const union addr_ip *localp = NULL;
+	const union addr_ip *localp = command_local(c, pp->family, &local);
 	int family = pp->family, protocol = pp->protocol, udp_fd = -1, err;
 
-	if (family == AF_INET) {
+	if (family == AF_INET)
 		pp->dst.v4 = c->ip4[PROTO_ARG_IP_4];
-		if (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_4)) {
-			local.v4 = c->ip4[PROTO_ARG_LOCAL_IP_4];
-			localp = &local;
-		}
-	} else {
+	else
 		pp->dst.v6 = c->ip6[PROTO_ARG_IP_6];
-		if (c->present & PROTO_BIT(PROTO_ARG_LOCAL_IP_6)) {
-			local.v6 = c->ip6[PROTO_ARG_LOCAL_IP_6];
-			localp = &local;
-		}
-	}
-	/* mtr always sends its local address; the unspecified one means "any". */
-	if (localp && is_unspecified(family, localp))
-		localp = NULL;
 	if (c->present & (PROTO_BIT(PROTO_ARG_MARK) | PROTO_BIT(PROTO_ARG_LOCAL_DEVICE))) {
 		err = marked_sockets(pr, family, protocol, c, send_fd, &udp_fd);
 		if (err < 0)
@@ -475,6 +520,33 @@ static void probe_shape(const struct prober *pr, const struct proto_command *c, 
 }
 
 /*
+ * An IPv6 send with a source that is no longer an address of this host fails with
+ * EINVAL: its interface went down while net_source() still had it cached. Ask the
+ * route again: its answer (no route, network down, address not available) is the one
+ * the client needs, and a new source is worth one more try. Other EINVALs stay EINVAL.
+ */
+static int resend_fresh_source(struct prober *pr, const struct proto_command *c,
+			       const struct packet_probe *sent_pp, uint32_t flowlabel,
+			       struct timespec *sent)
+{
+	struct packet_probe pp = *sent_pp;
+	union addr_ip local;
+	const union addr_ip *localp = command_local(c, pp.family, &local);
+	int len, err;
+
+	net_source_forget(pr->net, pp.family, &pp.dst, localp);
+	err = net_source(pr->net, pp.family, &pp.dst, localp, -1, &pp.src);
+	if (err < 0)
+		return err;
+	if (!memcmp(&pp.src, &sent_pp->src, addr_len(pp.family)))
+		return -EINVAL;
+	len = packet_build(&pp, pr->pkt, sizeof(pr->pkt));
+	if (len < 0)
+		return len;
+	return net_send(pr->net, -1, &pp, pr->pkt, (size_t)len, flowlabel, sent);
+}
+
+/*
  * Build and send probe id, then put it in flight for s. Returns 0, or -errno once the
  * failure was answered and id released.
  */
@@ -503,6 +575,8 @@ static int probe_launch(struct prober *pr, struct session *s, const struct proto
 	p->src_port = pp->src_port;
 	p->dst_port = pp->dst_port;
 	err = net_send(pr->net, send_fd, pp, pr->pkt, (size_t)len, flowlabel, &p->sent);
+	if (err == -EINVAL && pp->family == AF_INET6 && send_fd < 0)
+		err = resend_fresh_source(pr, c, pp, flowlabel, &p->sent);
 	if (err < 0) {
 		probe_table_release(pr->probes, id);
 		session_errno(s, c->token, err);

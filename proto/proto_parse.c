@@ -38,6 +38,22 @@ const char *proto_status_name(enum proto_status st)
 	return status_names[st];
 }
 
+/*
+ * numparse_i64() with one more rule: no minus sign on zero. "-0" is 0 to strtol, so
+ * mtr-packet takes "-0" as token 0 and as timeout 0; nobody writes it (mtr prints with
+ * "%d"), and a token that is not the text the client will match in the reply is refused.
+ */
+static int parse_number(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+	size_t zeros = 1;
+
+	while (len > 1 && s[0] == '-' && zeros < len && s[zeros] == '0')
+		zeros++;
+	if (len > 1 && s[0] == '-' && zeros == len)
+		return -EINVAL;
+	return numparse_i64(s, len, min, max, out);
+}
+
 /* Printable ASCII other than space: the only bytes a word may hold. */
 static int is_word_byte(unsigned char c)
 {
@@ -80,7 +96,7 @@ int proto_split(const char *line, size_t len, struct proto_line *out)
 
 	if (!next_word(line, len, &pos, &tok))
 		return PROTO_ERR_EMPTY;
-	if (numparse_i64(tok.ptr, tok.len, 0, PROTO_TOKEN_MAX, &out->token) != 0)
+	if (parse_number(tok.ptr, tok.len, 0, PROTO_TOKEN_MAX, &out->token) != 0)
 		return PROTO_ERR_BAD_TOKEN;
 	if (!next_word(line, len, &pos, &out->word))
 		return PROTO_ERR_NO_COMMAND;
@@ -184,7 +200,7 @@ static int check_device(const struct proto_slice *v)
 
 static int parse_int(const struct proto_slice *v, int64_t min, int64_t max, int64_t *out)
 {
-	int st = numparse_i64(v->ptr, v->len, min, max, out);
+	int st = parse_number(v->ptr, v->len, min, max, out);
 
 	if (st == -ERANGE)
 		return PROTO_ERR_OUT_OF_RANGE;

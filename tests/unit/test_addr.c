@@ -1,4 +1,7 @@
-/* test_addr: the one address type: lengths, equality over the family's bytes, text. */
+/*
+ * test_addr: the one address type: lengths, equality over the family's bytes, text,
+ * and which destinations name one host.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,12 +62,56 @@ static void test_str_parse(void **state)
 	assert_int_equal(addr_parse("example.net", &a), -EINVAL);
 }
 
+static enum addr_kind kind_of(const char *text)
+{
+	struct addr a;
+
+	assert_int_equal(addr_parse(text, &a), 0);
+	return addr_kind(a.family, &a.u);
+}
+
+static void test_kind(void **state)
+{
+	static const struct {
+		const char *text;
+		enum addr_kind kind;
+	} cases[] = {
+		{"0.0.0.0", ADDR_KIND_UNSPECIFIED},
+		{"::", ADDR_KIND_UNSPECIFIED},
+		{"224.0.0.0", ADDR_KIND_MULTICAST},
+		{"224.0.0.1", ADDR_KIND_MULTICAST},
+		{"239.255.255.255", ADDR_KIND_MULTICAST},
+		{"ff05::2", ADDR_KIND_MULTICAST},
+		{"ff02::1", ADDR_KIND_MULTICAST},
+		{"255.255.255.255", ADDR_KIND_BROADCAST},
+		/* Just outside each range. */
+		{"0.0.0.1", ADDR_KIND_UNICAST},
+		{"223.255.255.255", ADDR_KIND_UNICAST},
+		{"240.0.0.1", ADDR_KIND_UNICAST},
+		{"255.255.255.254", ADDR_KIND_UNICAST},
+		{"::1", ADDR_KIND_UNICAST},
+		{"fe80::1", ADDR_KIND_UNICAST},
+		{"feff::1", ADDR_KIND_UNICAST},
+		{"127.0.0.1", ADDR_KIND_UNICAST},
+		{"2001:db8::1", ADDR_KIND_UNICAST},
+	};
+	union addr_ip any = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (kind_of(cases[i].text) != cases[i].kind)
+			fail_msg("%s: kind %d, want %d", cases[i].text, kind_of(cases[i].text),
+				 cases[i].kind);
+	assert_int_equal(addr_kind(AF_UNIX, &any), ADDR_KIND_OTHER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_len),
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_str_parse),
+		cmocka_unit_test(test_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
