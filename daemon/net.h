@@ -43,6 +43,7 @@ struct net_rx {
 	 * which wire_len bytes were received (len may be fewer); 0 for socket reads.
 	 */
 	size_t wire_len;
+	int l4_checked;	       /* ring frames: the kernel vouches for the L4 checksum */
 	struct timespec stamp; /* SO_TIMESTAMPNS, CLOCK_REALTIME */
 	/*
 	 * ICMP datagram sockets deliver no IP header (errors come from the error queue),

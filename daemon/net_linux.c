@@ -530,6 +530,12 @@ static int ring_recv(struct net_ring *r, int family, struct net_rx *rx, size_t m
 		if (len < (family == AF_INET ? 20u : 40u))
 			continue;
 		x->wire_len = h->tp_len < len ? len : h->tp_len;
+		/*
+		 * Not summed yet (a local or veth sender left it to offload) or checked by the
+		 * device: the kernel's own receive path trusts these, so packet_parse_ip() may.
+		 */
+		x->l4_checked =
+			(h->tp_status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) != 0;
 		x->buf = pkt;
 		x->len = len;
 		got++;

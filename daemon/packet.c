@@ -480,9 +480,9 @@ static void parse_tcp(const uint8_t *seg, size_t len, const struct rx_check *c,
  * beyond what we hold is then a capture cut short, not a forgery: parse what is there.
  */
 static void parse_ipv4(int ip_protocol, const uint8_t *buf, size_t len, size_t wire_len,
-		       struct packet_reply *out)
+		       bool l4_checked, struct packet_reply *out)
 {
-	struct rx_check c = {.ph_known = true};
+	struct rx_check c = {.ph_known = !l4_checked};
 	size_t hl, tot;
 
 	if (len < IPV4_HDR_LEN || (buf[0] >> 4) != IPV4_VERSION)
@@ -516,9 +516,10 @@ static void parse_ipv4(int ip_protocol, const uint8_t *buf, size_t len, size_t w
  * A whole IPv6 datagram from a ring. Extension headers are not chased: replies to our
  * probes carry none, and a fragment header (the only one that matters) is refused so.
  */
-static void parse_ipv6(const uint8_t *buf, size_t len, size_t wire_len, struct packet_reply *out)
+static void parse_ipv6(const uint8_t *buf, size_t len, size_t wire_len, bool l4_checked,
+		       struct packet_reply *out)
 {
-	struct rx_check c = {.ph_known = true};
+	struct rx_check c = {.ph_known = !l4_checked};
 	size_t plen;
 
 	if (len < IPV6_HDR_LEN || (buf[0] >> 4) != IPV6_VERSION)
@@ -616,7 +617,7 @@ int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
 		return err;
 	switch (family) {
 	case AF_INET:
-		parse_ipv4(ip_protocol, buf, len, SIZE_MAX, out);
+		parse_ipv4(ip_protocol, buf, len, SIZE_MAX, false, out);
 		return 0;
 	case AF_INET6:
 		if (from)
@@ -632,7 +633,8 @@ int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
 	}
 }
 
-int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, struct packet_reply *out)
+int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, int l4_checked,
+		    struct packet_reply *out)
 {
 	int family = buf && len ? ((buf[0] >> 4) == IPV6_VERSION ? AF_INET6 : AF_INET) : AF_INET;
 	int err = parse_reset(family, buf, len, out);
@@ -642,10 +644,10 @@ int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, struct pack
 	if (wire_len < len)
 		wire_len = len;
 	if (family == AF_INET6)
-		parse_ipv6(buf, len, wire_len, out);
+		parse_ipv6(buf, len, wire_len, l4_checked != 0, out);
 	else if (len >= IPV4_HDR_LEN)
 		parse_ipv4(buf[9] == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_ICMP, buf, len, wire_len,
-			   out);
+			   l4_checked != 0, out);
 	return 0;
 }
 

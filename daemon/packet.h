@@ -114,11 +114,13 @@ int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
  * holds it: len bytes captured of a datagram that was wire_len bytes long (wire_len >= len;
  * 0 = len). Takes only what the kernel itself would deliver: a valid IPv4 header
  * checksum, a total/payload length the datagram really has, no fragment, and a valid
- * ICMP/ICMPv6/TCP checksum. A datagram cut short by the capture keeps every other check
- * but not the L4 checksum, which covers bytes that were never captured. Returns as
- * packet_parse().
+ * ICMP/ICMPv6/TCP checksum. l4_checked says the kernel vouches for the L4 checksum (a
+ * device validated it, or a local sender left it to offload, as veth peers do), so it is
+ * not summed. A datagram cut short by the capture keeps every other check but not the L4
+ * checksum, which covers bytes that were never captured. Returns as packet_parse().
  */
-int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, struct packet_reply *out);
+int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, int l4_checked,
+		    struct packet_reply *out);
 
 /* What a parsed reply means for the probe, independent of address family. */
 enum packet_verdict {

@@ -256,7 +256,8 @@ static void rx_socket(struct prober *pr, enum net_sock which)
 				/* The kernel matched the echo id of a ping socket already. */
 				r.icmp_id = pr->keys.icmp_id;
 			} else if (rx[i].wire_len) {
-				packet_parse_ip(rx[i].buf, rx[i].len, rx[i].wire_len, &r);
+				packet_parse_ip(rx[i].buf, rx[i].len, rx[i].wire_len,
+						rx[i].l4_checked, &r);
 			} else {
 				packet_parse(
 					sock_family[which],
