@@ -617,7 +617,11 @@ int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
 		return err;
 	switch (family) {
 	case AF_INET:
-		parse_ipv4(ip_protocol, buf, len, SIZE_MAX, false, out);
+		/*
+		 * A raw TCP socket cannot say whether a segment's checksum was left to offload
+		 * (a local or veth peer's), so only ICMP, which routers always sum, is summed.
+		 */
+		parse_ipv4(ip_protocol, buf, len, SIZE_MAX, ip_protocol == IPPROTO_TCP, out);
 		return 0;
 	case AF_INET6:
 		if (from)

@@ -102,7 +102,8 @@ struct packet_reply {
  * ip_protocol says which raw socket it came from: IPPROTO_ICMP/IPPROTO_ICMPV6 or
  * IPPROTO_TCP. Returns 0 with out->kind set (PACKET_KIND_IGNORE for anything else),
  * never fails on hostile input. IPv4 gets packet_parse_ip()'s checks (a raw IPv4 socket
- * hands over ICMP and TCP before their checksums are verified). IPv6 trusts the kernel
+ * hands over ICMP before its checksum is verified), except the TCP checksum, which a raw
+ * socket may see before offload filled it in. IPv6 trusts the kernel
  * for the destination and the ICMPv6 checksum, which a raw IPv6 socket has checked and
  * this function cannot (it never sees the IPv6 header): has_reply_dst stays 0.
  */
