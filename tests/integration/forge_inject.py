@@ -16,7 +16,8 @@ What it does with a probe depends on the probe's TTL, which the test chooses:
   TTL_CONTROL the same, then the same reply without defect (must be taken, once), then
               that reply again (a duplicate: must not give a second line)
   TTL_LATE    the defective ones, and the faultless reply only after the probe timed out
-  TTL_ECHO    the defective ones, then a faultless echo reply (ICMP probes only)
+  TTL_ECHO    the defective ones, then a faultless echo reply (ICMP probes) or reset
+              (TCP probes)
   TTL_REAL    a faultless reply once the real router has answered
 
 Input: "stop" on stdin ends it; it then prints one JSON object, kind -> frames sent.
@@ -52,9 +53,9 @@ ERROR_KINDS = [
     "quote_dst",      # quoted destination is not the probe's
     "quote_id",       # ICMP: quoted echo id of another engine
     "quote_seq",      # ICMP: quoted sequence of no probe in flight
-    "quote_key",      # UDP: quoted checksum (the probe id) of no probe in flight
-    "quote_sport",    # UDP: quoted source port not ours
-    "quote_dport",    # UDP: quoted destination port not the probe's
+    "quote_key",      # UDP/TCP: quoted checksum/sequence (the probe id) of no probe in flight
+    "quote_sport",    # UDP/TCP: quoted source port not ours
+    "quote_dport",    # UDP/TCP: quoted destination port not the probe's
     "quote_proto",    # quoted protocol not the probe's
     "quote_short",    # quote cut after 4 bytes of L4 header
     "bad_ip_csum",    # IPv4 header checksum wrong
@@ -81,6 +82,16 @@ ECHO_KINDS = [
     "echo_frag",      # first fragment alone
 ]
 ECHO_CONTROL = "echo_control"
+# TCP answers (reset from the destination) likewise: TCP_KINDS[i] for destination i.
+TCP_KINDS = [
+    "tcp_csum",       # TCP checksum wrong
+    "tcp_ack",        # acknowledges a sequence number no probe in flight has
+    "tcp_dport",      # to a port that is not ours
+    "tcp_sport",      # from a port that is not the probe's destination port
+    "tcp_outer_dst",  # outer destination not the client
+    "tcp_frag",       # first fragment alone (IPv6: a fragment header)
+]
+TCP_CONTROL = "tcp_control"
 
 
 def kind_addr(family, kind):
@@ -165,6 +176,7 @@ class Probe:
             self.hl = 40
         self.l4 = pkt[self.hl:]
         self.icmp = self.proto in (1, 58)
+        self.tcp = self.proto == 6
 
     def key(self):
         return (self.family, bytes(self.pkt[:self.hl + 8]))
@@ -179,7 +191,8 @@ class Forger:
         self.sock.bind((iface, 0))
         self.mac_client = None
         self.mac_self = None
-        self.sent = {k: 0 for k in ERROR_KINDS + ECHO_KINDS + [ECHO_CONTROL]}
+        self.sent = {k: 0 for k in ERROR_KINDS + ECHO_KINDS + [ECHO_CONTROL] + TCP_KINDS +
+                     [TCP_CONTROL]}
         self.later = []  # (time, kind, family, packet)
         self.seen = set()
 
@@ -226,7 +239,7 @@ class Forger:
                 return None
             q[l4 + 3] ^= 0x01
         elif kind == "quote_proto":
-            q[9 if p.family == 4 else 6] = 17 if p.icmp else 6
+            q[9 if p.family == 4 else 6] = 6 if p.proto == 17 else 17
         elif kind == "quote_short":
             q = q[:l4 + 4]
         return bytes(q)
@@ -264,11 +277,11 @@ class Forger:
             l4[0] = 128 if p.family == 4 else 8
         if p.family == 4:
             frm = kind_addr(6, "wrong_family")
-            qh = ip6(self.client[6], silent_dst(6, 0), 58 if p.icmp else 17, bytes(l4), hlim=1)
+            qh = ip6(self.client[6], silent_dst(6, 0), 58 if p.icmp else p.proto, bytes(l4), hlim=1)
             return 6, ip6(frm, self.client[6], 58, icmp6(frm, self.client[6], 3, 0, b"\0" * 4,
                                                          qh))
         frm = kind_addr(4, "wrong_family")
-        qh = ip4(self.client[4], silent_dst(4, 0), 1 if p.icmp else 17, bytes(l4), ttl=1)
+        qh = ip4(self.client[4], silent_dst(4, 0), 1 if p.icmp else p.proto, bytes(l4), ttl=1)
         return 4, ip4(frm, self.client[4], 1, icmp4(11, 0, b"\0" * 4, qh))
 
     def echo(self, p, kind):
@@ -311,6 +324,33 @@ class Forger:
             return 6, ip6(frm, to, 44, frag6(58, m, 0, True))
         return 6, ip6(frm, to, 58, m)
 
+    def tcp_reset(self, p, kind):
+        """A reset from the destination answering TCP probe p, with kind's defect."""
+        fam = p.family
+        sport, dport, seq = struct.unpack("!HHI", p.l4[:8])
+        frm, to = p.dst, self.client[fam]
+        ack = (seq + 1) & 0xFFFFFFFF
+        if kind == "tcp_ack":
+            ack ^= 0x4000
+        elif kind == "tcp_dport":
+            sport ^= 1
+        elif kind == "tcp_sport":
+            dport ^= 1
+        elif kind == "tcp_outer_dst":
+            to = OTHER4 if fam == 4 else OTHER6
+        seg = bytearray(struct.pack("!HHIIBBHHH", dport, sport, 0, ack, 0x50, 0x14, 0, 0, 0))
+        if fam == 4:
+            ph = frm.packed + to.packed + struct.pack("!xBH", 6, len(seg))
+        else:
+            ph = frm.packed + to.packed + struct.pack("!IxxxB", len(seg), 6)
+        c = csum(ph + bytes(seg)) ^ (0x1234 if kind == "tcp_csum" else 0)
+        seg[16:18] = struct.pack("!H", c)
+        if fam == 4:
+            return 4, ip4(frm, to, 6, bytes(seg), frag=0x2000 if kind == "tcp_frag" else 0)
+        if kind == "tcp_frag":
+            return 6, ip6(frm, to, 44, frag6(6, bytes(seg), 0, True))
+        return 6, ip6(frm, to, 6, bytes(seg))
+
     # ---- what to do with a probe ----
 
     def defects(self, p):
@@ -325,6 +365,10 @@ class Forger:
                 self.send(kind, *pkt)
             else:
                 self.send(kind, p.family, pkt)
+        if p.tcp:
+            for i, kind in enumerate(TCP_KINDS):
+                if p.dst == silent_dst(p.family, i):
+                    self.send(kind, *self.tcp_reset(p, kind))
         if not p.icmp:
             return
         for kind in ("echo_wrong_src", "echo_family"):
@@ -359,6 +403,8 @@ class Forger:
             self.later.append((now + self.late_s, "late", p.family, self.faultless(p, "late")))
         elif p.ttl == TTL_ECHO and p.icmp:
             self.send(ECHO_CONTROL, *self.echo(p, ECHO_CONTROL))
+        elif p.ttl == TTL_ECHO and p.tcp:
+            self.send(TCP_CONTROL, *self.tcp_reset(p, TCP_CONTROL))
 
     # ---- sniffing ----
 
@@ -375,7 +421,8 @@ class Forger:
             return
         if p.src != self.client[p.family] or len(p.l4) < 8:
             return
-        if not ((p.icmp and p.l4[0] in (8, 128)) or p.proto == 17):
+        if not ((p.icmp and p.l4[0] in (8, 128)) or p.proto == 17 or
+                (p.tcp and len(p.l4) >= 20 and p.l4[13] & 0x02)):
             return
         if p.key() in self.seen:
             return

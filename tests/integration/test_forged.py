@@ -101,10 +101,10 @@ class TestForgedReplies(unittest.TestCase):
         plan = {}
         t = 1
         for fam in (4, 6):
-            for proto in ("icmp", "udp"):
+            for proto in ("icmp", "udp", "tcp"):
                 for i in range(NDST):
                     for ttl in (fi.TTL_SILENT, fi.TTL_CONTROL, fi.TTL_LATE, fi.TTL_ECHO):
-                        if ttl == fi.TTL_ECHO and proto != "icmp":
+                        if ttl == fi.TTL_ECHO and proto == "udp":
                             continue
                         plan[t] = (fam, proto, ttl, fi.silent_dst(fam, i))
                         t += 1
@@ -155,7 +155,7 @@ class TestForgedReplies(unittest.TestCase):
                     if ttl == fi.TTL_CONTROL:
                         accepted["control"] += 1
                     elif ttl == fi.TTL_ECHO:
-                        accepted[fi.ECHO_CONTROL] += 1
+                        accepted[fi.TCP_CONTROL if proto == "tcp" else fi.ECHO_CONTROL] += 1
                     continue
                 # Anything else was taken from a forgery: say which.
                 if n > 0 and ttl == fi.TTL_CONTROL and who == fi.kind_addr(fam, "control"):
@@ -163,7 +163,8 @@ class TestForgedReplies(unittest.TestCase):
                 elif who in by_addr:
                     kind = by_addr[who]
                 elif who == dst and ttl != fi.TTL_REAL:
-                    kind = fi.ECHO_KINDS[[fi.silent_dst(fam, i) for i in range(NDST)].index(dst)]
+                    i = [fi.silent_dst(fam, i) for i in range(NDST)].index(dst)
+                    kind = (fi.TCP_KINDS if proto == "tcp" else fi.ECHO_KINDS)[i]
                 else:
                     kind = None
                 if kind:
@@ -172,10 +173,12 @@ class TestForgedReplies(unittest.TestCase):
                                 % (t, "ip-%d" % fam, proto, ttl, r.line, kind or "?"))
 
         print("\n%-16s %6s %9s" % ("forged kind", "sent", "accepted"))
-        for kind in fi.ERROR_KINDS + fi.ECHO_KINDS + [fi.ECHO_CONTROL]:
+        controls = ("control", fi.ECHO_CONTROL, fi.TCP_CONTROL)
+        for kind in fi.ERROR_KINDS + fi.ECHO_KINDS + [fi.ECHO_CONTROL] + fi.TCP_KINDS + [
+                fi.TCP_CONTROL]:
             print("%-16s %6d %9d%s" % (kind, sent.get(kind, 0), accepted.get(kind, 0),
                                       "   (control: must equal sent)"
-                                      if kind in ("control", fi.ECHO_CONTROL) else ""))
+                                      if kind in controls else ""))
         sys.stdout.flush()
 
         # The controls: every faultless forgery was taken, so the others were sound too.
@@ -183,7 +186,9 @@ class TestForgedReplies(unittest.TestCase):
         self.assertEqual(accepted["control"], sent["control"], "control forgeries not taken")
         self.assertEqual(accepted[fi.ECHO_CONTROL], sent[fi.ECHO_CONTROL],
                          "faultless echo replies not taken")
-        for kind in fi.ERROR_KINDS + fi.ECHO_KINDS:
+        self.assertEqual(accepted[fi.TCP_CONTROL], sent[fi.TCP_CONTROL],
+                         "faultless TCP resets not taken")
+        for kind in fi.ERROR_KINDS + fi.ECHO_KINDS + fi.TCP_KINDS:
             if kind != "control":
                 self.assertGreater(sent.get(kind, 0), 0, "no %s forgery was sent" % kind)
         self.assertEqual(problems, [], "\n".join(problems))
