@@ -229,7 +229,9 @@ class Forger:
         elif kind == "quote_key":
             if p.icmp:
                 return None
-            q[l4 + 6] ^= 0x01
+            # TCP: the engine's half of the sequence. A changed probe id could, by
+            # chance, be another probe's in flight, which would make the forgery true.
+            q[l4 + (4 if p.tcp else 6)] ^= 0x01
         elif kind == "quote_sport":
             if p.icmp:
                 return None
