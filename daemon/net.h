@@ -36,8 +36,14 @@ struct net_rx {
 	uint8_t *buf;
 	size_t len;
 	union addr_ip from;
-	int hop_limit;	       /* IPv6 only, -1 if unknown */
-	int ip_protocol;       /* L4 protocol when the socket does not say (rings), else 0 */
+	int hop_limit;	 /* IPv6 only, -1 if unknown */
+	int ip_protocol; /* L4 protocol when the socket does not say, else 0 */
+	/*
+	 * Ring frames: buf holds the whole IP datagram from its header on (IPv6 too), of
+	 * which wire_len bytes were received (len may be fewer); 0 for socket reads.
+	 */
+	size_t wire_len;
+	int l4_checked;	       /* ring frames: the kernel vouches for the L4 checksum */
 	struct timespec stamp; /* SO_TIMESTAMPNS, CLOCK_REALTIME */
 	/*
 	 * ICMP datagram sockets deliver no IP header (errors come from the error queue),
@@ -69,7 +75,7 @@ struct net *net_free(struct net *n);
 int net_fd(const struct net *n, enum net_sock which);
 int net_have_family(const struct net *n, int family);
 
-/* The ICMP echo id this engine's probes carry (its replies are filtered on it). */
+/* The ICMP echo id this engine's probes carry (random; its replies are filtered on it). */
 uint16_t net_icmp_id(const struct net *n);
 
 /* The port this engine reserved for UDP or TCP probes of a family (host order). */

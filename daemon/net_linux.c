@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,13 +35,16 @@
 #define NET_SRC_TTL_NS (5ull * 1000000000ull)
 /*
  * Receive ring (AF_PACKET, TPACKET_V2): one reply per frame. A frame keeps the first
- * ~450 bytes of a datagram: every header we read, RFC 4884 extensions included (they
- * start 128 bytes into the quote). Small, because the kernel zeroes the whole ring at
- * start-up and short runs would pay for it; the engine drains it while it sends.
+ * ~960 bytes of a datagram: every header we read, RFC 4884 extensions included (they
+ * start 128 bytes into the quote), and all of any IPv4 ICMP error (RFC 1812 keeps them
+ * within 576 bytes), so that its checksum can be verified; only echo replies to large
+ * probes are cut short. 1024 frames, as with the 512-byte frames before; small,
+ * because the kernel zeroes the whole ring at start-up and short runs would pay for
+ * it; the engine drains it while it sends.
  */
-#define NET_RING_FRAME	512
+#define NET_RING_FRAME	1024
 #define NET_RING_BLOCK	(1u << 19)
-#define NET_RING_BLOCKS 1
+#define NET_RING_BLOCKS 2
 /* Send buffer: bursts of probes must not fail with ENOBUFS. */
 #define NET_SNDBUF_BYTES (4 * 1024 * 1024)
 
@@ -340,7 +344,7 @@ static void bpf_build4(struct bpf_prog_builder *b, uint16_t icmp_id, const uint1
 	bpf_stmt(b, BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE);
 	bpf_emit(b, JEQ, PACKET_HOST, BPF_L_NEXT, BPF_L_REJ);
 	bpf_stmt(b, LD_H_ABS, 6);
-	bpf_emit(b, JSET, 0x1fff, BPF_L_REJ, BPF_L_NEXT); /* fragments */
+	bpf_emit(b, JSET, 0x3fff, BPF_L_REJ, BPF_L_NEXT); /* fragments, the first one too */
 	bpf_stmt(b, BPF_LDX | BPF_B | BPF_MSH, 0);	  /* X = header length */
 	bpf_stmt(b, LD_B_ABS, 9);
 	bpf_emit(b, JEQ, IPPROTO_ICMP, BPF_L_ICMP, BPF_L_NEXT);
@@ -522,21 +526,16 @@ static int ring_recv(struct net_ring *r, int family, struct net_rx *rx, size_t m
 		x->stamp.tv_sec = h->tp_sec;
 		x->stamp.tv_nsec = h->tp_nsec;
 		x->hop_limit = -1;
-		if (family == AF_INET) {
-			if (len < 20)
-				continue;
-			memcpy(&x->from.v4, pkt + 12, 4);
-			x->ip_protocol = pkt[9] == IPPROTO_ICMP ? IPPROTO_ICMP : IPPROTO_TCP;
-		} else {
-			/* Raw IPv6 sockets strip the header; packet_parse() expects that. */
-			if (len < 40)
-				continue;
-			memcpy(&x->from.v6, pkt + 8, 16);
-			x->hop_limit = pkt[7];
-			x->ip_protocol = pkt[6] == IPPROTO_ICMPV6 ? IPPROTO_ICMPV6 : IPPROTO_TCP;
-			pkt += 40;
-			len -= 40;
-		}
+		/* packet_parse_ip() reads addresses, lengths and checksums from the header. */
+		if (len < (family == AF_INET ? 20u : 40u))
+			continue;
+		x->wire_len = h->tp_len < len ? len : h->tp_len;
+		/*
+		 * Not summed yet (a local or veth sender left it to offload) or checked by the
+		 * device: the kernel's own receive path trusts these, so packet_parse_ip() may.
+		 */
+		x->l4_checked =
+			(h->tp_status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) != 0;
 		x->buf = pkt;
 		x->len = len;
 		got++;
@@ -766,8 +765,14 @@ int net_new(struct net **out)
 	n->send4 = n->udp6_send = n->lookup4 = n->lookup6 = -1;
 	n->icmp6_send = n->tcp6_send = -1;
 	n->ring[0].fd = n->ring[1].fd = -1;
-	/* Another engine has another pid, so another id (modulo 65536 pids). */
-	n->icmp_id = (uint16_t)getpid();
+	/*
+	 * Random, not the pid: a pid is easy to guess, and an off-path forger who knows the
+	 * echo id knows every ICMP probe's key (the sequence is the table's id).
+	 */
+	if (getrandom(&n->icmp_id, sizeof(n->icmp_id), 0) != sizeof(n->icmp_id)) {
+		free(n);
+		return errno ? -errno : -EIO;
+	}
 	for (i = 0; i < 4; i++)
 		n->reserved[i].fd = -1;
 	for (i = 0; i < NET_RX_BATCH; i++) {

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define IPV4_HDR_LEN 20
@@ -19,6 +20,10 @@
 #define ICMP_HDR_LEN 8
 #define UDP_HDR_LEN  8
 #define TCP_HDR_LEN  20
+/* IPv4 flags/fragment offset word: MF and the offset; DF alone is a whole datagram. */
+#define IPV4_MF		 0x2000
+#define IPV4_OFFSET_MASK 0x1fff
+#define IPV4_FRAG_MASK	 (IPV4_MF | IPV4_OFFSET_MASK)
 /* Bytes of a quoted L4 header every router must include (RFC 792). */
 #define QUOTE_L4_LEN 8
 
@@ -177,6 +182,30 @@ static void set_l4_check(const struct packet_probe *p, int proto, uint8_t *l4, s
 	put16(l4 + off, check);
 }
 
+/*
+ * Does a received L4 message verify? ph is its pseudo-header sum (0 for ICMPv4). A
+ * message the capture cut short cannot be summed: whole says whether all of it is here.
+ */
+static bool l4_check_ok(uint32_t ph, const uint8_t *l4, size_t len, bool whole)
+{
+	if (!whole)
+		return true;
+	return packet_fold(packet_sum(ph, l4, len)) == 0xffff;
+}
+
+/* Pseudo-header sum of a received segment, from the addresses of its own IP header. */
+static uint32_t rx_pseudo_sum(int family, const union addr_ip *src, const union addr_ip *dst,
+			      int proto, size_t l4_len)
+{
+	struct packet_probe p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = family;
+	p.src = *src;
+	p.dst = *dst;
+	return pseudo_sum(&p, proto, l4_len);
+}
+
 static void build_ipv4_header(const struct packet_probe *p, int proto, size_t size, uint8_t *h)
 {
 	h[0] = (IPV4_VERSION << 4) | IPV4_IHL_MIN;
@@ -297,6 +326,9 @@ static bool parse_quote(int family, const uint8_t *q, size_t qlen, struct packet
 		hl = (size_t)(q[0] & 0x0f) * 4;
 		if (hl < IPV4_HDR_LEN || hl > qlen - QUOTE_L4_LEN)
 			return false;
+		/* A later fragment quotes payload where the L4 header would be. */
+		if (get16(q + 6) & IPV4_OFFSET_MASK)
+			return false;
 		proto = q[9];
 		out->quoted_ttl = q[8];
 		copy_addr(family, &out->probe_src, q + 12);
@@ -366,11 +398,37 @@ static void parse_extensions(int family, const uint8_t *icmp, size_t len, struct
 	out->nmpls = n;
 }
 
-static void parse_icmp(int family, const uint8_t *icmp, size_t len, struct packet_reply *out)
+/*
+ * How a received L4 message is verified: with its pseudo-header sum when the caller saw
+ * the IP header (ph_known), as a whole message only when nothing was cut off (whole).
+ * Without the header (raw IPv6 sockets) the kernel has verified it already.
+ */
+struct rx_check {
+	bool ph_known;
+	bool whole;
+};
+
+static bool rx_verify(const struct rx_check *c, const struct packet_reply *out, int proto,
+		      const uint8_t *l4, size_t len)
+{
+	int family = out->family;
+
+	if (!c->ph_known)
+		return true;
+	if (family == AF_INET && proto == IPPROTO_ICMP)
+		return l4_check_ok(0, l4, len, c->whole);
+	return l4_check_ok(rx_pseudo_sum(family, &out->responder, &out->reply_dst, proto, len), l4,
+			   len, c->whole);
+}
+
+static void parse_icmp(int family, const uint8_t *icmp, size_t len, const struct rx_check *c,
+		       struct packet_reply *out)
 {
 	struct packet_reply r;
 
 	if (len < ICMP_HDR_LEN)
+		return;
+	if (!rx_verify(c, out, family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6, icmp, len))
 		return;
 	out->icmp_type = icmp[0];
 	out->icmp_code = icmp[1];
@@ -396,11 +454,12 @@ static void parse_icmp(int family, const uint8_t *icmp, size_t len, struct packe
 }
 
 /* A SYN-ACK or RST answering our SYN; the ports are turned round to the probe's view. */
-static void parse_tcp(const uint8_t *seg, size_t len, struct packet_reply *out)
+static void parse_tcp(const uint8_t *seg, size_t len, const struct rx_check *c,
+		      struct packet_reply *out)
 {
 	uint8_t flags;
 
-	if (len < TCP_HDR_LEN)
+	if (len < TCP_HDR_LEN || !rx_verify(c, out, IPPROTO_TCP, seg, len))
 		return;
 	flags = seg[13];
 	if ((flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK) &&
@@ -415,30 +474,85 @@ static void parse_tcp(const uint8_t *seg, size_t len, struct packet_reply *out)
 	out->probe_dst = out->responder;
 }
 
-static void parse_ipv4(int ip_protocol, const uint8_t *buf, size_t len, struct packet_reply *out)
+/*
+ * wire_len is how long the datagram really was (SIZE_MAX when a socket, not a ring,
+ * read it: the kernel has matched the total length against it already). A total length
+ * beyond what we hold is then a capture cut short, not a forgery: parse what is there.
+ */
+static void parse_ipv4(int ip_protocol, const uint8_t *buf, size_t len, size_t wire_len,
+		       bool l4_checked, struct packet_reply *out)
 {
+	struct rx_check c = {.ph_known = !l4_checked};
 	size_t hl, tot;
 
 	if (len < IPV4_HDR_LEN || (buf[0] >> 4) != IPV4_VERSION)
 		return;
 	hl = (size_t)(buf[0] & 0x0f) * 4;
 	tot = get16(buf + 2);
-	/*
-	 * A receive ring keeps only the head of a datagram (its snap length), so a total
-	 * length beyond what we hold means truncated, not forged: parse what is there.
-	 */
-	if (hl < IPV4_HDR_LEN || tot < hl || hl > len)
+	if (hl < IPV4_HDR_LEN || tot < hl || hl > len || tot > wire_len)
 		return;
+	/* The kernel drops these before any socket sees them; a ring sees them first. */
+	if (packet_fold(packet_sum(0, buf, hl)) != 0xffff)
+		return;
+	/* A lone fragment never reaches a socket: the kernel reassembles first. */
+	if (get16(buf + 6) & IPV4_FRAG_MASK)
+		return;
+	c.whole = tot <= len;
 	if (tot > len)
 		tot = len;
 	copy_addr(AF_INET, &out->responder, buf + 12);
+	copy_addr(AF_INET, &out->reply_dst, buf + 16);
+	out->has_reply_dst = 1;
 	out->reply_ttl = buf[8];
 	if (buf[9] != ip_protocol)
 		return;
 	if (ip_protocol == IPPROTO_ICMP)
-		parse_icmp(AF_INET, buf + hl, tot - hl, out);
+		parse_icmp(AF_INET, buf + hl, tot - hl, &c, out);
 	else if (ip_protocol == IPPROTO_TCP)
-		parse_tcp(buf + hl, tot - hl, out);
+		parse_tcp(buf + hl, tot - hl, &c, out);
+}
+
+/*
+ * A whole IPv6 datagram from a ring. Extension headers are not chased: replies to our
+ * probes carry none, and a fragment header (the only one that matters) is refused so.
+ */
+static void parse_ipv6(const uint8_t *buf, size_t len, size_t wire_len, bool l4_checked,
+		       struct packet_reply *out)
+{
+	struct rx_check c = {.ph_known = !l4_checked};
+	size_t plen;
+
+	if (len < IPV6_HDR_LEN || (buf[0] >> 4) != IPV6_VERSION)
+		return;
+	plen = get16(buf + 4);
+	/* Payload length 0 is a jumbogram, which no reply to us is. */
+	if (plen == 0 || plen > wire_len - IPV6_HDR_LEN)
+		return;
+	c.whole = IPV6_HDR_LEN + plen <= len;
+	if (!c.whole)
+		plen = len - IPV6_HDR_LEN;
+	copy_addr(AF_INET6, &out->responder, buf + 8);
+	copy_addr(AF_INET6, &out->reply_dst, buf + 24);
+	out->has_reply_dst = 1;
+	out->reply_ttl = buf[7];
+	if (buf[6] == IPPROTO_ICMPV6)
+		parse_icmp(AF_INET6, buf + IPV6_HDR_LEN, plen, &c, out);
+	else if (buf[6] == IPPROTO_TCP)
+		parse_tcp(buf + IPV6_HDR_LEN, plen, &c, out);
+}
+
+static int parse_reset(int family, const uint8_t *buf, size_t len, struct packet_reply *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->kind = PACKET_KIND_IGNORE;
+	out->family = family;
+	out->reply_ttl = -1;
+	out->quoted_ttl = -1;
+	if (!buf && len)
+		return -EINVAL;
+	return 0;
 }
 
 size_t packet_min_size(int family, int protocol)
@@ -496,34 +610,49 @@ int packet_build(const struct packet_probe *p, uint8_t *buf, size_t cap)
 int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
 		 const union addr_ip *from, int hop_limit, struct packet_reply *out)
 {
-	if (!out)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	out->kind = PACKET_KIND_IGNORE;
-	out->family = family;
-	out->reply_ttl = -1;
-	out->quoted_ttl = -1;
-	if (!buf && len)
-		return -EINVAL;
-	if (!buf)
-		return 0;
+	struct rx_check trusted = {.ph_known = false, .whole = false};
+	int err = parse_reset(family, buf, len, out);
 
+	if (err < 0 || !buf)
+		return err;
 	switch (family) {
 	case AF_INET:
-		parse_ipv4(ip_protocol, buf, len, out);
+		/*
+		 * A raw TCP socket cannot say whether a segment's checksum was left to offload
+		 * (a local or veth peer's), so only ICMP, which routers always sum, is summed.
+		 */
+		parse_ipv4(ip_protocol, buf, len, SIZE_MAX, ip_protocol == IPPROTO_TCP, out);
 		return 0;
 	case AF_INET6:
 		if (from)
 			out->responder.v6 = from->v6;
 		out->reply_ttl = hop_limit < 0 ? -1 : hop_limit;
 		if (ip_protocol == IPPROTO_ICMPV6 || ip_protocol == IPPROTO_ICMP)
-			parse_icmp(AF_INET6, buf, len, out);
+			parse_icmp(AF_INET6, buf, len, &trusted, out);
 		else if (ip_protocol == IPPROTO_TCP)
-			parse_tcp(buf, len, out);
+			parse_tcp(buf, len, &trusted, out);
 		return 0;
 	default:
 		return -EINVAL;
 	}
+}
+
+int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, int l4_checked,
+		    struct packet_reply *out)
+{
+	int family = buf && len ? ((buf[0] >> 4) == IPV6_VERSION ? AF_INET6 : AF_INET) : AF_INET;
+	int err = parse_reset(family, buf, len, out);
+
+	if (err < 0 || !buf)
+		return err;
+	if (wire_len < len)
+		wire_len = len;
+	if (family == AF_INET6)
+		parse_ipv6(buf, len, wire_len, l4_checked != 0, out);
+	else if (len >= IPV4_HDR_LEN)
+		parse_ipv4(buf[9] == IPPROTO_TCP ? IPPROTO_TCP : IPPROTO_ICMP, buf, len, wire_len,
+			   l4_checked != 0, out);
+	return 0;
 }
 
 static enum packet_verdict classify4(uint8_t type, uint8_t code)

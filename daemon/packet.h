@@ -78,6 +78,9 @@ struct packet_reply {
 	int probe_protocol; /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
 	union addr_ip probe_src, probe_dst;
 	int has_probe_src; /* quotes carry it; echo replies and TCP give our dst only */
+	/* The outer destination, when the IP header was seen (must be the probe's source). */
+	union addr_ip reply_dst;
+	int has_reply_dst;
 	uint16_t icmp_id, icmp_seq;
 	uint16_t src_port, dst_port; /* the probe's, not the reply's */
 	uint16_t check;		     /* the probe's ICMP/UDP checksum, from the quote */
@@ -98,10 +101,27 @@ struct packet_reply {
  * header); from and hop_limit come from recvmsg (-1 if unknown).
  * ip_protocol says which raw socket it came from: IPPROTO_ICMP/IPPROTO_ICMPV6 or
  * IPPROTO_TCP. Returns 0 with out->kind set (PACKET_KIND_IGNORE for anything else),
- * never fails on hostile input.
+ * never fails on hostile input. IPv4 gets packet_parse_ip()'s checks (a raw IPv4 socket
+ * hands over ICMP before its checksum is verified), except the TCP checksum, which a raw
+ * socket may see before offload filled it in. IPv6 trusts the kernel
+ * for the destination and the ICMPv6 checksum, which a raw IPv6 socket has checked and
+ * this function cannot (it never sees the IPv6 header): has_reply_dst stays 0.
  */
 int packet_parse(int family, int ip_protocol, const uint8_t *buf, size_t len,
 		 const union addr_ip *from, int hop_limit, struct packet_reply *out);
+
+/*
+ * Parse one whole IP datagram (IPv4 or IPv6, by its version nibble) as a receive ring
+ * holds it: len bytes captured of a datagram that was wire_len bytes long (wire_len >= len;
+ * 0 = len). Takes only what the kernel itself would deliver: a valid IPv4 header
+ * checksum, a total/payload length the datagram really has, no fragment, and a valid
+ * ICMP/ICMPv6/TCP checksum. l4_checked says the kernel vouches for the L4 checksum (a
+ * device validated it, or a local sender left it to offload, as veth peers do), so it is
+ * not summed. A datagram cut short by the capture keeps every other check but not the L4
+ * checksum, which covers bytes that were never captured. Returns as packet_parse().
+ */
+int packet_parse_ip(const uint8_t *buf, size_t len, size_t wire_len, int l4_checked,
+		    struct packet_reply *out);
 
 /* What a parsed reply means for the probe, independent of address family. */
 enum packet_verdict {

@@ -1,7 +1,8 @@
 /*
  * probe_key: how a probe's 16-bit id travels in the packet and comes back: ICMP echo
- * sequence (under the engine's echo id), UDP checksum, low half of the TCP sequence
- * (under the engine's random high half), plus the IPv4 id and the destination port.
+ * sequence (under the engine's random echo id), UDP checksum and low half of the TCP
+ * sequence (both the id through the engine's secret permutation, the TCP one under a
+ * random high half), plus the IPv4 id and the destination port.
  * Pure functions: no I/O, no allocation, no globals; never looks a probe up.
  */
 #ifndef HOPWATCH_DAEMON_PROBE_KEY_H
@@ -21,11 +22,23 @@
 /* ICMP checksum of a flow: this bit set, the flow id in the rest. */
 #define PROBE_KEY_ICMP_FLOW_CHECK 0x8000u
 
-/* One engine's part of every key: replies carrying another engine's are not ours. */
+/* Random bytes probe_key_space_init() takes: TCP high half and two multipliers. */
+#define PROBE_KEY_RANDOM_LEN 6
+
+/*
+ * One engine's part of every key: replies carrying another engine's are not ours, and
+ * one who cannot see our probes cannot guess the on-wire value of a probe id.
+ */
 struct probe_key_space {
 	uint16_t icmp_id;  /* echo id of our ICMP probes */
 	uint16_t tcp_base; /* high half of every TCP sequence number we send */
+	uint16_t mul[2];   /* odd: the UDP/TCP id permutation (see probe_key.c) */
+	uint16_t inv[2];   /* their inverses modulo 2^16 */
 };
+
+/* Fill ks from the engine's echo id and PROBE_KEY_RANDOM_LEN random bytes. */
+void probe_key_space_init(struct probe_key_space *ks, uint16_t icmp_id,
+			  const uint8_t rnd[PROBE_KEY_RANDOM_LEN]);
 
 /* What the command asked for that the key depends on. */
 struct probe_key_args {

@@ -29,8 +29,9 @@ struct probe {
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
 	struct timespec sent; /* CLOCK_REALTIME just before the send, to match SO_TIMESTAMPNS */
 	union addr_ip dst;
-	uint8_t family;	  /* AF_INET or AF_INET6 */
-	uint8_t protocol; /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
+	union addr_ip src; /* the probe's source: replies go to it, quotes name it */
+	uint8_t family;	   /* AF_INET or AF_INET6 */
+	uint8_t protocol;  /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
 	uint8_t in_use;
 	uint16_t src_port;   /* UDP/TCP, host order */
 	uint16_t dst_port;   /* UDP/TCP, host order */

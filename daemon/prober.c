@@ -171,6 +171,16 @@ static struct probe *match_probe(struct prober *pr, const struct packet_reply *r
 		return NULL;
 	if (memcmp(&p->dst, &r->probe_dst, addr_len(p->family)) != 0)
 		return NULL;
+	/*
+	 * Every answer is addressed to the probe's source, and a quote names it: the exact
+	 * address the probe left from is both cheaper and stricter than "any address of
+	 * this host", and needs no list of local addresses kept up to date. What a socket
+	 * (not the ring) read went through the kernel's own checks and may lack both.
+	 */
+	if (r->has_reply_dst && memcmp(&p->src, &r->reply_dst, addr_len(p->family)) != 0)
+		return NULL;
+	if (r->has_probe_src && memcmp(&p->src, &r->probe_src, addr_len(p->family)) != 0)
+		return NULL;
 	if (p->protocol != IPPROTO_ICMP &&
 	    (p->src_port != r->src_port || p->dst_port != r->dst_port))
 		return NULL;
@@ -246,6 +256,9 @@ static void rx_socket(struct prober *pr, enum net_sock which)
 				r = rx[i].reply;
 				/* The kernel matched the echo id of a ping socket already. */
 				r.icmp_id = pr->keys.icmp_id;
+			} else if (rx[i].wire_len) {
+				packet_parse_ip(rx[i].buf, rx[i].len, rx[i].wire_len,
+						rx[i].l4_checked, &r);
 			} else {
 				packet_parse(
 					sock_family[which],
@@ -572,6 +585,7 @@ static int probe_launch(struct prober *pr, struct session *s, const struct proto
 	p->family = (uint8_t)pp->family;
 	p->protocol = (uint8_t)pp->protocol;
 	p->dst = pp->dst;
+	p->src = pp->src;
 	p->src_port = pp->src_port;
 	p->dst_port = pp->dst_port;
 	err = net_send(pr->net, send_fd, pp, pr->pkt, (size_t)len, flowlabel, &p->sent);
@@ -642,6 +656,23 @@ void prober_batch(struct prober *pr)
 	pr->batch_ns = mono_ns();
 }
 
+/*
+ * The engine's key space from the kernel's random source. No weaker fallback: guessable
+ * keys are what this is for, and getrandom() exists on every kernel we run on.
+ */
+static int prober_keys(struct prober *pr, const struct net *net)
+{
+	uint8_t rnd[PROBE_KEY_RANDOM_LEN];
+	ssize_t got = getrandom(rnd, sizeof(rnd), 0);
+
+	if (got < 0)
+		return -errno;
+	if ((size_t)got != sizeof(rnd))
+		return -EIO;
+	probe_key_space_init(&pr->keys, net_icmp_id(net), rnd);
+	return 0;
+}
+
 int prober_new(struct prober **out, struct event_base *base, struct net *net, struct privsep *ps,
 	       struct session_hub *hub, void (*settled)(void *ctx), void *ctx)
 {
@@ -656,10 +687,9 @@ int prober_new(struct prober **out, struct event_base *base, struct net *net, st
 	pr->hub = hub;
 	pr->settled = settled;
 	pr->ctx = ctx;
-	pr->keys.icmp_id = net_icmp_id(net);
-	if (getrandom(&pr->keys.tcp_base, sizeof(pr->keys.tcp_base), 0) !=
-	    sizeof(pr->keys.tcp_base))
-		pr->keys.tcp_base = (uint16_t)(getpid() * 2654435761u >> 16);
+	err = prober_keys(pr, net);
+	if (err < 0)
+		goto fail;
 	err = probe_table_new(&pr->probes);
 	if (err < 0)
 		goto fail;

@@ -1,7 +1,9 @@
 /*
  * fuzz_packet: libFuzzer target for the packet module. The first byte picks the address
  * family and the raw socket (ICMP or TCP), the rest is the datagram handed to
- * packet_parse()/packet_classify(). The same bytes also become probe parameters for
+ * packet_parse()/packet_classify(); with its top bit set the rest is a whole datagram
+ * from a receive ring for packet_parse_ip() instead (the next bit: the kernel vouched
+ * for the L4 checksum; bits 2-5: how many bytes the capture cut off). The same bytes also become probe parameters for
  * packet_build() into a buffer of exactly the capacity it is told, and every probe that
  * builds must verify its checksum (and the forced value) and parse back out of a
  * time-exceeded quote: a silent miscalculation aborts like a crash.
@@ -27,10 +29,21 @@ static uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+#define FUZZ_RING_BIT	 0x80
+#define FUZZ_CHECKED_BIT 0x40
+#define FUZZ_CUT_SHIFT	 2
+#define FUZZ_CUT_MASK	 0x0f
 
 static void parse_input(const uint8_t *data, size_t size)
 {
@@ -41,8 +54,18 @@ static void parse_input(const uint8_t *data, size_t size)
 	enum packet_verdict v;
 
 	memset(&from, 0x5a, sizeof(from));
-	if (packet_parse(family, proto, data + 1, size - 1, &from, data[0] >> 2, &r) != 0)
+	if (data[0] & FUZZ_RING_BIT) {
+		size_t cut = (size_t)(data[0] >> FUZZ_CUT_SHIFT) & FUZZ_CUT_MASK;
+
+		if (packet_parse_ip(data + 1, size - 1, size - 1 + cut,
+				    (data[0] & FUZZ_CHECKED_BIT) != 0, &r) != 0)
+			abort();
+		/* Whatever a ring's datagram answers, its outer destination is known. */
+		if (r.kind != PACKET_KIND_IGNORE && !r.has_reply_dst)
+			abort();
+	} else if (packet_parse(family, proto, data + 1, size - 1, &from, data[0] >> 2, &r) != 0) {
 		abort();
+	}
 	v = packet_classify(&r);
 	if (r.nmpls > PACKET_MPLS_MAX)
 		abort();
@@ -97,6 +120,9 @@ static void round_trip(const struct packet_probe *p, int wire, const uint8_t *pk
 		quote_msg[2] = (uint8_t)(len >> 8);
 		quote_msg[3] = (uint8_t)len;
 		quote_msg[9] = IPPROTO_ICMP;
+		/* Both checksums right: a raw IPv4 socket's packets are verified now. */
+		put16(m + 2, (uint16_t)~packet_fold(packet_sum(0, m, len - ip)));
+		put16(quote_msg + 10, (uint16_t)~packet_fold(packet_sum(0, quote_msg, ip)));
 	} else {
 		m[FUZZ_ICMP_HDR] = 0x60;
 		m[FUZZ_ICMP_HDR + 6] = (uint8_t)wire;

@@ -544,6 +544,40 @@ static size_t ip6_hdr(uint8_t *o, size_t plen, uint8_t hlim, uint8_t nh, const c
 }
 
 /*
+ * Make an IPv4 reply's checksums right again after a test edited it: the IP header's,
+ * and the ICMP or TCP one when the total length says the whole message is there.
+ * IPv6 replies reach packet_parse() without their header, so nothing is checked there.
+ */
+static void reseal(int family, uint8_t *o, size_t n)
+{
+	size_t hl = (size_t)(o[0] & 0x0f) * 4, tot, l4;
+	uint8_t ph[PSEUDO_MAX];
+	union addr_ip s, d;
+
+	if (family != AF_INET || n < 20 || hl < 20 || hl > n)
+		return;
+	wr16(o + 10, 0);
+	wr16(o + 10, (uint16_t)~slow_sum(NULL, 0, o, hl));
+	tot = rd16(o + 2);
+	if (tot > n || tot < hl)
+		return;
+	l4 = tot - hl;
+	if (o[9] == IPPROTO_ICMP && l4 >= 8) {
+		wr16(o + hl + 2, 0);
+		wr16(o + hl + 2, (uint16_t)~slow_sum(NULL, 0, o + hl, l4));
+	} else if (o[9] == IPPROTO_TCP && l4 >= 20) {
+		memset(&s, 0, sizeof(s));
+		memset(&d, 0, sizeof(d));
+		memcpy(&s.v4, o + 12, 4);
+		memcpy(&d.v4, o + 16, 4);
+		wr16(o + hl + 16, 0);
+		wr16(o + hl + 16,
+		     (uint16_t)~slow_sum(ph, pseudo(AF_INET, IPPROTO_TCP, &s, &d, l4, ph), o + hl,
+					 l4));
+	}
+}
+
+/*
  * The quote a router sends back: the probe as it arrived (IPv4 with TTL 1, IPv6 with
  * a header prepended), padded to pad bytes when pad is larger.
  */
@@ -694,6 +728,7 @@ static void test_echo_reply(void **state)
 		/* id and seq live in the ICMP header's second word */
 		wr16(pkt + (fam == AF_INET ? 24 : 4), 0x4242);
 		wr16(pkt + (fam == AF_INET ? 26 : 6), 17);
+		reseal(fam, pkt, n);
 		assert_int_equal(parse(fam, icmp_sock(fam), pkt, n, &r), 0);
 		assert_int_equal(r.kind, PACKET_KIND_ECHO_REPLY);
 		check_responder(&r, fam);
@@ -942,8 +977,16 @@ static size_t make_tcp(int family, uint8_t *o, uint8_t flags, uint16_t sport, ui
 	wr32(t + 8, ack);
 	t[12] = 0x50;
 	t[13] = flags;
-	if (family == AF_INET)
+	if (family == AF_INET) {
 		ip4_hdr(o, 40, ROUTER_TTL, IPPROTO_TCP, rtr4, src4);
+		reseal(AF_INET, o, 40);
+	} else {
+		uint8_t ph[PSEUDO_MAX];
+		union addr_ip r = addr(AF_INET6, rtr6), me = addr(AF_INET6, src6);
+
+		wr16(t + 16, (uint16_t)~slow_sum(ph, pseudo(AF_INET6, IPPROTO_TCP, &r, &me, 20, ph),
+						 t, 20));
+	}
 	return ip + 20;
 }
 
@@ -1070,12 +1113,14 @@ static void test_mpls_length_field_honoured(void **state)
 	n = make_mpls_reply(AF_INET, 11, 0, 3, &p);
 	/* length 34 words = 136; point it at 128 instead, where there are zeros */
 	pkt[20 + 5] = 32;
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	assert_int_equal(r.nmpls, 0);
 	/* below 128 bytes is non-compliant: no extensions */
 	n = make_mpls_reply(AF_INET, 11, 1, 3, &p);
 	pkt[20 + 5] = 8;
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	assert_int_equal(r.nmpls, 0);
@@ -1114,22 +1159,27 @@ static void test_mpls_malformed(void **state)
 	ext = 20 + 8 + 136;
 	n = make_mpls_reply(AF_INET, 11, 0, 3, &p);
 	pkt[ext] = 0x10; /* version 1 */
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	assert_int_equal(r.nmpls, 0);
 
 	n = make_mpls_reply(AF_INET, 11, 0, 3, &p);
 	wr16(pkt + ext + 4, 0xffff); /* object longer than the packet */
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.nmpls, 0);
 	wr16(pkt + ext + 4, 3); /* shorter than its own header */
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.nmpls, 0);
 	wr16(pkt + ext + 4, 4 + 4 * 3 - 1); /* not whole entries; 1 byte spare */
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.nmpls, 0);
 	wr16(pkt + ext + 4, 4 + 4 * 2); /* 2 entries, then the 3rd becomes an object */
 	wr32(pkt + ext + 16, 0x00040505);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.nmpls, 2);
 
@@ -1141,6 +1191,7 @@ static void test_mpls_malformed(void **state)
 	pkt[ext + 7] = 1;
 	n += 8;
 	wr16(pkt + 2, (uint16_t)n);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	check_mpls(&r, 1);
 
@@ -1150,6 +1201,7 @@ static void test_mpls_malformed(void **state)
 	qlen = make_quote(&p, body, QUOTE_PAD);
 	qlen += make_mpls_ext(body + qlen, many, sizeof(many) / sizeof(many[0]));
 	n = make_icmp(AF_INET, pkt, 11, 0, 32, body, qlen);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.nmpls, PACKET_MPLS_MAX);
 	for (i = 0; i < PACKET_MPLS_MAX; i++)
@@ -1173,30 +1225,37 @@ static void test_outer_ipv4(void **state)
 	 * what is there is parsed
 	 */
 	wr16(pkt + 2, (uint16_t)(n + 1000));
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	assert_int_equal(r.probe_protocol, IPPROTO_UDP);
 	assert_int_equal(r.src_port, p.src_port);
 	/* ... but not when even the IP header is cut */
+	reseal(AF_INET, pkt, 19);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, 19, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 	/* smaller than the header */
 	wr16(pkt + 2, 19);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 	/* trailing bytes beyond the total length are not part of the message */
 	wr16(pkt + 2, (uint16_t)n);
 	memset(pkt + n, 0xee, 64);
+	reseal(AF_INET, pkt, n + 64);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n + 64, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	/* IHL below 5, IHL beyond the buffer, wrong version */
 	pkt[0] = 0x44;
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 	pkt[0] = 0x4f;
+	reseal(AF_INET, pkt, 40);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, 40, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 	pkt[0] = 0x65;
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 
@@ -1205,6 +1264,7 @@ static void test_outer_ipv4(void **state)
 	pkt[0] = 0x46;
 	pkt[20] = pkt[21] = pkt[22] = pkt[23] = 1; /* NOPs */
 	wr16(pkt + 2, (uint16_t)(n + 4));
+	reseal(AF_INET, pkt, n + 4);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n + 4, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	check_probe_fields(&r, &p);
@@ -1214,16 +1274,19 @@ static void test_outer_ipv4(void **state)
 	q[0] = 0x47;
 	memset(q + 20, 1, 8);
 	n = make_icmp(AF_INET, pkt, 11, 0, 0, q, qlen + 8);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_ICMP_ERROR);
 	check_probe_fields(&r, &p);
 	/* quoted IHL claims more than is there */
 	q[0] = 0x4f;
 	n = make_icmp(AF_INET, pkt, 11, 0, 0, q, 28);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 	q[0] = 0x43;
 	n = make_icmp(AF_INET, pkt, 11, 0, 0, q, 28);
+	reseal(AF_INET, pkt, n);
 	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
 	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
 }
@@ -1247,9 +1310,10 @@ static void check_truncations(int family, int ipproto, const uint8_t *full, size
 		assert_non_null(c);
 		memcpy(c, full, len);
 		for (fix = 0; fix < 2; fix++) {
-			if (fix && family == AF_INET && len >= 4)
+			if (fix && family == AF_INET && len >= 4) {
 				wr16(c + 2, (uint16_t)len);
-			else if (fix)
+				reseal(family, c, len);
+			} else if (fix)
 				continue;
 			assert_int_equal(parse(family, ipproto, c, len, &r), 0);
 			if (r.kind == PACKET_KIND_IGNORE) {
@@ -1301,6 +1365,302 @@ static void test_truncations(void **state)
 		n = make_tcp(fam, pkt, 0x12, 80, 40001, 5);
 		memcpy(full, pkt, n);
 		check_truncations(fam, IPPROTO_TCP, full, n);
+	}
+}
+
+/* ---- whole datagrams from a receive ring (packet_parse_ip) ---- */
+
+/*
+ * A whole datagram of family fam into o, as a ring holds it: a time exceeded quoting p
+ * (kind ICMP_ERROR), an echo reply (ECHO_REPLY) or a TCP reset (TCP). IPv6 gets its header.
+ */
+static size_t ring_datagram(int fam, enum packet_kind kind, const struct packet_probe *p,
+			    uint8_t *o)
+{
+	uint8_t q[512], body[56];
+	size_t n, qlen;
+
+	memset(body, 0x42, sizeof(body));
+	switch (kind) {
+	case PACKET_KIND_ICMP_ERROR:
+		qlen = make_quote(p, q, 0);
+		n = make_icmp(fam, o + (fam == AF_INET6 ? 40 : 0), fam == AF_INET ? 11 : 3, 0, 0, q,
+			      qlen);
+		break;
+	case PACKET_KIND_ECHO_REPLY:
+		n = make_icmp(fam, o + (fam == AF_INET6 ? 40 : 0), fam == AF_INET ? 0 : 129, 0, 0,
+			      body, sizeof(body));
+		break;
+	case PACKET_KIND_TCP:
+	case PACKET_KIND_IGNORE:
+	default:
+		n = make_tcp(fam, o + (fam == AF_INET6 ? 40 : 0), 0x14, 80, 40001, 5);
+		break;
+	}
+	if (fam == AF_INET6) {
+		ip6_hdr(o, n, ROUTER_TTL, kind == PACKET_KIND_TCP ? IPPROTO_TCP : IPPROTO_ICMPV6,
+			rtr6, src6);
+		n += 40;
+	}
+	return n;
+}
+
+static enum packet_kind ring_kind(const uint8_t *b, size_t len, size_t wire, int checked)
+{
+	struct packet_reply r;
+
+	assert_int_equal(packet_parse_ip(b, len, wire, checked, &r), 0);
+	return r.kind;
+}
+
+static const enum packet_kind ring_kinds[] = {PACKET_KIND_ICMP_ERROR, PACKET_KIND_ECHO_REPLY,
+					      PACKET_KIND_TCP};
+
+/* Good datagrams pass, with the outer destination reported, and as packet_parse() says. */
+static void test_ring_good(void **state)
+{
+	struct packet_probe p;
+	struct packet_reply r, s;
+	size_t f, k, n;
+
+	(void)state;
+	for (f = 0; f < 2; f++) {
+		int fam = families[f];
+		union addr_ip me = addr(fam, fam == AF_INET ? src4 : src6);
+		union addr_ip rtr = addr(fam, fam == AF_INET ? rtr4 : rtr6);
+
+		set_probe(&p, fam, IPPROTO_UDP, 64);
+		for (k = 0; k < 3; k++) {
+			n = ring_datagram(fam, ring_kinds[k], &p, pkt);
+			assert_int_equal(packet_parse_ip(pkt, n, n, 0, &r), 0);
+			assert_int_equal(r.kind, ring_kinds[k]);
+			assert_int_equal(r.family, fam);
+			assert_int_equal(r.has_reply_dst, 1);
+			assert_memory_equal(&r.reply_dst, &me, fam == AF_INET ? 4 : 16);
+			assert_memory_equal(&r.responder, &rtr, fam == AF_INET ? 4 : 16);
+			assert_int_equal(r.reply_ttl, ROUTER_TTL);
+			if (ring_kinds[k] == PACKET_KIND_ICMP_ERROR)
+				check_probe_fields(&r, &p);
+			if (fam == AF_INET) {
+				assert_int_equal(parse(fam,
+						       ring_kinds[k] == PACKET_KIND_TCP
+							       ? IPPROTO_TCP
+							       : IPPROTO_ICMP,
+						       pkt, n, &s),
+						 0);
+				assert_int_equal(s.kind, r.kind);
+				assert_int_equal(s.has_reply_dst, 1);
+			}
+			/* Ethernet padding beyond the datagram is not part of it. */
+			memset(pkt + n, 0, 16);
+			assert_int_equal(ring_kind(pkt, n + 16, n + 16, 0), ring_kinds[k]);
+		}
+	}
+	/* A raw IPv6 socket strips the header: no destination to report. */
+	n = make_icmp(AF_INET6, pkt, 129, 0, 0, buf, 16);
+	assert_int_equal(parse(AF_INET6, IPPROTO_ICMPV6, pkt, n, &r), 0);
+	assert_int_equal(r.kind, PACKET_KIND_ECHO_REPLY);
+	assert_int_equal(r.has_reply_dst, 0);
+}
+
+/* A flipped byte in the IPv4 header or anywhere in the L4 message: not delivered. */
+static void test_ring_bad_checksums(void **state)
+{
+	struct packet_probe p;
+	struct packet_reply r;
+	size_t f, k, n, i;
+
+	(void)state;
+	for (f = 0; f < 2; f++) {
+		int fam = families[f];
+		size_t ip = fam == AF_INET ? 20 : 40;
+
+		set_probe(&p, fam, IPPROTO_ICMP, 64);
+		for (k = 0; k < 3; k++) {
+			n = ring_datagram(fam, ring_kinds[k], &p, pkt);
+			for (i = ip; i < n; i += 7) {
+				pkt[i] ^= 0x10;
+				assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+				pkt[i] ^= 0x10;
+			}
+			assert_int_equal(ring_kind(pkt, n, n, 0), ring_kinds[k]);
+			/* ... unless the kernel vouches for the L4 checksum */
+			pkt[n - 1] ^= 0x10;
+			assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+			assert_int_equal(ring_kind(pkt, n, n, 1), ring_kinds[k]);
+			pkt[n - 1] ^= 0x10;
+			if (fam == AF_INET) {
+				/* The header checksum is checked even when L4 is vouched for. */
+				pkt[10] ^= 0x01;
+				assert_int_equal(ring_kind(pkt, n, n, 1), PACKET_KIND_IGNORE);
+				/* and so by packet_parse() too (raw IPv4 sockets) */
+				assert_int_equal(parse(fam,
+						       ring_kinds[k] == PACKET_KIND_TCP
+							       ? IPPROTO_TCP
+							       : IPPROTO_ICMP,
+						       pkt, n, &r),
+						 0);
+				assert_int_equal(r.kind, PACKET_KIND_IGNORE);
+				pkt[10] ^= 0x01;
+			}
+		}
+	}
+	/* ICMPv6 sums its pseudo-header: the same message to another address fails. */
+	n = ring_datagram(AF_INET6, PACKET_KIND_ECHO_REPLY, &p, pkt);
+	pkt[39] ^= 1;
+	assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+	pkt[39] ^= 1;
+	pkt[23] ^= 1;
+	assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+}
+
+/* raw IPv4 socket: packet_parse() checks the ICMP checksum too (the kernel has not). */
+static void test_raw4_icmp_checksum(void **state)
+{
+	struct packet_reply r;
+	size_t n;
+
+	(void)state;
+	n = make_icmp(AF_INET, pkt, 0, 0, 0, buf, 32);
+	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
+	assert_int_equal(r.kind, PACKET_KIND_ECHO_REPLY);
+	pkt[20 + 9] ^= 0x80;
+	assert_int_equal(parse(AF_INET, IPPROTO_ICMP, pkt, n, &r), 0);
+	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
+}
+
+/* No fragment is delivered alone: first (MF), later (offset), or an IPv6 fragment header. */
+static void test_ring_fragments(void **state)
+{
+	static const uint16_t frag[] = {0x2000, 0x0001, 0x1fff, 0x2001, 0x3fff};
+	struct packet_probe p;
+	struct packet_reply r;
+	size_t i, n, k;
+
+	(void)state;
+	set_probe(&p, AF_INET, IPPROTO_UDP, 64);
+	for (k = 0; k < 3; k++) {
+		n = ring_datagram(AF_INET, ring_kinds[k], &p, pkt);
+		for (i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
+			wr16(pkt + 6, frag[i]);
+			reseal(AF_INET, pkt, n);
+			assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+			assert_int_equal(
+				parse(AF_INET,
+				      ring_kinds[k] == PACKET_KIND_TCP ? IPPROTO_TCP : IPPROTO_ICMP,
+				      pkt, n, &r),
+				0);
+			assert_int_equal(r.kind, PACKET_KIND_IGNORE);
+		}
+		/* Don't-fragment alone is a whole datagram. */
+		wr16(pkt + 6, 0x4000);
+		reseal(AF_INET, pkt, n);
+		assert_int_equal(ring_kind(pkt, n, n, 0), ring_kinds[k]);
+	}
+	/* IPv6: a fragment header in front of a good echo reply */
+	n = ring_datagram(AF_INET6, PACKET_KIND_ECHO_REPLY, &p, pkt);
+	memmove(pkt + 48, pkt + 40, n - 40);
+	memset(pkt + 40, 0, 8);
+	pkt[40] = IPPROTO_ICMPV6;
+	pkt[43] = 1; /* more fragments, offset 0 */
+	pkt[6] = 44;
+	wr16(pkt + 4, (uint16_t)(n - 40 + 8));
+	assert_int_equal(ring_kind(pkt, n + 8, n + 8, 0), PACKET_KIND_IGNORE);
+	/* A quote of a later fragment holds payload, not the probe's L4 header. */
+	set_probe(&p, AF_INET, IPPROTO_UDP, 64);
+	n = packet_build(&p, buf, sizeof(buf));
+	{
+		uint8_t q[128];
+		size_t m;
+
+		memcpy(q, buf, (size_t)n);
+		q[8] = QUOTED_TTL;
+		wr16(q + 6, 0x0001);
+		m = make_icmp(AF_INET, pkt, 11, 0, 0, q, (size_t)n);
+		assert_int_equal(ring_kind(pkt, m, m, 0), PACKET_KIND_IGNORE);
+		/* the first fragment of a fragmented probe does hold it */
+		wr16(q + 6, 0x2000);
+		m = make_icmp(AF_INET, pkt, 11, 0, 0, q, (size_t)n);
+		assert_int_equal(ring_kind(pkt, m, m, 0), PACKET_KIND_ICMP_ERROR);
+	}
+}
+
+/*
+ * Lengths: a datagram cut short by the capture keeps its other checks but its L4
+ * checksum cannot be summed; one whose header claims more than was received is dropped.
+ */
+static void test_ring_lengths(void **state)
+{
+	struct packet_probe p;
+	struct packet_reply r;
+	size_t f, n;
+
+	(void)state;
+	for (f = 0; f < 2; f++) {
+		int fam = families[f];
+
+		set_probe(&p, fam, IPPROTO_UDP, 64);
+		n = ring_datagram(fam, PACKET_KIND_ICMP_ERROR, &p, pkt);
+		/* cut by the ring 4 bytes before the end of the datagram: parsed */
+		assert_int_equal(ring_kind(pkt, n - 4, n, 0), PACKET_KIND_ICMP_ERROR);
+		/* ... even with a flipped byte in what was not captured */
+		pkt[n - 1] ^= 0xff;
+		assert_int_equal(ring_kind(pkt, n - 4, n, 0), PACKET_KIND_ICMP_ERROR);
+		/* but whole, that byte is caught */
+		assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+		pkt[n - 1] ^= 0xff;
+		/* a header longer than the datagram received is a lie */
+		assert_int_equal(ring_kind(pkt, n - 1, n - 1, 0), PACKET_KIND_IGNORE);
+		/* wire_len 0 or below len means len */
+		assert_int_equal(ring_kind(pkt, n, 0, 0), PACKET_KIND_ICMP_ERROR);
+		assert_int_equal(ring_kind(pkt, n - 1, 0, 0), PACKET_KIND_IGNORE);
+		/* shorter than an IP header, or another version */
+		assert_int_equal(ring_kind(pkt, fam == AF_INET ? 19 : 39, n, 0),
+				 PACKET_KIND_IGNORE);
+	}
+	/* IPv6 payload length 0 (a jumbogram) */
+	n = ring_datagram(AF_INET6, PACKET_KIND_ECHO_REPLY, &p, pkt);
+	wr16(pkt + 4, 0);
+	assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+	pkt[0] = 0x50;
+	assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+	/* other protocols in either family */
+	n = ring_datagram(AF_INET, PACKET_KIND_ECHO_REPLY, &p, pkt);
+	pkt[9] = IPPROTO_UDP;
+	reseal(AF_INET, pkt, n);
+	assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+	n = ring_datagram(AF_INET6, PACKET_KIND_ECHO_REPLY, &p, pkt);
+	pkt[6] = IPPROTO_UDP;
+	assert_int_equal(ring_kind(pkt, n, n, 0), PACKET_KIND_IGNORE);
+	/* bad arguments */
+	assert_int_equal(packet_parse_ip(pkt, n, n, 0, NULL), -EINVAL);
+	assert_int_equal(packet_parse_ip(NULL, 4, 4, 0, &r), -EINVAL);
+	assert_int_equal(packet_parse_ip(NULL, 0, 0, 0, &r), 0);
+	assert_int_equal(r.kind, PACKET_KIND_IGNORE);
+}
+
+/* Every prefix of a ring datagram, in a buffer of exactly that size (for sanitizers). */
+static void test_ring_truncations(void **state)
+{
+	struct packet_probe p;
+	size_t f, k, n, len;
+
+	(void)state;
+	for (f = 0; f < 2; f++) {
+		set_probe(&p, families[f], IPPROTO_ICMP, 64);
+		for (k = 0; k < 3; k++) {
+			n = ring_datagram(families[f], ring_kinds[k], &p, pkt);
+			for (len = 0; len <= n; len++) {
+				uint8_t *c = malloc(len ? len : 1);
+				enum packet_kind got;
+
+				assert_non_null(c);
+				memcpy(c, pkt, len);
+				got = ring_kind(c, len, n, 0);
+				assert_true(got == PACKET_KIND_IGNORE || got == ring_kinds[k]);
+				free(c);
+			}
+		}
 	}
 }
 
@@ -1384,6 +1744,12 @@ int main(void)
 		cmocka_unit_test(test_mpls_malformed),
 		cmocka_unit_test(test_outer_ipv4),
 		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_ring_good),
+		cmocka_unit_test(test_ring_bad_checksums),
+		cmocka_unit_test(test_raw4_icmp_checksum),
+		cmocka_unit_test(test_ring_fragments),
+		cmocka_unit_test(test_ring_lengths),
+		cmocka_unit_test(test_ring_truncations),
 		cmocka_unit_test(test_parse_args),
 		cmocka_unit_test(test_classify_direct),
 	};
