@@ -2,7 +2,9 @@
  * sched: rounds of probes over TTL first..max, with mtr's -c, -i, -f, -m, -U, -Z and -G.
  * Owns timing and the probes in flight; feeds every send and every answer into the stats
  * table. Never renders and never resolves names. A run is over as soon as every probe of
- * the last round is answered or timed out; -G only bounds how long that may take.
+ * the last round is answered or timed out; -G only bounds how long that may take. While it
+ * runs, probes out that a later answer or their age shows lost count so in the table's
+ * live figures (stats_set_late), until answered; never after the run.
  */
 #ifndef HOPWATCH_CLIENT_SCHED_H
 #define HOPWATCH_CLIENT_SCHED_H

@@ -531,7 +531,7 @@ static void summary_entry(struct tui_view *v, size_t i, char *out, size_t len)
 		snprintf(out, len, "%zu:%s ...", i + 1, name);
 		return;
 	}
-	stats_summarize(&hop->acc, &sum);
+	stats_hop_summarize(hop, &sum); /* with the probes presumed lost, as the table */
 	snprintf(out, len, "%zu:%s %.0f%% %.1fms", i + 1, name, sum.loss_pct, sum.avg);
 }
 
