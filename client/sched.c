@@ -31,6 +31,8 @@
 #define SCHED_LATE_FLOOR_US 1000000
 /* How often the age of probes out is looked at: the live view redraws every 200 ms. */
 #define SCHED_LATE_TICK_US 200000
+/* Bit patterns a random one is drawn from: a byte. */
+#define SCHED_PATTERNS 256
 
 /* A probe in flight; its seq is the cookie the engine connection hands back. */
 struct slot {
@@ -524,6 +526,17 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(s->gap_ev, &tv);
 }
 
+/* A new round: mtr draws a random size and pattern once per round (net_send_batch). */
+static void round_draw(struct sched *s)
+{
+	int lo = s->cfg.rand_size_min, hi = s->cfg.rand_size_max;
+
+	if (hi > 0)
+		s->tmpl.size = hi > lo ? lo + rand() % (hi - lo + 1) : hi;
+	if (s->cfg.rand_pattern)
+		s->tmpl.bitpattern = rand() % SCHED_PATTERNS;
+}
+
 static void round_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
@@ -545,6 +558,7 @@ static void round_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		s->round_left[(uint32_t)s->round & (s->nrounds_ring - 1)] = 0;
+		round_draw(s);
 		s->round++;
 		s->sending = 1;
 		s->cur_ttl = s->cfg.first_ttl;

@@ -45,6 +45,13 @@ struct sched_config {
 	int64_t grace_us;	/* after the last round, wait at most this for answers */
 	int64_t start_delay_us; /* the first round starts this much after sched_start() */
 	struct pacer *pacer;	/* shared probes-per-second budget, NULL = none (not owned) */
+	/*
+	 * mtr's random -s and -B: when rand_size_max > 0 each round's probes take one size
+	 * drawn in rand_size_min..rand_size_max; with rand_pattern one bit pattern drawn in
+	 * 0..255. Otherwise the template's.
+	 */
+	int rand_size_min, rand_size_max;
+	int rand_pattern;
 };
 
 /* Optional observers; any may be NULL. round counts from 0, seq numbers each probe. */

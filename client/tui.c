@@ -861,8 +861,8 @@ static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err
 		*m = t->cfg.meta;
 		m->target = trace_config(v->trace)->name;
 		m->target_addr = &trace_config(v->trace)->dst;
-		m->psize = tc->tmpl.size;
-		m->bitpattern = tc->tmpl.bitpattern;
+		m->psize = trace_config_psize(tc);
+		m->bitpattern = trace_config_bitpattern(tc);
 		m->protocol = proto_protocol_name(tc->tmpl.protocol);
 		m->fields = t->fields;
 	}

@@ -33,6 +33,11 @@
 /* Probes the fake keeps (more than any test sends). */
 #define PROBES_MAX 64
 #define LINE_MAX_  256
+/* The random sizes of test_random_per_round, as -s -200 gives them. */
+#define RAND_SIZE_MIN 28
+#define RAND_SIZE_MAX 200
+#define RAND_ROUNDS   6
+#define RAND_TTLS     3
 /* Longest wait for anything in the loop. */
 #define WAIT_US 3000000
 /* The scheduler's SCHED_LATE_FLOOR_US plus its tick, and a margin. */
@@ -41,6 +46,7 @@
 struct probe {
 	long long token;
 	int ttl;
+	long size, pattern; /* -1 when the command had none */
 };
 
 struct fake {
@@ -79,6 +85,13 @@ static void fake_read(struct bufferevent *bev, void *arg)
 			assert_true(f->nprobes < PROBES_MAX);
 			f->probes[f->nprobes].token = (long long)c.token;
 			f->probes[f->nprobes].ttl = (int)c.num[PROTO_ARG_TTL];
+			f->probes[f->nprobes].size = (c.present & PROTO_BIT(PROTO_ARG_SIZE))
+							     ? (long)c.num[PROTO_ARG_SIZE]
+							     : -1;
+			f->probes[f->nprobes].pattern =
+				(c.present & PROTO_BIT(PROTO_ARG_BIT_PATTERN))
+					? (long)c.num[PROTO_ARG_BIT_PATTERN]
+					: -1;
 			f->nprobes++;
 		}
 		free(line);
@@ -138,8 +151,11 @@ static void answer(struct env *e, int k, int lost)
 	spin(e, 20000);
 }
 
-/* A scheduler of count rounds (0 = until stopped) over TTL 1..max_ttl, every interval. */
-static void setup(struct env *e, int max_ttl, int count, int64_t interval_us)
+/*
+ * A scheduler of count rounds (0 = until stopped) over TTL 1..max_ttl, every interval;
+ * with rnd, mtr's random size (28..200) and pattern each round.
+ */
+static void setup_rand(struct env *e, int max_ttl, int count, int64_t interval_us, int rnd)
 {
 	char dir[] = "/tmp/hopwatch-test-sched-XXXXXX";
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -152,8 +168,11 @@ static void setup(struct env *e, int max_ttl, int count, int64_t interval_us)
 		.max_ttl = max_ttl,
 		.max_unknown = max_ttl,
 		.grace_us = 5000000,
+		.rand_size_min = rnd ? RAND_SIZE_MIN : 0,
+		.rand_size_max = rnd ? RAND_SIZE_MAX : 0,
+		.rand_pattern = rnd,
 	};
-	struct engine_probe tmpl = {.protocol = PROTO_PROTOCOL_ICMP};
+	struct engine_probe tmpl = {.protocol = PROTO_PROTOCOL_ICMP, .size = 64};
 	int lfd, fd, check = 1;
 
 	memset(e, 0, sizeof(*e));
@@ -188,6 +207,11 @@ static void setup(struct env *e, int max_ttl, int count, int64_t interval_us)
 	assert_int_equal(stats_table_new(&e->table), 0);
 	assert_int_equal(sched_new(&e->s, e->base, e->conn, e->table, &cfg, &tmpl, NULL), 0);
 	assert_int_equal(sched_start(e->s), 0);
+}
+
+static void setup(struct env *e, int max_ttl, int count, int64_t interval_us)
+{
+	setup_rand(e, max_ttl, count, interval_us, 0);
 }
 
 static void teardown_env(struct env *e)
@@ -312,6 +336,44 @@ static void test_final_figures_unchanged(void **state)
 	teardown_env(&e);
 }
 
+/*
+ * Random -s and -B as mtr draws them: one size and one pattern per round, the same for
+ * every TTL of the round, in range, and not all rounds alike. Without them, the template's.
+ */
+static void test_random_per_round(void **state)
+{
+	struct env e;
+	int k, sizes = 0, patterns = 0;
+
+	(void)state;
+	setup_rand(&e, RAND_TTLS, RAND_ROUNDS, 20000, 1);
+	wait_probes(&e, RAND_ROUNDS * RAND_TTLS);
+	for (k = 0; k < RAND_ROUNDS * RAND_TTLS; k++) {
+		const struct probe *p = &e.f.probes[k], *first = &e.f.probes[k - k % RAND_TTLS];
+
+		assert_int_equal(p->ttl, k % RAND_TTLS + 1);
+		assert_true(p->size >= RAND_SIZE_MIN && p->size <= RAND_SIZE_MAX);
+		/* 0 is the engine's default: it may be left out of the command */
+		assert_true(p->pattern >= -1 && p->pattern <= 255);
+		assert_int_equal(p->size, first->size);
+		assert_int_equal(p->pattern, first->pattern);
+		if (k >= RAND_TTLS && k % RAND_TTLS == 0) {
+			sizes += p->size != e.f.probes[k - RAND_TTLS].size;
+			patterns += p->pattern != e.f.probes[k - RAND_TTLS].pattern;
+		}
+	}
+	/* 5 changes of round: all five alike has a chance below 1e-8 for each */
+	assert_true(sizes > 0);
+	assert_true(patterns > 0);
+	teardown_env(&e);
+
+	setup(&e, 1, 2, 20000);
+	wait_probes(&e, 2);
+	assert_int_equal(e.f.probes[0].size, 64);
+	assert_int_equal(e.f.probes[1].size, 64);
+	teardown_env(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_farther_hop),
 		cmocka_unit_test(test_old_probe),
 		cmocka_unit_test(test_final_figures_unchanged),
+		cmocka_unit_test(test_random_per_round),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
