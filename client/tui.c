@@ -979,8 +979,9 @@ int tui_end(struct tui *t)
 {
 	size_t i;
 
+	/* Stopped, not paused: the report after the view counts no probe still out as lost. */
 	for (i = 0; i < t->cfg.ntraces; i++)
-		trace_pause(t->views[i].trace, 1);
+		trace_stop(t->views[i].trace);
 	curses_end(t);
 	return 0;
 }

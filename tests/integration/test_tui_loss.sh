@@ -6,6 +6,8 @@
 # hop the pane's Drop and Rcv must be within one probe of the log's silent and answered
 # probes of that TTL, and its Loss% within one probe's worth of the log's. Before probes
 # out were presumed lost, every hop showed 0.0% there (the 10 s timeout had not passed).
+# Then 'q' with --report-on-exit: the report counts only what was answered or timed out,
+# as before (no loss at all, 3.6 s in), though the view showed some just before.
 # Everything runs in the simulator's namespace; tmux uses a server of its own (-S, a
 # socket in the test's directory), killed on exit with the namespace.
 set -uo pipefail
@@ -19,6 +21,7 @@ SCENARIO=$src/tests/netsim/scenarios/throttle_five.scn
 DST=203.0.113.1
 HOPS=7         # the scenario's hops and its destination
 CAPTURE_S=5.6  # after the start: round 5 (at 5 s) is out and answered, round 6 not yet
+QUIT_S=3.6     # the second run quits here, well before any probe's 10 s timeout
 WAIT_S=15      # longest wait for the table or the exit to show
 MIN_SILENT=8   # silent probes the log must hold for the test to mean anything
 COLS=120
@@ -124,6 +127,47 @@ tmux -S "$SOCK" send-keys -t tui q
 wait_for '^HW_EXIT=' || fail "hopwatch did not exit on q"
 st=$(pane | sed -n 's/^HW_EXIT=//p')
 [[ $st == 0 ]] || fail "exit status '$st' after q, want 0"
+
+# The report after the view keeps the final accounting: a probe still out is not lost
+# there. Quit at QUIT_S with --report-on-exit: no probe has reached its 10 s timeout, so
+# every hop's Drop is 0 and Rcv is what the log answered, Loss% 0.0.
+tmux -S "$SOCK" kill-server 2>/dev/null
+sleep 0.2
+netsim_restart "$SCENARIO"
+t0=$(date +%s.%N)
+tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$ROWS" \
+	"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= ip netns exec '$NETSIM_NS' \
+	'$HOPWATCH' -n -o LDRS --report-on-exit $DST; echo HW_EXIT=\$?; exec sleep 600" || {
+	echo "FAIL: tmux would not start" >&2
+	exit 1
+}
+sleep "$(echo "$t0 + $QUIT_S - $(date +%s.%N)" | bc)"
+lost_now=$(awk -v t=$((HOPS - 1)) '$1 ~ /^[0-9]+\.$/ && $1 + 0 <= t { d += $4 } END { print d + 0 }' \
+	<<<"$(pane)")
+tmux -S "$SOCK" send-keys -t tui q
+wait_for '^HW_EXIT=' || fail "--report-on-exit: hopwatch did not exit on q"
+netsim_flush
+echo "--- pane after q (--report-on-exit):"
+pane
+echo "---"
+((lost_now > 0)) || fail "the view showed no loss before q: nothing to take back"
+declare -A ans2=()
+while read -r ttl a; do
+	ans2[$ttl]=$a
+done < <(awk -v d="$DST" '
+	{ delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+	f["dst"] == d && f["proto"] == "icmp" && f["fate"] == "answer" { a[f["ttl"]]++ }
+	END { for (t in a) print t, a[t] }' "$NETSIM_LOG")
+for ((ttl = 1; ttl <= HOPS; ttl++)); do
+	row=$(pane | awk -v t="$ttl." '$1 == t"|--" { print; exit }')
+	read -r _ _ loss drop rcv _ <<<"$row"
+	if [[ -z $row ]]; then
+		fail "--report-on-exit: no report row for hop $ttl"
+	elif [[ $loss != 0.0% || $drop != 0 || $rcv != "${ans2[$ttl]:-0}" ]]; then
+		fail "--report-on-exit: hop $ttl: Loss% $loss Drop $drop Rcv $rcv, want 0.0% 0 ${ans2[$ttl]:-0}"
+	fi
+done
+echo "ok: the view showed $lost_now lost probes at hops 1..$((HOPS - 1)); the report after q none"
 
 if ((fails)); then
 	echo "$fails check(s) failed" >&2
