@@ -90,8 +90,8 @@ static void render(struct item *it)
 		meta.target = tc->name;
 		meta.target_addr = &tc->dst;
 		meta.start = it->start;
-		meta.psize = tc->tmpl.size;
-		meta.bitpattern = tc->tmpl.bitpattern;
+		meta.psize = trace_config_psize(tc);
+		meta.bitpattern = trace_config_bitpattern(tc);
 		meta.protocol = proto_protocol_name(tc->tmpl.protocol);
 		if (b->cfg.format == REPORT_FORMAT_JSON)
 			meta.diagnosis = diag;

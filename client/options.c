@@ -384,7 +384,7 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		rc = parse_int(c, arg, 0, INT32_MAX, &v, err, errlen);
 		if (rc)
 			return rc;
-		/* mtr: a pattern above 255 means a random one per probe. */
+		/* mtr: a pattern above 255 means a random one each round. */
 		o->bitpattern = v > 255 ? -1 : (int)v;
 		break;
 	case 'Q':

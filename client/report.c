@@ -27,8 +27,8 @@
 #define REPORT_ADDR_MAX	  64
 #define REPORT_LINE_MAX	  1024
 #define REPORT_FIELDS_MAX 32
-/* mtr's MINPACKET: the smallest random size, printed in "rand(36-N)". */
-#define REPORT_MINPACKET 36
+/* mtr's MINPACKET (ui/mtr.h): the smallest random size, printed in "rand(28-N)". */
+#define REPORT_MINPACKET 28
 /* mtr's strftime for the Start line (iso_time). */
 #define REPORT_TIME_FMT		  "%Y-%m-%dT%H:%M:%S%z"
 #define REPORT_TIME_MAX		  64

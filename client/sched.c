@@ -19,13 +19,43 @@
 
 /* Longest error line from the scheduler. */
 #define SCHED_ERR_MAX 256
+/*
+ * A probe still out is presumed lost (for the live figures only) once a later probe of
+ * its hop or of a farther hop was answered, as mtr counts it, or once it is this many
+ * times older than the slowest answer its hop gave so far: the slowest, not the mean, so
+ * that a jittery hop does not blink. Never before SCHED_LATE_FLOOR_US: above the RTT of
+ * any real path's first probes (nothing is known of a hop then), and no later than the
+ * next probe of the hop at mtr's default 1 s interval.
+ */
+#define SCHED_LATE_RTT_MULT 2
+#define SCHED_LATE_FLOOR_US 1000000
+/* How often the age of probes out is looked at: the live view redraws every 200 ms. */
+#define SCHED_LATE_TICK_US 200000
+/* Bit patterns a random one is drawn from: a byte. */
+#define SCHED_PATTERNS 256
 
 /* A probe in flight; its seq is the cookie the engine connection hands back. */
 struct slot {
 	uint32_t seq;
 	uint8_t used;
 	uint8_t ttl;
+	uint8_t late; /* presumed lost for now */
 	int round;
+	uint32_t prev, next; /* seqs of its TTL's probes out before and after it (flight) */
+	int64_t sent_us;
+};
+
+/*
+ * One TTL's probes in flight in the order they went out, linked through their slots by
+ * seq (so the links survive slots_grow). The first `late` of them are presumed lost:
+ * seqs and send times only grow along the list, so the presumed lost are always its
+ * oldest, and `cursor` is the first one that is not. Each probe is passed by the cursor
+ * once: keeping the figures live costs O(1) per probe.
+ */
+struct flight {
+	uint32_t head, tail; /* oldest and newest, when n > 0 */
+	uint32_t cursor;     /* the oldest not presumed lost, when late < n */
+	uint32_t n, late;
 };
 
 /* Without a statistics table: what the rounds' logic needs to know of each TTL. */
@@ -60,19 +90,157 @@ struct sched {
 	uint32_t exhausted;
 	struct ttl_state *ttls; /* table NULL only: index ttl - 1 */
 	int nttls;
-	struct slot *slots; /* index seq & (nslots - 1) */
-	uint32_t nslots;    /* a power of two, SCHED_SLOTS_MIN..SCHED_SLOTS */
+	struct slot *slots;	/* index seq & (nslots - 1) */
+	uint32_t nslots;	/* a power of two, SCHED_SLOTS_MIN..SCHED_SLOTS */
+	struct flight *flights; /* index ttl, 0..max_ttl; NULL without a table */
+	struct event *late_ev;	/* looks at the age of probes out, with a table */
+	int late_off;		/* the run ended: nothing is presumed lost any more */
 	/* Rounds not yet reported done, oldest..round-1: probes each still has out. */
 	uint32_t *round_left; /* index round & (nrounds_ring - 1) */
 	uint32_t nrounds_ring;
 	int oldest; /* the oldest round not reported done */
 };
 
+static struct slot *slot_of(struct sched *s, uint32_t seq)
+{
+	return &s->slots[seq & (s->nslots - 1)];
+}
+
+/* a went out before b (seqs wrap) */
+static int seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static void flight_push(struct sched *s, struct slot *sl)
+{
+	struct flight *f;
+
+	if (!s->flights)
+		return;
+	f = &s->flights[sl->ttl];
+	sl->late = 0;
+	sl->prev = f->tail;
+	if (f->n)
+		slot_of(s, f->tail)->next = sl->seq;
+	else
+		f->head = sl->seq;
+	f->tail = sl->seq;
+	if (f->late == f->n)
+		f->cursor = sl->seq;
+	f->n++;
+}
+
+static void flight_publish(struct sched *s, int ttl)
+{
+	if (s->table && !s->late_off)
+		stats_set_late(s->table, ttl, s->flights[ttl].late);
+}
+
+/* sl is answered, timed out or given up: off its TTL's list. */
+static void flight_remove(struct sched *s, struct slot *sl)
+{
+	struct flight *f;
+
+	if (!s->flights)
+		return;
+	f = &s->flights[sl->ttl];
+	if (sl->seq == f->head)
+		f->head = sl->next;
+	else
+		slot_of(s, sl->prev)->next = sl->next;
+	if (sl->seq == f->tail)
+		f->tail = sl->prev;
+	else
+		slot_of(s, sl->next)->prev = sl->prev;
+	if (sl->late)
+		f->late--;
+	else if (sl->seq == f->cursor)
+		f->cursor = sl->next; /* unused when it was the newest: late == n then */
+	f->n--;
+	if (sl->late)
+		flight_publish(s, sl->ttl);
+}
+
+/* How old a probe of ttl may get before it is presumed lost. */
+static int64_t late_after_us(const struct sched *s, int ttl)
+{
+	const struct stats_hop *h = stats_table_hop(s->table, ttl);
+	int64_t us = h && h->acc.received ? SCHED_LATE_RTT_MULT * (int64_t)h->acc.worst : 0;
+
+	return us > SCHED_LATE_FLOOR_US ? us : SCHED_LATE_FLOOR_US;
+}
+
+/*
+ * Presume lost ttl's probes out that went out before seq (when by_seq) or that are
+ * older than the hop's limit at now.
+ */
+static void flight_mark(struct sched *s, int ttl, int by_seq, uint32_t seq, int64_t now)
+{
+	struct flight *f = &s->flights[ttl];
+	int64_t limit;
+	uint32_t was = f->late;
+	struct slot *c;
+
+	if (s->late_off || f->late == f->n)
+		return;
+	limit = late_after_us(s, ttl);
+	while (f->late < f->n) {
+		c = slot_of(s, f->cursor);
+		if (!(by_seq && seq_before(c->seq, seq)) && now - c->sent_us < limit)
+			break;
+		c->late = 1;
+		f->late++;
+		f->cursor = c->next;
+	}
+	if (f->late != was)
+		flight_publish(s, ttl);
+}
+
+/* Probe seq of ttl was answered: what went out before it to ttl or nearer is presumed lost. */
+static void flight_answered(struct sched *s, int ttl, uint32_t seq)
+{
+	int64_t now = clock_now_us();
+	int t;
+
+	if (!s->flights)
+		return;
+	/* At most max_ttl hops, each O(1) unless it passes probes (once each). */
+	for (t = s->cfg.first_ttl; t <= ttl && t <= s->cfg.max_ttl; t++)
+		flight_mark(s, t, 1, seq, now);
+}
+
+/* The run is over: the figures go back to counting only what was answered or timed out. */
+static void flight_off(struct sched *s)
+{
+	int t;
+
+	if (!s->flights || s->late_off)
+		return;
+	evtimer_del(s->late_ev);
+	for (t = s->cfg.first_ttl; t <= s->cfg.max_ttl; t++)
+		stats_set_late(s->table, t, 0);
+	s->late_off = 1;
+}
+
+static void late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	int64_t now = clock_now_us();
+	int t;
+
+	(void)fd;
+	(void)what;
+	for (t = s->cfg.first_ttl; t <= s->cfg.max_ttl; t++)
+		flight_mark(s, t, 0, 0, now);
+}
+
 static void finish(struct sched *s, int err, const char *msg)
 {
 	if (s->finished)
 		return;
 	s->finished = 1;
+	flight_off(s);
 	evtimer_del(s->round_ev);
 	evtimer_del(s->gap_ev);
 	evtimer_del(s->grace_ev);
@@ -283,6 +451,7 @@ static void send_one(struct sched *s)
 		sl = &s->slots[seq & (s->nslots - 1)];
 	if (sl->used) {
 		/* SCHED_SLOTS probes later and still no answer: count it lost. */
+		flight_remove(s, sl);
 		note_answer(s, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
 		round_probe_done(s, sl->round);
 		sl->used = 0;
@@ -303,6 +472,8 @@ static void send_one(struct sched *s)
 	sl->seq = seq;
 	sl->ttl = (uint8_t)ttl;
 	sl->round = s->round - 1;
+	sl->sent_us = clock_now_us();
+	flight_push(s, sl);
 	s->seq++;
 	s->inflight++;
 	s->round_left[(uint32_t)sl->round & (s->nrounds_ring - 1)]++;
@@ -355,6 +526,17 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(s->gap_ev, &tv);
 }
 
+/* A new round: mtr draws a random size and pattern once per round (net_send_batch). */
+static void round_draw(struct sched *s)
+{
+	int lo = s->cfg.rand_size_min, hi = s->cfg.rand_size_max;
+
+	if (hi > 0)
+		s->tmpl.size = hi > lo ? lo + rand() % (hi - lo + 1) : hi;
+	if (s->cfg.rand_pattern)
+		s->tmpl.bitpattern = rand() % SCHED_PATTERNS;
+}
+
 static void round_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
@@ -376,6 +558,7 @@ static void round_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		s->round_left[(uint32_t)s->round & (s->nrounds_ring - 1)] = 0;
+		round_draw(s);
 		s->round++;
 		s->sending = 1;
 		s->cur_ttl = s->cfg.first_ttl;
@@ -402,6 +585,7 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 	/* -G ran out: what is still out there is lost, as mtr would count it. */
 	for (i = 0; i < s->nslots; i++) {
 		if (s->slots[i].used) {
+			flight_remove(s, &s->slots[i]);
 			note_answer(s, s->slots[i].ttl, STATS_LOST, NULL, 0, NULL, 0);
 			round_probe_done(s, s->slots[i].round);
 			s->slots[i].used = 0;
@@ -524,6 +708,7 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 			  (unsigned long long)cookie);
 		return;
 	}
+	flight_remove(s, sl);
 	done = *sl;
 	sl->used = 0;
 	s->inflight--;
@@ -541,6 +726,8 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 			hop_view(s, done.ttl, &after);
 		if (oc == STATS_REPLY && (!s->dest_ttl || done.ttl < s->dest_ttl))
 			s->dest_ttl = done.ttl;
+		if (oc != STATS_LOST)
+			flight_answered(s, done.ttl, done.seq);
 		if (s->hooks.answer)
 			s->hooks.answer(s->hooks.ctx, done.ttl, done.round, done.seq, oc,
 					oc == STATS_LOST ? NULL : &r->from, r->rtt_us);
@@ -594,7 +781,12 @@ int sched_new(struct sched **out, struct event_base *base, struct engine_conn *c
 	s->round_ev = evtimer_new(base, round_cb, s);
 	s->gap_ev = evtimer_new(base, gap_cb, s);
 	s->grace_ev = evtimer_new(base, grace_cb, s);
-	if (!s->slots || !s->round_ev || !s->gap_ev || !s->grace_ev) {
+	if (table) {
+		s->flights = calloc((size_t)cfg->max_ttl + 1, sizeof(*s->flights));
+		s->late_ev = event_new(base, -1, EV_PERSIST, late_cb, s);
+	}
+	if (!s->slots || !s->round_ev || !s->gap_ev || !s->grace_ev ||
+	    (table && (!s->flights || !s->late_ev))) {
 		sched_free(s);
 		return -ENOMEM;
 	}
@@ -612,6 +804,8 @@ struct sched *sched_free(struct sched *s)
 	if (!s)
 		return NULL;
 	s->client = engine_conn_client_free(s->client);
+	if (s->late_ev)
+		event_free(s->late_ev);
 	if (s->grace_ev)
 		event_free(s->grace_ev);
 	if (s->gap_ev)
@@ -620,6 +814,7 @@ struct sched *sched_free(struct sched *s)
 		event_free(s->round_ev);
 	free(s->round_left);
 	free(s->slots);
+	free(s->flights);
 	free(s->ttls);
 	free(s);
 	return NULL;
@@ -627,8 +822,10 @@ struct sched *sched_free(struct sched *s)
 
 int sched_start(struct sched *s)
 {
-	struct timeval tv;
+	struct timeval tv, late = clock_tv_of_us(SCHED_LATE_TICK_US);
 
+	if (s->late_ev && evtimer_add(s->late_ev, &late))
+		return -EIO;
 	s->start_us = clock_now_us();
 	if (s->cfg.start_delay_us > 0) {
 		/* Spread out: traces started together do not all send at the same instant. */
@@ -644,6 +841,7 @@ void sched_stop(struct sched *s)
 {
 	s->stopped = 1;
 	s->sending = 0;
+	flight_off(s);
 	evtimer_del(s->round_ev);
 	evtimer_del(s->gap_ev);
 }
@@ -671,5 +869,6 @@ uint32_t sched_exhausted(const struct sched *s)
 size_t sched_bytes(const struct sched *s)
 {
 	return sizeof(*s) + s->nslots * sizeof(*s->slots) +
-	       s->nrounds_ring * sizeof(*s->round_left) + (size_t)s->nttls * sizeof(*s->ttls);
+	       s->nrounds_ring * sizeof(*s->round_left) + (size_t)s->nttls * sizeof(*s->ttls) +
+	       (s->flights ? ((size_t)s->cfg.max_ttl + 1) * sizeof(*s->flights) : 0);
 }

@@ -2,7 +2,9 @@
  * sched: rounds of probes over TTL first..max, with mtr's -c, -i, -f, -m, -U, -Z and -G.
  * Owns timing and the probes in flight; feeds every send and every answer into the stats
  * table. Never renders and never resolves names. A run is over as soon as every probe of
- * the last round is answered or timed out; -G only bounds how long that may take.
+ * the last round is answered or timed out; -G only bounds how long that may take. While it
+ * runs, probes out that a later answer or their age shows lost count so in the table's
+ * live figures (stats_set_late), until answered; never after the run.
  */
 #ifndef HOPWATCH_CLIENT_SCHED_H
 #define HOPWATCH_CLIENT_SCHED_H
@@ -43,6 +45,13 @@ struct sched_config {
 	int64_t grace_us;	/* after the last round, wait at most this for answers */
 	int64_t start_delay_us; /* the first round starts this much after sched_start() */
 	struct pacer *pacer;	/* shared probes-per-second budget, NULL = none (not owned) */
+	/*
+	 * mtr's random -s and -B: when rand_size_max > 0 each round's probes take one size
+	 * drawn in rand_size_min..rand_size_max; with rand_pattern one bit pattern drawn in
+	 * 0..255. Otherwise the template's.
+	 */
+	int rand_size_min, rand_size_max;
+	int rand_pattern;
 };
 
 /* Optional observers; any may be NULL. round counts from 0, seq numbers each probe. */

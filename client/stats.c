@@ -351,6 +351,8 @@ void stats_unsent(struct stats_table *t, int ttl)
 		return;
 	h->acc.sent--;
 	h->acc.inflight--;
+	if (h->late > h->acc.inflight)
+		h->late = h->acc.inflight;
 	while (t->max_ttl_seen > 0 && !t->hops[t->max_ttl_seen - 1].acc.sent)
 		t->max_ttl_seen--;
 }
@@ -366,6 +368,8 @@ void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,
 	if (!h || h->acc.inflight == 0)
 		return;
 	h->acc.inflight--;
+	if (h->late > h->acc.inflight)
+		h->late = h->acc.inflight;
 	if (outcome == STATS_LOST || !from) {
 		ring_push(h, ring_entry(1, STATS_RING_NO_RESPONDER, 0));
 		return;
@@ -394,6 +398,14 @@ void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,
 	r->acc.sent++;
 	acc_add_rtt(&r->acc, rtt_us);
 	responder_labels(r, mpls, nmpls);
+}
+
+void stats_set_late(struct stats_table *t, int ttl, uint32_t n)
+{
+	struct stats_hop *h = hop_of(t, ttl);
+
+	if (h)
+		h->late = n < h->acc.inflight ? n : h->acc.inflight;
 }
 
 int stats_last_hop(const struct stats_table *t)
@@ -439,9 +451,14 @@ void stats_summarize(const struct stats_acc *a, struct stats_summary *out)
 
 void stats_hop_summarize(const struct stats_hop *h, struct stats_summary *out)
 {
-	uint32_t rtts[STATS_WINDOW_MAX], n;
+	uint32_t rtts[STATS_WINDOW_MAX], n, done;
 
 	stats_summarize(&h->acc, out);
+	if (h->late && h->late <= h->acc.inflight) {
+		done = h->acc.sent - h->acc.inflight + h->late;
+		out->dropped = done > h->acc.received ? done - h->acc.received : 0;
+		out->loss_pct = loss_pct(h->acc.received, done);
+	}
 	n = ring_answers(h, h->ring_len, 1, 0, rtts);
 	percentiles(rtts, n, &out->p50, &out->p90, &out->p99);
 }

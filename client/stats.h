@@ -65,7 +65,7 @@ struct stats_acc {
 
 struct stats_summary {
 	uint32_t sent, received, dropped; /* dropped = answered-or-timed-out minus received */
-	double loss_pct;		  /* dropped / (sent - inflight), 0 when nothing done */
+	double loss_pct; /* dropped / done (sent - inflight, + a hop's late), 0 if none done */
 	double last, avg, best, worst, stdev, gmean; /* milliseconds, as mtr prints them */
 	double jitter, javg, jmax, jinta;	     /* milliseconds */
 	double p50, p90, p99; /* milliseconds, over the hop's ring (see stats_hop_summarize) */
@@ -102,6 +102,7 @@ struct stats_hop {
 	uint8_t is_destination; /* a reply (not ttl-expired) came from this TTL */
 	uint8_t unreachable;	/* last answer was a no-route */
 	uint8_t ring_len, ring_pos;
+	uint32_t late; /* of acc.inflight, presumed lost for now (stats_set_late) */
 	uint32_t ring[STATS_WINDOW_MAX];
 };
 
@@ -153,6 +154,15 @@ void stats_answer(struct stats_table *t, int ttl, enum stats_outcome outcome,
 		  size_t nmpls);
 
 /*
+ * n of the hop's probes in flight are presumed lost for now (clamped to those in flight):
+ * a later probe was answered, or they are late. stats_hop_summarize counts them as done
+ * and dropped, as a live view wants; the scheduler sets the count back as they are
+ * answered and to 0 when the run ends, so the final figures never include them. A TTL
+ * without a hop is ignored.
+ */
+void stats_set_late(struct stats_table *t, int ttl, uint32_t n);
+
+/*
  * The hops to show (mtr's net_max): 1..dest_ttl when the destination answered; else up to
  * the first hop whose last answer was a no-route; else one past the deepest hop with any
  * answer, at most max_ttl_seen. 0 when nothing was sent.
@@ -167,7 +177,8 @@ int stats_last_hop(const struct stats_table *t);
  * Percentiles are nearest rank (the smallest RTT with at least p% of them <= it, rank
  * ceil(p/100 * n); 0 with none) and bounded: exact over the latest STATS_WINDOW_MAX probe
  * outcomes of the hop (for a responder: its answers among them), not over the whole run.
- * Below STATS_WINDOW_MAX probes done they are over every answer.
+ * Below STATS_WINDOW_MAX probes done they are over every answer. The hop's late probes
+ * (stats_set_late) count as done and dropped.
  */
 void stats_hop_summarize(const struct stats_hop *h, struct stats_summary *out);
 /* The same for the hop's responder idx (all zero for an idx past nresponders). */

@@ -50,17 +50,17 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	cfg->sched.grace_us = o->grace_us;
 	p->dst = *dst;
 	p->protocol = o->proto;
-	/* A negative -s asks for a random size; one per trace keeps the stats comparable. */
+	/* Random sizes and patterns are drawn by the scheduler, each round, as mtr does. */
 	if (o->psize < 0) {
-		int max = -o->psize;
-
-		p->size = max <= TRACE_PSIZE_MIN
-				  ? max
-				  : TRACE_PSIZE_MIN + rand() % (max - TRACE_PSIZE_MIN + 1);
+		cfg->sched.rand_size_min = TRACE_PSIZE_MIN;
+		cfg->sched.rand_size_max =
+			-o->psize < TRACE_PSIZE_MIN ? TRACE_PSIZE_MIN : -o->psize;
+		p->size = TRACE_PSIZE_MIN;
 	} else {
 		p->size = o->psize;
 	}
-	p->bitpattern = o->bitpattern < 0 ? rand() % 256 : o->bitpattern;
+	cfg->sched.rand_pattern = o->bitpattern < 0;
+	p->bitpattern = o->bitpattern < 0 ? 0 : o->bitpattern;
 	p->tos = o->tos;
 	p->port = o->port;
 	p->local_port = o->local_port;
@@ -70,6 +70,16 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	p->mark = o->mark;
 	p->timeout_s = o->timeout_s;
 	return 0;
+}
+
+int trace_config_psize(const struct trace_config *cfg)
+{
+	return cfg->sched.rand_size_max > 0 ? -cfg->sched.rand_size_max : cfg->tmpl.size;
+}
+
+int trace_config_bitpattern(const struct trace_config *cfg)
+{
+	return cfg->sched.rand_pattern ? -1 : cfg->tmpl.bitpattern;
 }
 
 int trace_resolve(const char *host, int family, struct addr *out, char *err, size_t errlen)

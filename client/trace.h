@@ -55,11 +55,18 @@ struct trace_hooks {
 
 /*
  * The one mapping from the command line to a trace: name and dst as resolved, every probe
- * and scheduling option from o. A negative -s picks one random size per trace (so its
- * statistics compare), as a negative -B picks one pattern. 0 or -EINVAL.
+ * and scheduling option from o. A negative -s draws a random size for each round, from
+ * TRACE_PSIZE_MIN to |s|, and -B above 255 a random pattern for each round, as mtr does.
+ * 0 or -EINVAL.
  */
 int trace_config_from_options(struct trace_config *cfg, const struct options *o, const char *name,
 			      const struct addr *dst);
+/*
+ * The probe size and bit pattern as mtr's JSON, CSV and XML print them: the size, or -|s|
+ * for a random one; the pattern, or -1 for a random one.
+ */
+int trace_config_psize(const struct trace_config *cfg);
+int trace_config_bitpattern(const struct trace_config *cfg);
 
 /*
  * Resolve a host name or address (family 4, 6 or 0 = either) to the first usable address.

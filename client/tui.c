@@ -531,7 +531,7 @@ static void summary_entry(struct tui_view *v, size_t i, char *out, size_t len)
 		snprintf(out, len, "%zu:%s ...", i + 1, name);
 		return;
 	}
-	stats_summarize(&hop->acc, &sum);
+	stats_hop_summarize(hop, &sum); /* with the probes presumed lost, as the table */
 	snprintf(out, len, "%zu:%s %.0f%% %.1fms", i + 1, name, sum.loss_pct, sum.avg);
 }
 
@@ -861,8 +861,8 @@ static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err
 		*m = t->cfg.meta;
 		m->target = trace_config(v->trace)->name;
 		m->target_addr = &trace_config(v->trace)->dst;
-		m->psize = tc->tmpl.size;
-		m->bitpattern = tc->tmpl.bitpattern;
+		m->psize = trace_config_psize(tc);
+		m->bitpattern = trace_config_bitpattern(tc);
 		m->protocol = proto_protocol_name(tc->tmpl.protocol);
 		m->fields = t->fields;
 	}
@@ -979,8 +979,9 @@ int tui_end(struct tui *t)
 {
 	size_t i;
 
+	/* Stopped, not paused: the report after the view counts no probe still out as lost. */
 	for (i = 0; i < t->cfg.ntraces; i++)
-		trace_pause(t->views[i].trace, 1);
+		trace_stop(t->views[i].trace);
 	curses_end(t);
 	return 0;
 }

@@ -531,6 +531,56 @@ static void test_hop_rtts_and_clamp(void **state)
 	assert_int_equal(t->nhops, 2);
 }
 
+/*
+ * Probes presumed lost for now count as done and dropped in the hop's summary (never
+ * more than are in flight); once settled the figures are the answers' and timeouts' own.
+ */
+static void test_late(void **state)
+{
+	struct stats_table *t = *state;
+	struct addr a = v4("198.51.100.1");
+	struct stats_summary s;
+
+	probe(t, 1, STATS_TTL_EXPIRED, "198.51.100.1", 1000);
+	assert_int_equal(stats_sent(t, 1), 0);
+	assert_int_equal(stats_sent(t, 1), 0);
+	stats_hop_summarize(&t->hops[0], &s);
+	assert_int_equal(s.dropped, 0);
+	assert_true(fabs(s.loss_pct) < EPS);
+
+	stats_set_late(t, 1, 1);
+	stats_hop_summarize(&t->hops[0], &s);
+	assert_int_equal(s.sent, 3);
+	assert_int_equal(s.received, 1);
+	assert_int_equal(s.dropped, 1);
+	assert_true(fabs(s.loss_pct - 50.0) < EPS);
+	/* clamped to the two in flight */
+	stats_set_late(t, 1, 7);
+	assert_int_equal(t->hops[0].late, 2);
+	stats_hop_summarize(&t->hops[0], &s);
+	assert_int_equal(s.dropped, 2);
+	assert_true(fabs(s.loss_pct - 66.666) < EPS);
+	/* the accumulator alone (the final accounting) never counts them */
+	stats_summarize(&t->hops[0].acc, &s);
+	assert_int_equal(s.dropped, 0);
+
+	/* a late answer: one fewer in flight, so at most one presumed lost */
+	stats_answer(t, 1, STATS_TTL_EXPIRED, &a, 1500, NULL, 0);
+	assert_int_equal(t->hops[0].late, 1);
+	stats_set_late(t, 1, 0);
+	stats_hop_summarize(&t->hops[0], &s);
+	assert_int_equal(s.received, 2);
+	assert_int_equal(s.dropped, 0);
+	stats_answer(t, 1, STATS_LOST, NULL, 0, NULL, 0);
+	stats_hop_summarize(&t->hops[0], &s);
+	assert_int_equal(s.dropped, 1);
+	assert_true(fabs(s.loss_pct - 33.333) < EPS);
+	/* no such hop: ignored */
+	stats_set_late(t, 0, 1);
+	stats_set_late(t, 9, 1);
+	assert_int_equal(t->nhops, 1);
+}
+
 static void test_unsent(void **state)
 {
 	struct stats_table *t = *state;
@@ -663,6 +713,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hop_rtts_and_clamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bytes_30_hops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bytes_ecmp_mpls, setup, teardown),
 	};
