@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "client/engine_conn.h"
+#include "client/flows.h"
 #include "client/pacer.h"
 #include "client/stats.h"
 
@@ -43,6 +44,13 @@ struct sched_config {
 	int64_t grace_us;	/* after the last round, wait at most this for answers */
 	int64_t start_delay_us; /* the first round starts this much after sched_start() */
 	struct pacer *pacer;	/* shared probes-per-second budget, NULL = none (not owned) */
+	/*
+	 * Multi-flow Paris probing: 0 = every probe as the template; 1..FLOWS_MAX = round r
+	 * carries flow id r % nflows (whatever the template says), so each flow is a whole
+	 * traceroute of its own and the rate stays one probe per TTL per round.
+	 */
+	int nflows;
+	struct flows *flows; /* fed per flow beside the table, NULL = none (not owned) */
 };
 
 /* Optional observers; any may be NULL. round counts from 0, seq numbers each probe. */

@@ -12,6 +12,7 @@
 
 #include "client/diagnose.h"
 #include "client/engine_conn.h"
+#include "client/flows.h"
 #include "client/options.h"
 #include "client/sched.h"
 #include "client/stats.h"
@@ -94,6 +95,8 @@ int trace_restart(struct trace *t, const struct engine_probe *tmpl);
 const struct trace_config *trace_config(const struct trace *t);
 /* The statistics, or NULL with cfg.no_stats. */
 struct stats_table *trace_table(struct trace *t);
+/* The per-flow tables of a --flows trace (cfg.sched.nflows > 0), else NULL. */
+const struct flows *trace_flows(const struct trace *t);
 /* Whether it ended, and how: 0, or -errno with trace_error() one line. */
 int trace_finished(const struct trace *t);
 int trace_status(const struct trace *t);
