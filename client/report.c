@@ -282,12 +282,13 @@ static void render_flows(const struct ctx *c)
 
 	for (ttl = 1; ttl <= last; ttl++)
 		shown += flows_hop_differs(c->m->flows, ttl);
+	fputc('\n', c->out);
 	if (!shown) {
 		fprintf(c->out, "Flows: %d, one per round: all on one path\n", n);
 		return;
 	}
 	fprintf(c->out, "Flows: %d, one per round; the hops where their paths differ:\n", n);
-	fprintf(c->out, " Hop  Flow  %-*s Loss%%   Snt   Avg  Best  Wrst\n", REPORT_HOST_WIDTH,
+	fprintf(c->out, " Hop  Flow  %-*s  Loss%%   Snt   Avg  Best  Wrst\n", REPORT_HOST_WIDTH,
 		"Host");
 	for (ttl = 1; ttl <= last; ttl++) {
 		if (!flows_hop_differs(c->m->flows, ttl))
