@@ -329,6 +329,7 @@ static int after_live(struct run *r)
 
 		if (r->opt->report_on_exit) {
 			meta.numeric = !r->dns;
+			meta.flows = trace_flows(t);
 			rc = report_render(REPORT_FORMAT_REPORT, trace_table(t), &meta, r->out);
 			if (!rc && fflush(r->out))
 				rc = -errno;
