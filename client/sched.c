@@ -291,7 +291,7 @@ static void send_one(struct sched *s)
 {
 	struct engine_probe p = s->tmpl;
 	struct slot *sl;
-	int ttl = s->cur_ttl, rc;
+	int ttl = s->cur_ttl, rc, flow;
 	uint32_t seq = s->seq;
 
 	sl = &s->slots[seq & (s->nslots - 1)];
@@ -306,13 +306,14 @@ static void send_one(struct sched *s)
 		s->inflight--;
 	}
 	p.ttl = ttl;
-	if (flow_of(s, s->round - 1) >= 0) {
+	flow = flow_of(s, s->round - 1);
+	if (flow >= 0) {
 		p.has_flow_id = 1;
-		p.flow_id = flow_of(s, s->round - 1);
+		p.flow_id = flow;
 	}
 	rc = note_sent(s, ttl);
-	if (!rc && s->cfg.flows && p.has_flow_id && flows_sent(s->cfg.flows, p.flow_id, ttl))
-		rc = -ENOMEM;
+	if (!rc && flow >= 0 && s->cfg.flows)
+		rc = flows_sent(s->cfg.flows, flow, ttl);
 	if (!rc)
 		rc = engine_conn_send_probe(s->client, &p, seq);
 	if (rc) {
@@ -519,7 +520,7 @@ static void hop_view(const struct sched *s, int ttl, struct hop_view *v)
 static void on_exhausted(struct sched *s, const struct slot *sl)
 {
 	note_unsent(s, sl->ttl);
-	if (s->cfg.flows && flow_of(s, sl->round) >= 0)
+	if (s->cfg.flows)
 		flows_unsent(s->cfg.flows, flow_of(s, sl->round), sl->ttl);
 	s->exhausted++;
 	if (s->hooks.exhausted)
