@@ -1,7 +1,7 @@
 /*
  * sched: rounds of probes over TTL first..max, with mtr's -c, -i, -f, -m, -U, -Z and -G.
- * Owns timing and the probes in flight; feeds every send and every answer into the stats
- * table. Never renders and never resolves names. A run is over as soon as every probe of
+ * Owns timing, the probes in flight and which flow id a round carries (--flows); feeds
+ * every send and every answer into the stats table (and the flow's table). Never renders and never resolves names. A run is over as soon as every probe of
  * the last round is answered or timed out; -G only bounds how long that may take.
  */
 #ifndef HOPWATCH_CLIENT_SCHED_H

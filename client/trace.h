@@ -1,6 +1,6 @@
 /*
- * trace: one target traced: its configuration, statistics, scheduler and diagnosis.
- * Owns all four; any number of traces share one event base, one engine connection and
+ * trace: one target traced: its configuration, statistics (with --flows, per flow as
+ * well), scheduler and diagnosis. Owns them all; any number of traces share one event base, one engine connection and
  * one resolver, none of which it owns. Never renders and never touches a terminal or a
  * file: its owner hears of rounds, hop changes and the end through callbacks.
  */
