@@ -1,8 +1,9 @@
 /*
  * sched: rounds of probes over TTL first..max, with mtr's -c, -i, -f, -m, -U, -Z and -G.
  * Owns timing, the probes in flight and which flow id a round carries (--flows); feeds
- * every send and every answer into the stats table (and the flow's table). Never renders and never resolves names. A run is over as soon as every probe of
- * the last round is answered or timed out; -G only bounds how long that may take.
+ * every send and every answer into the stats table (and the flow's table). Never renders
+ * and never resolves names. A run is over as soon as every probe of the last round is
+ * answered or timed out; -G only bounds how long that may take.
  */
 #ifndef HOPWATCH_CLIENT_SCHED_H
 #define HOPWATCH_CLIENT_SCHED_H
