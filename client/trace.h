@@ -1,8 +1,8 @@
 /*
- * trace: one target traced: its configuration, statistics (with --flows, per flow as
- * well), scheduler and diagnosis. Owns them all; any number of traces share one event
- * base, one engine connection and one resolver, none of which it owns. Never renders and
- * never touches a terminal or a file: its owner hears of rounds, hop changes and the end
+ * trace: one target traced: its configuration, statistics (per flow too, with --flows),
+ * scheduler and diagnosis, all its own; any number of traces share one event base, one
+ * engine connection and one resolver, none of which it owns. Never renders and never
+ * touches a terminal or a file: its owner hears of rounds, hop changes and the end
  * through callbacks.
  */
 #ifndef HOPWATCH_CLIENT_TRACE_H
