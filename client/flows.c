@@ -106,7 +106,9 @@ int flows_hop_differs(const struct flows *f, int ttl)
 	for (i = 0; i < f->n; i++) {
 		const struct stats_hop *h = stats_table_hop(f->t[i], ttl);
 
-		if (!h || !h->nresponders) {
+		if (!h || !h->acc.sent)
+			continue; /* not probed there (yet): -c below N leaves flows out */
+		if (!h->nresponders) {
 			silent = 1;
 			continue;
 		}

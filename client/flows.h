@@ -41,7 +41,7 @@ int flows_last_hop(const struct flows *f);
 /*
  * 1 when the flows do not all see the same one responder at ttl: one flow saw several,
  * or two flows saw different ones, or one got answers and another none. 0 otherwise
- * (also when nobody answered there at all).
+ * (also when nobody answered there at all). Flows with no probe sent at ttl are left out.
  */
 int flows_hop_differs(const struct flows *f, int ttl);
 /*

@@ -255,7 +255,7 @@ static void report_mpls(FILE *out, const struct stats_responder *rp)
  * there: its responder (the one with most answers; "(+N)" when N others answered that
  * flow too), then its own Loss%, Snt, Avg, Best and Wrst.
  */
-static void flows_row(const struct ctx *c, int ttl, int flow)
+static void flows_row(const struct ctx *c, int ttl, int flow, int first)
 {
 	const struct stats_hop *h = stats_table_hop(flows_table(c->m->flows, flow), ttl);
 	const struct stats_responder *rp = flows_main_responder(c->m->flows, flow, ttl);
@@ -268,7 +268,7 @@ static void flows_row(const struct ctx *c, int ttl, int flow)
 		snprintf(label, sizeof(label), "%s (+%u)", name, (unsigned)h->nresponders - 1);
 	else
 		snprintf(label, sizeof(label), "%s", name);
-	if (flow == 0)
+	if (first)
 		fprintf(c->out, " %3d. %4d  ", ttl, flow);
 	else
 		fprintf(c->out, "      %4d  ", flow);
@@ -278,7 +278,8 @@ static void flows_row(const struct ctx *c, int ttl, int flow)
 
 static void render_flows(const struct ctx *c)
 {
-	int n = flows_count(c->m->flows), last = flows_last_hop(c->m->flows), ttl, f, shown = 0;
+	int n = flows_count(c->m->flows), last = flows_last_hop(c->m->flows), ttl, f, first;
+	int shown = 0;
 
 	for (ttl = 1; ttl <= last; ttl++)
 		shown += flows_hop_differs(c->m->flows, ttl);
@@ -293,8 +294,16 @@ static void render_flows(const struct ctx *c)
 	for (ttl = 1; ttl <= last; ttl++) {
 		if (!flows_hop_differs(c->m->flows, ttl))
 			continue;
-		for (f = 0; f < n; f++)
-			flows_row(c, ttl, f);
+		for (f = 0, first = 1; f < n; f++) {
+			const struct stats_hop *h =
+				stats_table_hop(flows_table(c->m->flows, f), ttl);
+
+			/* A flow never probed here (fewer rounds than flows) has no row. */
+			if (h && h->acc.sent) {
+				flows_row(c, ttl, f, first);
+				first = 0;
+			}
+		}
 	}
 }
 

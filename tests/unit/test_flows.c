@@ -140,6 +140,10 @@ static void test_silent_flow_differs(void **state)
 	/* Nobody answered anyone: nothing to tell apart. */
 	probe(f, 0, 2, NULL, 0);
 	assert_int_equal(flows_hop_differs(f, 2), 0);
+	/* A flow not probed at a hop (fewer rounds than flows) does not make it differ. */
+	probe(f, 0, 3, "198.51.100.3", 1000);
+	probe(f, 1, 3, "198.51.100.3", 1000);
+	assert_int_equal(flows_hop_differs(f, 3), 0);
 	/* An unsent probe is taken back from its flow only. */
 	assert_int_equal(flows_sent(f, 1, 2), 0);
 	flows_unsent(f, 1, 2);
@@ -280,6 +284,16 @@ static void test_report(void **state)
 	probe(f, 1, 1, "198.51.100.1", 1000);
 	s = render(REPORT_FORMAT_REPORT, t, f);
 	assert_non_null(strstr(s, "Flows: 2, one per round: all on one path\n"));
+	free(s);
+	flows_free(f);
+	/* Fewer rounds than flows: flow 2 never went out and gets no row. */
+	assert_int_equal(flows_new(&f, 3), 0);
+	probe(f, 0, 1, "198.51.100.1", 1000);
+	probe(f, 1, 1, "198.51.100.11", 1000);
+	s = render(REPORT_FORMAT_REPORT, t, f);
+	assert_non_null(strstr(s, "   1.    0  198.51.100.1  "));
+	assert_non_null(strstr(s, "         1  198.51.100.11  "));
+	assert_null(strstr(s, "         2  "));
 	free(s);
 	/* Without --flows no section at all. */
 	s = render(REPORT_FORMAT_REPORT, t, NULL);
