@@ -95,6 +95,7 @@ static void render(struct item *it)
 		meta.protocol = proto_protocol_name(tc->tmpl.protocol);
 		if (b->cfg.format == REPORT_FORMAT_JSON)
 			meta.diagnosis = diag;
+		meta.flows = trace_flows(it->trace);
 		rc = report_render(b->cfg.format, trace_table(it->trace), &meta, f);
 		if (!rc && fflush(f))
 			rc = -errno;

@@ -146,6 +146,21 @@ static void on_checked(void *ctx, int rc, const char *msg)
 	stop_loop(r);
 }
 
+/* --ecmp paris and --flows: probes carry a flow id, an extension of the protocol. */
+static int enable_flow_id(struct run *r)
+{
+	static const char *const ext[] = {"flow-id"};
+	int rc = engine_conn_enable(r->conn, ext, 1, on_checked, r);
+
+	if (rc) {
+		snprintf(r->msg, sizeof(r->msg), "engine %s: cannot enable flow ids: %s",
+			 engine_conn_describe(r->conn), strerror(-rc));
+		return rc;
+	}
+	run_loop(r);
+	return r->check_rc;
+}
+
 static int check_engine(struct run *r, const struct trace_config *tc, size_t n)
 {
 	const char *features[MAIN_FEATURES_MAX];
@@ -174,7 +189,9 @@ static int check_engine(struct run *r, const struct trace_config *tc, size_t n)
 		return rc;
 	}
 	run_loop(r);
-	return r->check_rc;
+	if (r->check_rc || o->ecmp != OPTIONS_ECMP_PARIS)
+		return r->check_rc;
+	return enable_flow_id(r);
 }
 
 /* The live view's u/t: which other protocols the engine can send, asked before it starts. */
@@ -312,6 +329,7 @@ static int after_live(struct run *r)
 
 		if (r->opt->report_on_exit) {
 			meta.numeric = !r->dns;
+			meta.flows = trace_flows(t);
 			rc = report_render(REPORT_FORMAT_REPORT, trace_table(t), &meta, r->out);
 			if (!rc && fflush(r->out))
 				rc = -errno;

@@ -32,6 +32,8 @@ enum {
 	OPT_HISTORY,
 	OPT_ANALYZE,
 	OPT_MAX_CONCURRENT,
+	OPT_ECMP,
+	OPT_FLOWS,
 };
 
 static const char short_opts[] = "hvrwjCxlpc:i:nb46s:B:Q:a:I:f:m:U:uTSP:L:M:eE:o:Z:G:F:tgy:z";
@@ -86,6 +88,8 @@ static const struct option long_opts[] = {
 	{"history", no_argument, NULL, OPT_HISTORY},
 	{"analyze", no_argument, NULL, OPT_ANALYZE},
 	{"max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT},
+	{"ecmp", required_argument, NULL, OPT_ECMP},
+	{"flows", required_argument, NULL, OPT_FLOWS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -134,6 +138,10 @@ static const char usage_text[] =
 	"     --analyze              add a diagnosis of the path after the report\n"
 	"     --max-concurrent N     trace at most N of the hosts at once "
 	"(default " OPTIONS_DEFAULT_MAX_CONCURRENT_STR ")\n"
+	"     --ecmp MODE            classic (per-probe flows, the default) or paris\n"
+	"                            (one flow for every probe: one ECMP path)\n"
+	"     --flows N              trace N Paris flows (1..16), one per round, and show\n"
+	"                            where their paths differ\n"
 	" -h, --help                 display this help and exit\n"
 	" -v, --version              output version information and exit\n"
 	"Environment: HOPWATCH_OPTIONS (default options), HOPWATCH_ENGINE (engine program),\n"
@@ -288,6 +296,41 @@ static void set_format(struct options *o, enum report_format f)
 {
 	o->report = 1;
 	o->format = f;
+}
+
+static int set_ecmp(struct options *o, const char *arg, char *err, size_t errlen)
+{
+	if (!strcmp(arg, "classic"))
+		o->ecmp = OPTIONS_ECMP_CLASSIC;
+	else if (!strcmp(arg, "paris"))
+		o->ecmp = OPTIONS_ECMP_PARIS;
+	else
+		return bad_value(OPT_ECMP, "ecmp", arg, "classic or paris", err, errlen);
+	o->ecmp_given = 1;
+	return 0;
+}
+
+/*
+ * --flows against the rest of the line: it is Paris probing, and the flow id has to reach
+ * a field routers hash (the ICMP checksum, the UDP destination port; not TCP's ports).
+ */
+static int check_flows(struct options *o, char *err, size_t errlen)
+{
+	if (!o->flows)
+		return 0;
+	if (o->ecmp_given && o->ecmp == OPTIONS_ECMP_CLASSIC) {
+		errmsg_set(err, errlen, "--flows is Paris probing: not with --ecmp classic");
+		return -EINVAL;
+	}
+	if (o->proto == PROTO_PROTOCOL_TCP || o->proto == PROTO_PROTOCOL_SCTP ||
+	    (o->proto == PROTO_PROTOCOL_UDP && o->port)) {
+		errmsg_set(err, errlen,
+			   "--flows needs ICMP or UDP without -P: the flow id picks the "
+			   "checksum or the port");
+		return -EINVAL;
+	}
+	o->ecmp = OPTIONS_ECMP_PARIS;
+	return 0;
 }
 
 static void defaults(struct options *o)
@@ -520,6 +563,14 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 			return rc;
 		o->max_concurrent = (size_t)v;
 		break;
+	case OPT_ECMP:
+		return set_ecmp(o, arg, err, errlen);
+	case OPT_FLOWS:
+		rc = parse_int(c, arg, 1, OPTIONS_MAX_FLOWS, &v, err, errlen);
+		if (rc)
+			return rc;
+		o->flows = (int)v;
+		break;
 	default:
 		errmsg_set(err, errlen, "unknown option; try 'hopwatch --help'");
 		return -EINVAL;
@@ -619,6 +670,8 @@ int options_parse(struct options *o, int argc, char *const *argv, const char *en
 		errmsg_set(err, errlen, "-L (--localport) needs -u or -T");
 		return -EINVAL;
 	}
+	if (check_flows(o, err, errlen))
+		return -EINVAL;
 	/* The file takes a report: the live view alone has nothing to write there. */
 	if (o->output && !o->report && !o->report_on_exit) {
 		errmsg_set(err, errlen,

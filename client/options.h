@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/flows.h"
 #include "client/report.h"
 #include "proto/proto.h"
 
@@ -38,6 +39,15 @@
 #define OPTIONS_ERR_MAX	       256  /* length of the error line */
 #define OPTIONS_HOST_MAX       255  /* longest host name in a -F file */
 #define OPTIONS_ENV_MAX	       4096 /* longest HOPWATCH_OPTIONS */
+
+/* --flows N: at most this many flows. */
+#define OPTIONS_MAX_FLOWS FLOWS_MAX
+
+/* --ecmp: how probes meet load-balancing routers. */
+enum options_ecmp {
+	OPTIONS_ECMP_CLASSIC = 0, /* mtr's: the flow varies per probe, ECMP spreads them */
+	OPTIONS_ECMP_PARIS,	  /* one flow id on every probe: one path (flow id 0) */
+};
 
 enum options_result {
 	OPTIONS_RUN = 0,     /* go */
@@ -81,6 +91,12 @@ struct options {
 	int history;	       /* --history: print the recent hosts and exit */
 	int analyze;	       /* --analyze: diagnosis after the report (client/diagnose.h) */
 	size_t max_concurrent; /* --max-concurrent: traces run at once */
+
+	/* --ecmp and --flows (--flows N makes ecmp PARIS, flow ids 0..N-1 one per round) */
+	enum options_ecmp ecmp;
+	int flows;	/* 0 = no --flows */
+	int ecmp_given; /* private: --ecmp was given (classic then refuses --flows) */
+
 	size_t ntargets;
 	char **targets; /* owned, ntargets of them */
 	/* private: storage of the HOPWATCH_OPTIONS words */

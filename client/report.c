@@ -6,6 +6,7 @@
 #include "client/report.h"
 
 #include "client/diagnose.h"
+#include "client/flows.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -249,6 +250,63 @@ static void report_mpls(FILE *out, const struct stats_responder *rp)
 			rp->mpls[k].exp, rp->mpls[k].bos, rp->mpls[k].ttl);
 }
 
+/*
+ * --flows after the table: only the hops where the flows' paths differ, one line per flow
+ * there: its responder (the one with most answers; "(+N)" when N others answered that
+ * flow too), then its own Loss%, Snt, Avg, Best and Wrst.
+ */
+static void flows_row(const struct ctx *c, int ttl, int flow, int first)
+{
+	const struct stats_hop *h = stats_table_hop(flows_table(c->m->flows, flow), ttl);
+	const struct stats_responder *rp = flows_main_responder(c->m->flows, flow, ttl);
+	char name[REPORT_ESC_MAX], label[REPORT_ESC_MAX + REPORT_ADDR_MAX];
+	struct stats_summary s;
+
+	stats_hop_summarize(h, &s);
+	addr_name(c, rp ? &rp->addr : NULL, name, sizeof(name));
+	if (h && h->nresponders > 1)
+		snprintf(label, sizeof(label), "%s (+%u)", name, (unsigned)h->nresponders - 1);
+	else
+		snprintf(label, sizeof(label), "%s", name);
+	if (first)
+		fprintf(c->out, " %3d. %4d  ", ttl, flow);
+	else
+		fprintf(c->out, "      %4d  ", flow);
+	fprintf(c->out, "%-*s %5.1f%% %5u %5.1f %5.1f %5.1f\n", REPORT_HOST_WIDTH, label,
+		s.loss_pct, s.sent, s.avg, s.best, s.worst);
+}
+
+static void render_flows(const struct ctx *c)
+{
+	int n = flows_count(c->m->flows), last = flows_last_hop(c->m->flows), ttl, f, first;
+	int shown = 0;
+
+	for (ttl = 1; ttl <= last; ttl++)
+		shown += flows_hop_differs(c->m->flows, ttl);
+	fputc('\n', c->out);
+	if (!shown) {
+		fprintf(c->out, "Flows: %d, one per round: all on one path\n", n);
+		return;
+	}
+	fprintf(c->out, "Flows: %d, one per round; the hops where their paths differ:\n", n);
+	fprintf(c->out, " Hop  Flow  %-*s  Loss%%   Snt   Avg  Best  Wrst\n", REPORT_HOST_WIDTH,
+		"Host");
+	for (ttl = 1; ttl <= last; ttl++) {
+		if (!flows_hop_differs(c->m->flows, ttl))
+			continue;
+		for (f = 0, first = 1; f < n; f++) {
+			const struct stats_hop *h =
+				stats_table_hop(flows_table(c->m->flows, f), ttl);
+
+			/* A flow never probed here (fewer rounds than flows) has no row. */
+			if (h && h->acc.sent) {
+				flows_row(c, ttl, f, first);
+				first = 0;
+			}
+		}
+	}
+}
+
 static int render_report(struct ctx *c, int wide)
 {
 	char buf[REPORT_LINE_MAX], name[REPORT_ESC_MAX], host[REPORT_ESC_MAX];
@@ -307,6 +365,8 @@ static int render_report(struct ctx *c, int wide)
 				report_mpls(c->out, rp);
 		}
 	}
+	if (c->m->flows)
+		render_flows(c);
 	return 0;
 }
 
@@ -467,6 +527,63 @@ static struct json_object *json_str_printf(const char *fmt, ...)
 	return json_object_new_string(s);
 }
 
+/* One flow's hop: who answered it, and the flow's own figures there. */
+static struct json_object *json_flow_hub(const struct ctx *c, int flow, int ttl)
+{
+	const struct stats_hop *h = stats_table_hop(flows_table(c->m->flows, flow), ttl);
+	const struct stats_responder *rp = flows_main_responder(c->m->flows, flow, ttl);
+	struct json_object *hub = json_object_new_object(), *arr = json_object_new_array();
+	static const char keys[] = "LSABW";
+	char name[REPORT_ESC_MAX], addr[REPORT_ADDR_MAX];
+	struct stats_summary s;
+	size_t i;
+
+	stats_hop_summarize(h, &s);
+	json_object_object_add(hub, "count", json_object_new_int(ttl));
+	addr_name(c, rp ? &rp->addr : NULL, name, sizeof(name));
+	json_object_object_add(hub, "host", json_object_new_string(name));
+	for (i = 0; keys[i]; i++)
+		json_object_object_add(hub, field_of(keys[i])->title,
+				       json_field(field_of(keys[i]), &s));
+	for (i = 0; h && i < h->nresponders; i++) {
+		struct json_object *r = json_object_new_object();
+
+		addr_str(&h->responders[i].addr, addr, sizeof(addr));
+		json_object_object_add(r, "ip", json_object_new_string(addr));
+		json_object_object_add(r, "Rcv",
+				       json_object_new_int64(h->responders[i].acc.received));
+		json_object_array_add(arr, r);
+	}
+	json_object_object_add(hub, "responders", arr);
+	return hub;
+}
+
+/* --flows: "hopwatch": {"flows": {"count", "differ": [TTL...], "paths": [...]}}. */
+static struct json_object *json_flows(const struct ctx *c)
+{
+	const struct flows *fl = c->m->flows;
+	struct json_object *o = json_object_new_object(), *differ = json_object_new_array();
+	struct json_object *paths = json_object_new_array();
+	int n = flows_count(fl), last = flows_last_hop(fl), ttl, f;
+
+	for (ttl = 1; ttl <= last; ttl++)
+		if (flows_hop_differs(fl, ttl))
+			json_object_array_add(differ, json_object_new_int(ttl));
+	for (f = 0; f < n; f++) {
+		struct json_object *p = json_object_new_object(), *hubs = json_object_new_array();
+
+		json_object_object_add(p, "flow_id", json_object_new_int(f));
+		for (ttl = 1; ttl <= last; ttl++)
+			json_object_array_add(hubs, json_flow_hub(c, f, ttl));
+		json_object_object_add(p, "hubs", hubs);
+		json_object_array_add(paths, p);
+	}
+	json_object_object_add(o, "count", json_object_new_int(n));
+	json_object_object_add(o, "differ", differ);
+	json_object_object_add(o, "paths", paths);
+	return o;
+}
+
 static int render_json(struct ctx *c)
 {
 	struct json_object *root = json_object_new_object(), *rep = json_object_new_object();
@@ -520,6 +637,8 @@ static int render_json(struct ctx *c)
 		json_object_object_add(hw, "diagnosis_conclusion",
 				       diagnose_json_conclusion(c->m->diagnosis));
 	}
+	if (c->m->flows)
+		json_object_object_add(hw, "flows", json_flows(c));
 	json_object_object_add(rep, "hopwatch", hw);
 	json_object_object_add(root, "report", rep);
 	json_write(c->out, root, 0);

@@ -12,6 +12,7 @@
 #include "client/stats.h"
 
 struct diagnose_result; /* client/diagnose.h */
+struct flows;		/* client/flows.h */
 
 enum report_format {
 	REPORT_FORMAT_REPORT, /* -r */
@@ -45,6 +46,7 @@ struct report_meta {
 	report_name_fn name;
 	void *name_ctx;
 	const struct diagnose_result *diagnosis; /* --analyze: JSON "diagnosis", or NULL */
+	const struct flows *flows; /* --flows: -r/-w flows section, JSON "flows"; or NULL */
 };
 
 /* Write the whole table in fmt. Returns 0 or -errno (e.g. write error, -EINVAL). */

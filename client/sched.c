@@ -401,6 +401,22 @@ static void note_unsent(struct sched *s, int ttl)
 	}
 }
 
+/* The flow id round carries, or -1 without multi-flow probing. */
+static int flow_of(const struct sched *s, int round)
+{
+	return s->cfg.nflows > 0 && round >= 0 ? round % s->cfg.nflows : -1;
+}
+
+/* A probe's end as the per-flow tables see it (the aggregate took it already). */
+static void flow_answer(struct sched *s, const struct slot *sl, enum stats_outcome oc,
+			const struct addr *from, int64_t rtt_us, const struct stats_mpls *mpls,
+			size_t nmpls)
+{
+	if (s->cfg.flows && flow_of(s, sl->round) >= 0)
+		flows_answer(s->cfg.flows, flow_of(s, sl->round), sl->ttl, oc, from, rtt_us, mpls,
+			     nmpls);
+}
+
 static int64_t gap_us(const struct sched *s)
 {
 	int64_t span = round_limit(s) - s->cfg.first_ttl + 1;
@@ -443,7 +459,7 @@ static void send_one(struct sched *s)
 {
 	struct engine_probe p = s->tmpl;
 	struct slot *sl;
-	int ttl = s->cur_ttl, rc;
+	int ttl = s->cur_ttl, rc, flow;
 	uint32_t seq = s->seq;
 
 	sl = &s->slots[seq & (s->nslots - 1)];
@@ -453,12 +469,20 @@ static void send_one(struct sched *s)
 		/* SCHED_SLOTS probes later and still no answer: count it lost. */
 		flight_remove(s, sl);
 		note_answer(s, sl->ttl, STATS_LOST, NULL, 0, NULL, 0);
+		flow_answer(s, sl, STATS_LOST, NULL, 0, NULL, 0);
 		round_probe_done(s, sl->round);
 		sl->used = 0;
 		s->inflight--;
 	}
 	p.ttl = ttl;
+	flow = flow_of(s, s->round - 1);
+	if (flow >= 0) {
+		p.has_flow_id = 1;
+		p.flow_id = flow;
+	}
 	rc = note_sent(s, ttl);
+	if (!rc && flow >= 0 && s->cfg.flows)
+		rc = flows_sent(s->cfg.flows, flow, ttl);
 	if (!rc)
 		rc = engine_conn_send_probe(s->client, &p, seq);
 	if (rc) {
@@ -587,6 +611,7 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 		if (s->slots[i].used) {
 			flight_remove(s, &s->slots[i]);
 			note_answer(s, s->slots[i].ttl, STATS_LOST, NULL, 0, NULL, 0);
+			flow_answer(s, &s->slots[i], STATS_LOST, NULL, 0, NULL, 0);
 			round_probe_done(s, s->slots[i].round);
 			s->slots[i].used = 0;
 		}
@@ -679,6 +704,8 @@ static void hop_view(const struct sched *s, int ttl, struct hop_view *v)
 static void on_exhausted(struct sched *s, const struct slot *sl)
 {
 	note_unsent(s, sl->ttl);
+	if (s->cfg.flows)
+		flows_unsent(s->cfg.flows, flow_of(s, sl->round), sl->ttl);
 	s->exhausted++;
 	if (s->hooks.exhausted)
 		s->hooks.exhausted(s->hooks.ctx, sl->ttl, sl->round);
@@ -721,6 +748,8 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 		if (s->hooks.hop_changed)
 			hop_view(s, done.ttl, &before);
 		note_answer(s, done.ttl, oc, oc == STATS_LOST ? NULL : &r->from,
+			    r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
+		flow_answer(s, &done, oc, oc == STATS_LOST ? NULL : &r->from,
 			    r->rtt_us < 0 ? 0 : r->rtt_us, r->mpls, r->nmpls);
 		if (s->hooks.hop_changed)
 			hop_view(s, done.ttl, &after);
@@ -765,7 +794,9 @@ int sched_new(struct sched **out, struct event_base *base, struct engine_conn *c
 
 	*out = NULL;
 	if (cfg->first_ttl < 1 || cfg->max_ttl >= STATS_MAX_HOPS || cfg->first_ttl > cfg->max_ttl ||
-	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0 || cfg->start_delay_us < 0)
+	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0 ||
+	    cfg->start_delay_us < 0 || cfg->nflows < 0 || cfg->nflows > FLOWS_MAX ||
+	    (cfg->flows && flows_count(cfg->flows) != cfg->nflows))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)

@@ -1,10 +1,11 @@
 /*
  * sched: rounds of probes over TTL first..max, with mtr's -c, -i, -f, -m, -U, -Z and -G.
- * Owns timing and the probes in flight; feeds every send and every answer into the stats
- * table. Never renders and never resolves names. A run is over as soon as every probe of
- * the last round is answered or timed out; -G only bounds how long that may take. While it
- * runs, probes out that a later answer or their age shows lost count so in the table's
- * live figures (stats_set_late), until answered; never after the run.
+ * Owns timing, the probes in flight and which flow id a round carries (--flows); feeds
+ * every send and every answer into the stats table (and the flow's table). Never renders
+ * and never resolves names. A run is over as soon as every probe of the last round is
+ * answered or timed out; -G only bounds how long that may take. While it runs, probes
+ * out that a later answer or their age shows lost count so in the table's live figures
+ * (stats_set_late), until answered; never after the run.
  */
 #ifndef HOPWATCH_CLIENT_SCHED_H
 #define HOPWATCH_CLIENT_SCHED_H
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "client/engine_conn.h"
+#include "client/flows.h"
 #include "client/pacer.h"
 #include "client/stats.h"
 
@@ -52,6 +54,13 @@ struct sched_config {
 	 */
 	int rand_size_min, rand_size_max;
 	int rand_pattern;
+	/*
+	 * Multi-flow Paris probing: 0 = every probe as the template; 1..FLOWS_MAX = round r
+	 * carries flow id r % nflows (whatever the template says), so each flow is a whole
+	 * traceroute of its own and the rate stays one probe per TTL per round.
+	 */
+	int nflows;
+	struct flows *flows; /* fed per flow beside the table, NULL = none (not owned) */
 };
 
 /* Optional observers; any may be NULL. round counts from 0, seq numbers each probe. */

@@ -23,6 +23,7 @@ struct trace {
 	struct trace_config cfg;
 	struct trace_hooks hooks;
 	struct stats_table *table;
+	struct flows *flows; /* --flows: per-flow tables, NULL otherwise */
 	struct sched *sched;
 	struct event *stop_ev; /* trace_stop() ends the trace from the loop */
 	struct diagnose_result *diag;
@@ -69,6 +70,9 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	p->has_mark = o->has_mark;
 	p->mark = o->mark;
 	p->timeout_s = o->timeout_s;
+	/* Paris: one flow id on every probe; --flows: the scheduler cycles ids per round. */
+	p->has_flow_id = o->ecmp == OPTIONS_ECMP_PARIS;
+	cfg->sched.nflows = o->flows;
 	return 0;
 }
 
@@ -208,6 +212,7 @@ static int make_sched(struct trace *t)
 		.ctx = t,
 	};
 
+	t->cfg.sched.flows = t->flows;
 	return sched_new(&t->sched, t->base, t->conn, t->table, &t->cfg.sched, &t->cfg.tmpl, &sh);
 }
 
@@ -228,6 +233,8 @@ int trace_new(struct trace **out, struct event_base *base, struct engine_conn *c
 	if (hooks)
 		t->hooks = *hooks;
 	rc = cfg->no_stats ? 0 : stats_table_new(&t->table);
+	if (!rc && !cfg->no_stats && cfg->sched.nflows > 0)
+		rc = flows_new(&t->flows, cfg->sched.nflows);
 	if (!rc)
 		rc = make_sched(t);
 	if (!rc) {
@@ -251,6 +258,7 @@ struct trace *trace_free(struct trace *t)
 		event_free(t->stop_ev);
 	t->sched = sched_free(t->sched);
 	t->table = stats_table_free(t->table);
+	t->flows = flows_free(t->flows);
 	free(t->diag);
 	free(t);
 	return NULL;
@@ -295,6 +303,8 @@ int trace_restart(struct trace *t, const struct engine_probe *tmpl)
 	t->cfg.tmpl.dst = t->cfg.dst;
 	if (t->table)
 		stats_table_reset(t->table);
+	if (t->flows)
+		flows_reset(t->flows);
 	t->finished = 0;
 	t->status = 0;
 	t->err[0] = '\0';
@@ -312,6 +322,11 @@ const struct trace_config *trace_config(const struct trace *t)
 struct stats_table *trace_table(struct trace *t)
 {
 	return t->table;
+}
+
+const struct flows *trace_flows(const struct trace *t)
+{
+	return t->flows;
 }
 
 int trace_finished(const struct trace *t)
@@ -356,5 +371,5 @@ const struct diagnose_result *trace_diagnosis(struct trace *t)
 size_t trace_bytes(const struct trace *t)
 {
 	return sizeof(*t) + stats_table_bytes(t->table) + (t->sched ? sched_bytes(t->sched) : 0) +
-	       (t->diag ? sizeof(*t->diag) : 0);
+	       (t->diag ? sizeof(*t->diag) : 0) + flows_bytes(t->flows);
 }

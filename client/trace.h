@@ -1,8 +1,9 @@
 /*
- * trace: one target traced: its configuration, statistics, scheduler and diagnosis.
- * Owns all four; any number of traces share one event base, one engine connection and
- * one resolver, none of which it owns. Never renders and never touches a terminal or a
- * file: its owner hears of rounds, hop changes and the end through callbacks.
+ * trace: one target traced: its configuration, statistics (per flow too, with --flows),
+ * scheduler and diagnosis, all its own; any number of traces share one event base, one
+ * engine connection and one resolver, none of which it owns. Never renders and never
+ * touches a terminal or a file: its owner hears of rounds, hop changes and the end
+ * through callbacks.
  */
 #ifndef HOPWATCH_CLIENT_TRACE_H
 #define HOPWATCH_CLIENT_TRACE_H
@@ -12,6 +13,7 @@
 
 #include "client/diagnose.h"
 #include "client/engine_conn.h"
+#include "client/flows.h"
 #include "client/options.h"
 #include "client/sched.h"
 #include "client/stats.h"
@@ -101,6 +103,8 @@ int trace_restart(struct trace *t, const struct engine_probe *tmpl);
 const struct trace_config *trace_config(const struct trace *t);
 /* The statistics, or NULL with cfg.no_stats. */
 struct stats_table *trace_table(struct trace *t);
+/* The per-flow tables of a --flows trace (cfg.sched.nflows > 0), else NULL. */
+const struct flows *trace_flows(const struct trace *t);
 /* Whether it ended, and how: 0, or -errno with trace_error() one line. */
 int trace_finished(const struct trace *t);
 int trace_status(const struct trace *t);

@@ -45,6 +45,7 @@ enum key {
 	KEY_WINDOW,
 	KEY_FAMILY,
 	KEY_FLOW_ID,
+	KEY_ECMP, /* the same setting as flow-id, in the CLI's words (--ecmp) */
 	KEY_TIMEOUT,
 	KEY_LABEL,
 	KEY__COUNT,
@@ -77,6 +78,7 @@ static const struct key_info keys[KEY__COUNT] = {
 			MONITOR_CONFIG_WINDOW_MAX_US},
 	[KEY_FAMILY] = {"family", EXPECT_TEXT, "4, 6 or any", 0, 0},
 	[KEY_FLOW_ID] = {"flow-id", EXPECT_TEXT, "on or off", 0, 0},
+	[KEY_ECMP] = {"ecmp", EXPECT_TEXT, "paris or classic", 0, 0},
 	[KEY_TIMEOUT] = {"timeout", EXPECT_INT, " seconds", MONITOR_CONFIG_TIMEOUT_MIN_S,
 			 MONITOR_CONFIG_TIMEOUT_MAX_S},
 	[KEY_LABEL] = {"label", EXPECT_TEXT, "KEY=VALUE", 0, 0},
@@ -366,6 +368,11 @@ static int parse_choice(struct monitor_config_parser *p, enum key k, struct word
 			t->family = w.p[0] == 'a' ? 0 : w.p[0] - '0';
 			return 0;
 		}
+	} else if (k == KEY_ECMP) {
+		if (word_is(w, "paris") || word_is(w, "classic")) {
+			t->flow_id = word_is(w, "paris");
+			return 0;
+		}
 	} else if (word_is(w, "on") || word_is(w, "off")) {
 		t->flow_id = word_is(w, "on");
 		return 0;
@@ -402,6 +409,7 @@ static int parse_value(struct monitor_config_parser *p, enum key k, struct word 
 				     MONITOR_CONFIG_WINDOW_MAX_US, &t->window_us);
 	case KEY_FAMILY:
 	case KEY_FLOW_ID:
+	case KEY_ECMP:
 		return parse_choice(p, k, w, t);
 	case KEY_TIMEOUT:
 		return parse_int(p, k, w, MONITOR_CONFIG_TIMEOUT_MIN_S,
@@ -447,7 +455,7 @@ static int cross_check(struct monitor_config_parser *p, const struct monitor_tar
 static int parse_pairs(struct monitor_config_parser *p, struct cursor *c,
 		       struct monitor_target_config *t, int is_target)
 {
-	unsigned seen = 0, seen_labels = 0;
+	unsigned seen = 0, seen_labels = 0, bit;
 	struct word kw, vw;
 	enum key k;
 	int rc;
@@ -457,9 +465,11 @@ static int parse_pairs(struct monitor_config_parser *p, struct cursor *c,
 			return fail(p, MONITOR_CONFIG_E_UNKNOWN_KEY, NULL, kw);
 		if (k == KEY_HOST && !is_target)
 			return fail(p, MONITOR_CONFIG_E_KEY_NOT_HERE, keys[k].name, kw);
-		if (k != KEY_LABEL && (seen & (1u << k)))
+		/* ecmp and flow-id are one setting: a line gives it once. */
+		bit = 1u << (k == KEY_ECMP ? KEY_FLOW_ID : k);
+		if (k != KEY_LABEL && (seen & bit))
 			return fail(p, MONITOR_CONFIG_E_KEY_REPEATED, keys[k].name, kw);
-		seen |= 1u << k;
+		seen |= bit;
 		if (!next_word(c, &vw))
 			return fail(p, MONITOR_CONFIG_E_MISSING_VALUE, keys[k].name, kw);
 		rc = parse_value(p, k, vw, t, &seen_labels);

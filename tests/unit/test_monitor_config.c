@@ -209,6 +209,36 @@ static void test_defaults_below_only(void **state)
 	monitor_config_deinit(&c);
 }
 
+/* ecmp paris|classic is flow-id on|off in the CLI's words; paris by default. */
+static void test_ecmp(void **state)
+{
+	struct monitor_config c;
+	char err[ERR_LEN];
+
+	(void)state;
+	assert_int_equal(parse(&c,
+			       "target a host 192.0.2.1\n"
+			       "target b host 192.0.2.2 ecmp classic\n"
+			       "defaults ecmp classic\n"
+			       "target c host 192.0.2.3\n"
+			       "target d host 192.0.2.4 ecmp paris\n",
+			       err),
+			 0);
+	assert_int_equal(c.ntargets, 4);
+	assert_int_equal(c.targets[0].flow_id, 1);
+	assert_int_equal(c.targets[1].flow_id, 0);
+	assert_int_equal(c.targets[2].flow_id, 0);
+	assert_int_equal(c.targets[3].flow_id, 1);
+	monitor_config_deinit(&c);
+	expect_error("target a host 192.0.2.1 ecmp on\n",
+		     "monitor.conf:1: bad value 'on' for 'ecmp' (paris or classic)");
+	/* One setting under two names: a line gives it once. */
+	expect_error("target a host 192.0.2.1 ecmp paris flow-id off\n",
+		     "monitor.conf:1: 'flow-id' given twice");
+	expect_error("target a host 192.0.2.1 flow-id on ecmp classic\n",
+		     "monitor.conf:1: 'ecmp' given twice");
+}
+
 static void test_errors_lines(void **state)
 {
 	(void)state;
@@ -839,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_target_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_defaults_below_only),
+		cmocka_unit_test(test_ecmp),
 		cmocka_unit_test(test_errors_lines),
 		cmocka_unit_test(test_bad_bytes),
 		cmocka_unit_test(test_echo_bounded),

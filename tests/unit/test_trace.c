@@ -58,6 +58,8 @@ struct fake {
 	size_t probes;
 	int exhaust_ttl;  /* answer this TTL's first probe with probes-exhausted */
 	int64_t *sent_at; /* when each send-probe arrived, if set (QUEUE_MAX of them) */
+	int nflows;	  /* flow ids expected: the k-th probe of a router's TTL carries k % n */
+	uint32_t flow_errors; /* probes whose flow id was not that (or missing) */
 };
 
 struct run {
@@ -159,6 +161,29 @@ static int dst_index(const struct proto_command *c)
 	return b[3] - 1;
 }
 
+/*
+ * Multi-flow runs: check the probe's flow id (routers' TTLs only: past the destination
+ * the first rounds send a varying number of probes), and route hop 2 by it as an ECMP
+ * router hashing the flow would: flow f meets 198.51.100.(200 + f).
+ */
+static void flow_route(struct fake *f, const struct proto_command *c, int dst, int ttl, uint32_t k,
+		       char *line)
+{
+	int has = (c->present & PROTO_BIT(PROTO_ARG_FLOW_ID)) != 0;
+	int flow = has ? (int)c->num[PROTO_ARG_FLOW_ID] : -1;
+
+	if (ttl < 3 + dst % 6 && flow != (int)(k % (uint32_t)f->nflows))
+		f->flow_errors++;
+	if (ttl == 2 && has && strstr(line, " ttl-expired ")) {
+		char *rtt = strstr(line, " round-trip-time ");
+		char tail[64]; /* " round-trip-time N\n" */
+
+		snprintf(tail, sizeof(tail), "%s", rtt ? rtt : "\n");
+		snprintf(line, LINE_MAX_, "%lld ttl-expired ip-4 198.51.100.%d%s",
+			 (long long)c->token, 200 + flow, tail);
+	}
+}
+
 static void fake_read(struct bufferevent *bev, void *arg)
 {
 	struct fake *f = arg;
@@ -191,6 +216,8 @@ static void fake_read(struct bufferevent *bev, void *arg)
 			else
 				answer_for(dst, ttl, *k, c.token, f->q[f->nq].line,
 					   sizeof(f->q[f->nq].line));
+			if (f->nflows)
+				flow_route(f, &c, dst, ttl, *k, f->q[f->nq].line);
 			(*k)++;
 			f->nq++;
 			if (f->sent_at && f->probes < QUEUE_MAX)
@@ -468,6 +495,63 @@ static void test_exhausted_is_not_loss(void **state)
 	event_base_free(base);
 }
 
+/*
+ * --flows 3: round r carries flow id r % 3, and each flow's table holds only its own
+ * probes (one router at the ECMP hop) while the aggregate holds all of them.
+ */
+static void test_flows_cycle_per_round(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct engine_conn *conn = NULL;
+	struct fake f;
+	struct run r = {.base = base};
+	struct trace_hooks h = {.finished = on_finished, .ctx = &r};
+	struct trace_config tc;
+	const struct flows *fl;
+	const struct stats_hop *hop;
+	uint32_t sent = 0;
+	int i;
+
+	(void)state;
+	open_checked(base, &f, &conn);
+	f.nflows = 3;
+	config(&tc, 4); /* 7 hops */
+	tc.sched.nflows = 3;
+	assert_int_equal(trace_new(&r.traces[0], base, conn, &tc, &h), 0);
+	assert_int_equal(trace_start(r.traces[0]), 0);
+	r.finished = NTRACES - 1;
+	while (r.finished < NTRACES && !r.failed)
+		assert_true(event_base_loop(base, 0) >= 0);
+	assert_int_equal(f.flow_errors, 0);
+	fl = trace_flows(r.traces[0]);
+	assert_non_null(fl);
+	assert_int_equal(flows_count(fl), 3);
+	for (i = 0; i < 3; i++) {
+		hop = stats_table_hop(flows_table(fl, i), 2);
+		assert_non_null(hop);
+		/* Rounds 0..4: flows 0, 1, 2, 0, 1. */
+		assert_int_equal(hop->acc.sent, i < 2 ? 2 : 1);
+		assert_true(hop->nresponders <= 1);
+		sent += hop->acc.sent;
+		if (hop->nresponders) {
+			char want[32], got[64];
+
+			snprintf(want, sizeof(want), "198.51.100.%d", 200 + i);
+			addr_str(&hop->responders[0].addr, got, sizeof(got));
+			assert_string_equal(got, want);
+		}
+	}
+	hop = stats_table_hop(trace_table(r.traces[0]), 2);
+	assert_int_equal(hop->acc.sent, sent);
+	assert_int_equal(flows_hop_differs(fl, 2), 1);
+	assert_int_equal(flows_hop_differs(fl, 1), 0);
+	assert_true(trace_bytes(r.traces[0]) > flows_bytes(fl));
+	r.traces[0] = trace_free(r.traces[0]);
+	close_fake(&f);
+	engine_conn_free(conn);
+	event_base_free(base);
+}
+
 static void owner_lost(void *ctx, const char *err)
 {
 	int *n = ctx;
@@ -578,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_many_traces_equal_one_at_a_time),
 		cmocka_unit_test(test_freed_trace_answers_dropped),
 		cmocka_unit_test(test_exhausted_is_not_loss),
+		cmocka_unit_test(test_flows_cycle_per_round),
 		cmocka_unit_test(test_lost_engine_reported),
 		cmocka_unit_test(test_pacer_spreads_probes),
 	};
