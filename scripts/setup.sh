@@ -25,6 +25,7 @@ PACKAGES=(
 	libsystemd-dev    # sd_notify for hopwatch-monitor (READY, STATUS, WATCHDOG)
 	prometheus        # promtool and the server, used by the monitor's tests
 	prometheus-smokeping-prober # the monitor's scale benchmark compares against it
+	valgrind          # memcheck run of the unit suite (tests/valgrind/)
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the one test command (CI runs exactly this). Runs setup.sh, then every suite in
-# build, the unit and integration suites in build-asan, and the fuzz suite in build-fuzz,
+# build, the unit and integration suites in build-asan, the unit suite again under valgrind
+# memcheck, and the fuzz suite in build-fuzz,
 # carrying on past failures. Ends with a per-test summary and, as its very last line,
 # "N passed, N failed" (", N skipped" when any test skipped). Exit 0 iff nothing failed.
 # A build directory that did not build counts as one failure of its own.
@@ -9,11 +10,14 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
-# build dir and the meson test arguments it runs with
+# build dir, the name of its test log, and the meson test arguments it runs with. The
+# valgrind run is the unit suite (cmocka tests and the CLI against its scripted engine)
+# again in the normal build, each program under memcheck (tests/valgrind/).
 RUNS=(
-	"build|"
-	"build-asan|--suite unit --suite integration"
-	"build-fuzz|--suite fuzz"
+	"build|testlog|"
+	"build-asan|testlog|--suite unit --suite integration"
+	"build|valgrind|--suite unit --wrapper $ROOT/tests/valgrind/wrap.sh --timeout-multiplier 5"
+	"build-fuzz|testlog|--suite fuzz"
 )
 
 RESULTS=$(mktemp)
@@ -30,9 +34,14 @@ record() {
 
 bash scripts/setup.sh </dev/null || note "setup.sh reported a failure; testing what was built"
 
+declare -A checked
 # Checked before any test runs, so a tree edited during the run cannot look like a failure.
 for run in "${RUNS[@]}"; do
 	dir=${run%%|*}
+	if [[ -n ${checked[$dir]:-} ]]; then
+		continue
+	fi
+	checked[$dir]=1
 	if [[ -f $dir/build.ninja ]] && ! ninja -C "$dir" -n 2>/dev/null | grep -q 'no work to do'
 	then
 		record "$dir" FAIL "(build incomplete: see ninja -C $dir)"
@@ -41,21 +50,31 @@ done
 
 for run in "${RUNS[@]}"; do
 	dir=${run%%|*}
-	read -r -a args <<<"${run#*|}"
-	log=$dir/meson-logs/testlog.json
+	rest=${run#*|}
+	logbase=${rest%%|*}
+	read -r -a args <<<"${rest#*|}"
+	args+=(--logbase "$logbase")
+	log=$dir/meson-logs/$logbase.json
+	# A run's results are named after its log when it is not the directory's only one.
+	label=$dir
+	[[ $logbase == testlog ]] || label="$dir($logbase)"
 
 	if [[ ! -f $dir/build.ninja ]]; then
-		record "$dir" FAIL "(not configured)"
+		record "$label" FAIL "(not configured)"
 		continue
 	fi
-	# A stale log from an earlier run must never be counted as this run's result.
-	rm -f "$log"
+	# A stale log from an earlier run must never be counted as this run's result. With a
+	# wrapper, meson adds its name to the log's: the newest of that base is this run's.
+	rm -f "$dir/meson-logs/$logbase".json "$dir/meson-logs/$logbase"-*.json
 	note "meson test -C $dir ${args[*]}"
 	meson test -C "$dir" --print-errorlogs --no-rebuild "${args[@]}" </dev/null
 	rc=$?
+	for f in "$dir/meson-logs/$logbase"-*.json; do
+		[[ -f $f ]] && log=$f
+	done
 	if [[ ! -f $log ]]; then
 		if ((rc != 0)); then
-			record "$dir" FAIL "(meson test exited $rc without a test log)"
+			record "$label" FAIL "(meson test exited $rc without a test log)"
 		else
 			note "$dir: no tests selected"
 		fi
@@ -100,7 +119,7 @@ for line in open(sys.argv[1]):
 				"${again[@]}" </dev/null
 		fi
 	fi
-	python3 - "$dir" "$log" "$retry" "$retry2" >>"$RESULTS" <<'EOF' || record "$dir" FAIL "(unreadable $log)"
+	python3 - "$label" "$log" "$retry" "$retry2" >>"$RESULTS" <<'EOF' || record "$label" FAIL "(unreadable $log)"
 import json, os, sys
 
 d, path = sys.argv[1], sys.argv[2]
@@ -124,9 +143,9 @@ with open(path) as f:
             result = "FLAKY"
         print("%s\t%s\t%s" % (d, result, name))
 EOF
-	if ((rc != 0)) && ! grep -qP '^\Q'"$dir"'\E\t(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS|FLAKY)\t' \
+	if ((rc != 0)) && ! grep -qP '^\Q'"$label"'\E\t(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS|FLAKY)\t' \
 		"$RESULTS"; then
-		record "$dir" FAIL "(meson test exited $rc)"
+		record "$label" FAIL "(meson test exited $rc)"
 	fi
 done
 

@@ -442,10 +442,12 @@ static void test_root_drop_and_broker(void **state)
 	assert_true(status_ids_unprivileged(broker, "Uid"));
 	assert_true(status_ids_unprivileged(broker, "Gid"));
 
-	/* stdin, stdout, stderr and its socket: nothing else. */
+	/* stdin, stdout, stderr and its socket: nothing else (valgrind adds its own). */
 	fds = count_fds(broker, &only_low);
-	assert_int_equal(fds, 4);
-	assert_true(only_low);
+	if (!getenv("HOPWATCH_VALGRIND")) {
+		assert_int_equal(fds, 4);
+		assert_true(only_low);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)broker);
 	n = readlink(path, target, sizeof(target) - 1);
 	assert_true(n > 0);
