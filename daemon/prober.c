@@ -541,7 +541,8 @@ void prober_send(struct prober *pr, struct session *s, const struct proto_comman
 		session_errno(s, c->token, err);
 		return;
 	}
-	if (s->user && quota_admit(s->user, lim, pr->batch_ns) != QUOTA_ADMIT) {
+	if (s->user && quota_admit_shared(s->user, lim, pr->batch_ns,
+					  probe_table_count(pr->probes)) != QUOTA_ADMIT) {
 		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
 		return;
 	}
@@ -559,6 +560,20 @@ void prober_send(struct prober *pr, struct session *s, const struct proto_comman
 		drain(pr);
 		pr->batch_ns = mono_ns();
 	}
+}
+
+void prober_forget(struct prober *pr, struct session *s)
+{
+	struct probe *p;
+	uint32_t id;
+
+	/* A walk of the table (65,536 slots: about 1 ms), once per client that leaves busy. */
+	for (id = 0; id < PROBE_TABLE_SLOTS && s->inflight > 0; id++) {
+		p = probe_table_get(pr->probes, id);
+		if (p && p->owner == s)
+			probe_done(pr, (uint16_t)id, p);
+	}
+	s->inflight = 0;
 }
 
 /* ---- life cycle ---- */
