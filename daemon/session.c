@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -304,6 +305,17 @@ static void session_lines(struct session *s)
 	}
 }
 
+/*
+ * After end of input: did the client close its connection (both directions shut), or
+ * only its sending side, still waiting for answers?
+ */
+static int peer_gone(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
 /* The output drained: take the lines that waited, and look again at what comes after. */
 static void session_resume(struct session *s)
 {
@@ -373,6 +385,13 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n == 0) {
 		s->eof = 1;
+		if (s->client && peer_gone(s->in_fd)) {
+			/* Gone, not just done sending: nobody will read the answers. */
+			session_close(s, "closed");
+			session_touch(s);
+			session_hub_flush(h);
+			return;
+		}
 		/* A last line without its newline still counts. */
 		if (s->inlen > 0 && !s->discarding && s->inlen < SESSION_INBUF) {
 			h->ops->batch(h->ctx);
