@@ -441,6 +441,34 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		lose(c, "the engine sent an over-long line");
 }
 
+/*
+ * Our write failed: the engine may have told us why and closed before we read it. The
+ * bufferevent's input is frozen to us, so read the socket directly; the first read may
+ * report the reset (and clear it) before the data. 1 when it was a refusal (then lost).
+ */
+static int refused_late(struct engine_conn *c, evutil_socket_t fd)
+{
+	char buf[PROTO_LINE_MAX], why[ENGINE_CONN_ERR_MAX];
+	size_t len = 0, start = 0, i;
+	ssize_t n;
+	int tries;
+
+	for (tries = 0; tries < 2 && len < sizeof(buf); tries++)
+		while (len < sizeof(buf) &&
+		       (n = recv(fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT)) > 0)
+			len += (size_t)n;
+	for (i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (refusal_of(buf + start, i - start, why, sizeof(why))) {
+			lose(c, why);
+			return 1;
+		}
+		start = i + 1;
+	}
+	return 0;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct engine_conn *c = arg;
@@ -449,17 +477,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	 * A write can fail (the engine closed on us) before its last line was read: read
 	 * what is left, for the reason it may give.
 	 */
-	if ((what & BEV_EVENT_ERROR) && c->pid == 0) {
-		struct evbuffer *in = bufferevent_get_input(bev);
-		evutil_socket_t fd = bufferevent_getfd(bev);
-
-		while (evbuffer_get_length(in) < PROTO_LINE_MAX &&
-		       evbuffer_read(in, fd, PROTO_LINE_MAX) > 0)
-			;
-		read_cb(bev, c);
-		if (c->lost)
-			return;
-	}
+	if ((what & BEV_EVENT_ERROR) && c->pid == 0 && refused_late(c, bufferevent_getfd(bev)))
+		return;
 	if (what & BEV_EVENT_EOF)
 		lose(c, "the engine closed the connection");
 	else if (what & BEV_EVENT_ERROR)

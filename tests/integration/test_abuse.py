@@ -378,7 +378,9 @@ class TestAbuse(AbuseCase):
         # One uid holding its 64 connections: its 65th is refused with a reason the CLI
         # shows; another uid is served. (Before: 512 idle connections of one uid locked
         # out everyone, and the CLI said "lost the connection to the engine".)
+        time.sleep(0.5)  # wait_ready's connection is gone
         held = [connect(self.path) for _ in range(PER_UID)]
+        time.sleep(0.5)
         try:
             dt, out = self.hopwatch(0)
             self.assertNotEqual(out.returncode, 0)
@@ -424,7 +426,11 @@ class TestAbuse(AbuseCase):
               (base_s, ", ".join("%.2f" % dt for dt, _ in runs), ratio))
         print("daemon peak RSS (VmHWM) %.1f MB, peak descriptors %d" % (hwm_mb, peak_fds))
         for kind, uid, st in stats:
-            print("uid %d %s: %s" % (uid, kind, st))
+            shown = dict(st or {})
+            if shown.get("lifetimes"):
+                life = shown.pop("lifetimes")
+                shown["idle_lifetime_s"] = "%.2f..%.2f" % (min(life), max(life))
+            print("uid %d %s: %s" % (uid, kind, shown))
         self.assertTrue(alive, "daemon died: " + self.daemon.stderr()[-2000:])
         for dt, out in runs:
             self.assert_complete(out)
