@@ -450,9 +450,11 @@ class TestSessions(SocketCase):
             self.assertEqual(extra.recv(4096), b"", "connection over the limit not closed")
             extra.close()
             self.assertIn("refused", d.stderr())
+            # A connection of the last uid ends: that uid may connect again (not root,
+            # which holds its 64 still).
             socks.pop().close()
             time.sleep(0.2)
-            c = self.client()
+            c = self.client(uids[-1])
             self.assertEqual(c.ask("1 check-support feature send-probe").line,
                              "1 feature-support support ok")
         finally:
