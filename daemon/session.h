@@ -30,10 +30,10 @@ struct session_hub;
 #define SESSION_OUT_LWM (64 * 1024)
 /*
  * Unsent output of all sessions together above which a session's commands wait as soon as
- * it has LWM unsent: with 512 clients the total stays under about 64 MiB plus the answers
+ * it has LWM unsent: with 512 clients the total stays under about 48 MiB plus the answers
  * of probes in flight (bounded by the per-uid quotas).
  */
-#define SESSION_HUB_OUT_MAX (32 * 1024 * 1024)
+#define SESSION_HUB_OUT_MAX (16 * 1024 * 1024)
 /* Output buffer start size; it grows as needed (bounded by probes in flight). */
 #define SESSION_OUTBUF_INITIAL (64 * 1024)
 /* Longest reply line we ever format. */

@@ -35,10 +35,10 @@ PER_UID = 64
 SLOTS = 65536
 RESERVE = SLOTS // 8
 QUOTA = 16384
-# Abusers: (uid, behaviour, connections). 48 + 48 + 20 + 30 + 4 * 6 + 80 = 250 tried at
+# Abusers: (uid, behaviour, connections). 60 + 60 + 20 + 30 + 4 * 6 + 80 = 274 tried at
 # once, of which the idle uid's 80 meet its limit of 64.
 GARBAGE_UIDS = (62001, 62002)
-GARBAGE_CONNS = 48
+GARBAGE_CONNS = 60
 LONG_UID, LONG_CONNS = 62003, 20
 CHURN_UID, CHURN_CONNS = 62004, 30
 FLOOD_UIDS = (62011, 62012, 62013, 62014)
@@ -50,9 +50,11 @@ FLOOD_SIZE = 1000
 FLOOD_TIMEOUT_S = 60
 # One 1 MB line.
 LONG_LINE = 1 << 20
-# Bounds: the daemon's peak resident memory (755 MB was seen with 510 newline senders)
-# and descriptors; the good trace's time under abuse over its time on an idle daemon.
-MEM_MAX_MB = 160
+# Bounds: the daemon's peak resident memory (755 MB was seen with 510 newline senders;
+# before the per-line bound this test's 120 took 145 MB, since then about 67 MB) and
+# descriptors; the good trace's time under abuse over its time on an idle daemon. Under
+# AddressSanitizer (its quarantine keeps freed memory) the memory figure is only printed.
+MEM_MAX_MB = 110
 FDS_MAX = 600
 RATIO_MAX = 2.5
 # The good trace: cycles, and the CLI's limit on the whole run.
@@ -70,6 +72,11 @@ LAB = None
 def setUpModule():
     global LAB
     LAB = Lab()
+
+
+def under_asan(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
 
 
 def proc_status(pid, field):
@@ -421,10 +428,12 @@ class TestAbuse(AbuseCase):
             stats = [(kind, uid, self.gather(c)) for kind, uid, c in kids]
         alive = self.daemon.proc.poll() is None
         hwm_mb = proc_status(self.daemon.pid, "VmHWM") / 1024 if alive else -1
+        asan = alive and under_asan(self.daemon.pid)
         ratio = max(dt for dt, _ in runs) / base_s
         print("\nidle daemon: good trace %.2f s; under abuse: %s s (worst ratio %.2f)" %
               (base_s, ", ".join("%.2f" % dt for dt, _ in runs), ratio))
-        print("daemon peak RSS (VmHWM) %.1f MB, peak descriptors %d" % (hwm_mb, peak_fds))
+        print("daemon peak RSS (VmHWM) %.1f MB%s, peak descriptors %d" %
+              (hwm_mb, " (ASan: not checked)" if asan else "", peak_fds))
         for kind, uid, st in stats:
             shown = dict(st or {})
             if shown.get("lifetimes"):
@@ -436,7 +445,8 @@ class TestAbuse(AbuseCase):
             self.assert_complete(out)
         self.assertGreaterEqual(len(runs), 2)
         self.assertLess(ratio, RATIO_MAX)
-        self.assertLess(hwm_mb, MEM_MAX_MB)
+        if not asan:
+            self.assertLess(hwm_mb, MEM_MAX_MB)
         self.assertLess(peak_fds, FDS_MAX)
         by = {}
         for kind, uid, st in stats:
