@@ -28,6 +28,7 @@ struct probe {
 	uint16_t src_port; /* UDP/TCP, host order */
 	uint16_t dst_port; /* UDP/TCP, host order */
 	uint32_t heap_at;  /* index in the deadline heap, PROBE_TABLE_NONE when unarmed */
+	uint32_t owner_prev, owner_next; /* prober's: its owner's probes, id + 1, 0 = none */
 };
 
 struct probe_table;

@@ -61,6 +61,7 @@ struct session {
 	struct session_hub *hub; /* every session of one engine: clients, the dirty list */
 	uint32_t ext;		 /* enabled extensions, bit per enum proto_ext */
 	uint32_t inflight;	 /* probes in flight that answer here */
+	uint32_t probe_list;	 /* prober's: first of those probes, id + 1, 0 = none */
 	struct quota_user *user; /* client: its peer uid's quota (NULL in pipe mode) */
 	int in_fd, out_fd;
 	int client;		     /* socket mode connection (else the pipe-mode session) */
