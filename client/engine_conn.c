@@ -354,6 +354,50 @@ static void handle_check_reply(struct engine_conn *c, struct check_slot *s,
 		check_finish(c);
 }
 
+/*
+ * Why a shared engine ends our connection: token 0, unexpected-error, and a reason
+ * word. The message for one we know, else NULL (an ordinary reply line).
+ */
+static const struct refusal {
+	const char *reason;
+	const char *msg;
+	int with_uid;
+} refusals[] = {
+	{"too-many-connections-for-uid",
+	 "the engine refused the connection: too many connections for uid", 1},
+	{"too-many-connections", "the engine refused the connection: too many connections", 0},
+	{"idle-timeout", "the engine closed the connection: idle too long", 0},
+};
+
+static int refusal_of(const char *line, size_t len, char *msg, size_t cap)
+{
+	static const char word[] = "unexpected-error", reason[] = "reason";
+	struct proto_line pl;
+	size_t i, k;
+
+	if (proto_split(line, len, &pl) != PROTO_OK || pl.token != 0 ||
+	    pl.word.len != sizeof(word) - 1 || memcmp(pl.word.ptr, word, pl.word.len))
+		return 0;
+	for (i = 0; i < pl.nargs; i++) {
+		if (pl.name[i].len != sizeof(reason) - 1 ||
+		    memcmp(pl.name[i].ptr, reason, pl.name[i].len))
+			continue;
+		for (k = 0; k < sizeof(refusals) / sizeof(refusals[0]); k++) {
+			const struct refusal *f = &refusals[k];
+
+			if (strlen(f->reason) != pl.value[i].len ||
+			    memcmp(f->reason, pl.value[i].ptr, pl.value[i].len))
+				continue;
+			if (f->with_uid)
+				snprintf(msg, cap, "%s %u", f->msg, (unsigned)geteuid());
+			else
+				snprintf(msg, cap, "%s", f->msg);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct engine_conn *c = arg;
@@ -367,7 +411,13 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		int64_t token;
 		size_t i;
 		int handled = 0;
+		char why[ENGINE_CONN_ERR_MAX];
 
+		if (c->pid == 0 && refusal_of(line, len, why, sizeof(why))) {
+			free(line);
+			lose(c, why);
+			break;
+		}
 		if (engine_conn_parse_reply(line, len, &token, &r, &support)) {
 			char clean[STDERR_LINE_MAX];
 
@@ -391,10 +441,44 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		lose(c, "the engine sent an over-long line");
 }
 
+/*
+ * Our write failed: the engine may have told us why and closed before we read it. The
+ * bufferevent's input is frozen to us, so read the socket directly; the first read may
+ * report the reset (and clear it) before the data. 1 when it was a refusal (then lost).
+ */
+static int refused_late(struct engine_conn *c, evutil_socket_t fd)
+{
+	char buf[PROTO_LINE_MAX], why[ENGINE_CONN_ERR_MAX];
+	size_t len = 0, start = 0, i;
+	ssize_t n;
+	int tries;
+
+	for (tries = 0; tries < 2 && len < sizeof(buf); tries++)
+		while (len < sizeof(buf) &&
+		       (n = recv(fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT)) > 0)
+			len += (size_t)n;
+	for (i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (refusal_of(buf + start, i - start, why, sizeof(why))) {
+			lose(c, why);
+			return 1;
+		}
+		start = i + 1;
+	}
+	return 0;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct engine_conn *c = arg;
 
+	/*
+	 * A write can fail (the engine closed on us) before its last line was read: read
+	 * what is left, for the reason it may give.
+	 */
+	if ((what & BEV_EVENT_ERROR) && c->pid == 0 && refused_late(c, bufferevent_getfd(bev)))
+		return;
 	if (what & BEV_EVENT_EOF)
 		lose(c, "the engine closed the connection");
 	else if (what & BEV_EVENT_ERROR)

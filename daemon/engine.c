@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "daemon/net.h"
+#include "daemon/probe_table.h"
 #include "daemon/prober.h"
 #include "daemon/quota.h"
 #include "daemon/session.h"
@@ -36,7 +37,9 @@ struct engine {
 	/* socket mode */
 	int listen_fd; /* -1 in pipe mode */
 	struct event *ev_listen, *ev_accept_pause, *ev_sigterm, *ev_sigint;
-	struct quota *quota; /* per-uid limits */
+	struct quota *quota;	/* per-uid limits */
+	uint64_t refuse_log_ns; /* when a refusal was last logged */
+	uint32_t refused;	/* refusals since then, not logged one by one */
 	int result;
 };
 
@@ -170,11 +173,20 @@ static void engine_settled(void *ctx)
 	engine_maybe_done(ctx);
 }
 
+/* session_ops: a client left with probes in flight; their slots are free again. */
+static void engine_closed(void *ctx, struct session *s)
+{
+	struct engine *e = ctx;
+
+	prober_forget(e->prober, s);
+}
+
 static const struct session_ops engine_session_ops = {
 	.batch = engine_batch,
 	.line = engine_line,
 	.fatal = engine_fatal,
 	.settled = engine_settled,
+	.closed = engine_closed,
 };
 
 /* ---- accepting clients (socket mode) ---- */
@@ -184,6 +196,27 @@ static void engine_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 	struct engine *e = arg;
 
 	event_add(e->ev_listen, NULL);
+}
+
+/*
+ * Tell the client why (one line it can show) and close. A flood of connects must not
+ * flood the journal: one line per ENGINE_REFUSE_LOG_S, with the count since the last.
+ */
+static void engine_refuse(struct engine *e, int fd, const struct ucred *cred, const char *reason,
+			  uint32_t have)
+{
+	uint64_t now = (uint64_t)clock_now_ns();
+
+	session_refuse(fd, reason);
+	close(fd);
+	e->refused++;
+	if (e->refuse_log_ns && now - e->refuse_log_ns < ENGINE_REFUSE_LOG_S * CLOCK_NS_PER_S)
+		return;
+	log_warnx("client uid %u pid %d refused (%s, %u connected); %u refused since the last "
+		  "such line",
+		  (unsigned)cred->uid, (int)cred->pid, reason, have, e->refused);
+	e->refused = 0;
+	e->refuse_log_ns = now;
 }
 
 static void engine_accept_one(struct engine *e, int fd)
@@ -198,15 +231,17 @@ static void engine_accept_one(struct engine *e, int fd)
 		close(fd);
 		return;
 	}
-	if (session_hub_clients(e->hub) >= ENGINE_MAX_CLIENTS) {
-		log_warnx("client uid %u pid %d refused: %u clients connected already",
-			  (unsigned)cred.uid, (int)cred.pid, session_hub_clients(e->hub));
-		close(fd);
-		return;
-	}
 	u = quota_get(e->quota, cred.uid, (uint64_t)clock_now_ns());
 	if (!u) {
 		close(fd);
+		return;
+	}
+	if (!quota_conn_allowed(u, quota_limits(e->quota))) {
+		engine_refuse(e, fd, &cred, "too-many-connections-for-uid", u->refs);
+		return;
+	}
+	if (session_hub_clients(e->hub) >= ENGINE_MAX_CLIENTS) {
+		engine_refuse(e, fd, &cred, "too-many-connections", session_hub_clients(e->hub));
 		return;
 	}
 	err = session_accept(e->hub, fd, u, cred.pid);
@@ -314,8 +349,8 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
 	struct engine *e;
 	int err;
 
-	if (lim &&
-	    (lim->inflight_per_user > ENGINE_LIMIT_MAX || lim->rate_per_user > ENGINE_LIMIT_MAX)) {
+	if (lim && (lim->inflight_per_user > ENGINE_LIMIT_MAX ||
+		    lim->rate_per_user > ENGINE_LIMIT_MAX || lim->idle_s > ENGINE_IDLE_MAX_S)) {
 		close(listen_fd);
 		return -EINVAL;
 	}
@@ -328,6 +363,10 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
 	ql.inflight = lim && lim->inflight_per_user ? lim->inflight_per_user
 						    : ENGINE_DEFAULT_INFLIGHT_PER_USER;
 	ql.rate = lim && lim->rate_per_user ? lim->rate_per_user : ENGINE_DEFAULT_RATE_PER_USER;
+	ql.conns = ENGINE_MAX_CLIENTS_PER_USER;
+	ql.table_slots = PROBE_TABLE_SLOTS;
+	session_hub_set_idle(e->hub,
+			     (lim && lim->idle_s ? lim->idle_s : ENGINE_DEFAULT_IDLE_S) * 1000u);
 	err = quota_new(&e->quota, &ql);
 	if (err < 0) {
 		engine_free(e);

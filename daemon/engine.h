@@ -14,8 +14,21 @@ struct net;
 struct privsep;
 struct engine;
 
-/* Socket mode: client connections served at once; more are accepted and closed. */
-#define ENGINE_MAX_CLIENTS 512
+/*
+ * Socket mode: client connections served at once; more are accepted, told why and
+ * closed. One uid may hold 1/8 of them (64): a user (root too: a runaway root script locks
+ * others out as well) cannot take the rest, and eight busy uids still fit.
+ */
+#define ENGINE_MAX_CLIENTS	    512
+#define ENGINE_MAX_CLIENTS_PER_USER (ENGINE_MAX_CLIENTS / 8)
+/*
+ * Socket mode: a connection with no input and no probe in flight for this long is closed
+ * (the live view paused for ten minutes is the longest quiet a client of ours has).
+ */
+#define ENGINE_DEFAULT_IDLE_S 600
+#define ENGINE_IDLE_MAX_S     86400
+/* Refused connections are logged at most once per this many seconds (with a count). */
+#define ENGINE_REFUSE_LOG_S 1
 /* Socket mode defaults, per peer uid: probes in flight, and probes per second. */
 #define ENGINE_DEFAULT_INFLIGHT_PER_USER 16384
 #define ENGINE_DEFAULT_RATE_PER_USER	 50000
@@ -28,6 +41,7 @@ struct engine;
 struct engine_limits {
 	uint32_t inflight_per_user; /* probes in flight, 1..ENGINE_LIMIT_MAX */
 	uint32_t rate_per_user;	    /* probes per second, burst of one second */
+	uint32_t idle_s;	    /* idle connection timeout, 1..ENGINE_IDLE_MAX_S */
 };
 
 /*

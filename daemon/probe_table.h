@@ -2,7 +2,8 @@
  * probe_table: owns every probe in flight, indexed by its 16-bit probe id (the value
  * carried in the packet: ICMP sequence, UDP checksum, low half of the TCP sequence).
  * Hands out ids from PROBE_TABLE_FIRST_ID up, then in FIFO order so an id is reused as
- * late as possible, and keeps probes ordered by deadline for timeouts. Never touches sockets, the clock or the protocol.
+ * late as possible, and keeps probes in a heap by deadline for timeouts. Never touches
+ * sockets, the clock or the protocol.
  */
 #ifndef HOPWATCH_DAEMON_PROBE_TABLE_H
 #define HOPWATCH_DAEMON_PROBE_TABLE_H
@@ -33,9 +34,10 @@ struct probe {
 	uint8_t family;	   /* AF_INET or AF_INET6 */
 	uint8_t protocol;  /* IPPROTO_ICMP, IPPROTO_UDP, IPPROTO_TCP */
 	uint8_t in_use;
-	uint16_t src_port;   /* UDP/TCP, host order */
-	uint16_t dst_port;   /* UDP/TCP, host order */
-	uint32_t prev, next; /* deadline list, slot ids */
+	uint16_t src_port; /* UDP/TCP, host order */
+	uint16_t dst_port; /* UDP/TCP, host order */
+	uint32_t heap_at;  /* index in the deadline heap, PROBE_TABLE_NONE when unarmed */
+	uint32_t owner_prev, owner_next; /* prober's: its owner's probes, id + 1, 0 = none */
 };
 
 struct probe_table;
@@ -53,10 +55,10 @@ int probe_table_alloc(struct probe_table *t, int avoid_zero, uint16_t *id);
 /* The probe with this id, or NULL when the id is not in flight. */
 struct probe *probe_table_get(struct probe_table *t, uint32_t id);
 
-/* Put an allocated probe on the deadline list (probe->deadline_ns must be set). */
+/* Put an allocated probe in the deadline heap (probe->deadline_ns must be set). */
 void probe_table_arm(struct probe_table *t, uint16_t id);
 
-/* Forget a probe: off the deadline list, id back on the free queue. */
+/* Forget a probe: out of the deadline heap, id back on the free queue. */
 void probe_table_release(struct probe_table *t, uint16_t id);
 
 /* Id of the probe with the earliest deadline, or PROBE_TABLE_NONE. */

@@ -85,11 +85,35 @@ static void schedule(struct prober *pr)
 	pr->timer_ns = p->deadline_ns;
 }
 
+/* Each session's probes in flight form a list, so that a client that leaves frees them. */
+static void owner_link(struct prober *pr, struct session *s, uint16_t id)
+{
+	struct probe *p = probe_table_get(pr->probes, id);
+
+	p->owner_prev = 0;
+	p->owner_next = s->probe_list;
+	if (s->probe_list)
+		probe_table_get(pr->probes, s->probe_list - 1)->owner_prev = (uint32_t)id + 1;
+	s->probe_list = (uint32_t)id + 1;
+}
+
+static void owner_unlink(struct prober *pr, struct session *s, struct probe *p)
+{
+	if (p->owner_prev)
+		probe_table_get(pr->probes, p->owner_prev - 1)->owner_next = p->owner_next;
+	else
+		s->probe_list = p->owner_next;
+	if (p->owner_next)
+		probe_table_get(pr->probes, p->owner_next - 1)->owner_prev = p->owner_prev;
+	p->owner_prev = p->owner_next = 0;
+}
+
 static void probe_done(struct prober *pr, uint16_t id, struct probe *p)
 {
 	struct session *s = p->owner;
 
 	if (s) {
+		owner_unlink(pr, s, p);
 		if (s->inflight > 0)
 			s->inflight--;
 		if (s->user && s->user->inflight > 0)
@@ -603,6 +627,7 @@ static int probe_launch(struct prober *pr, struct session *s, const struct proto
 	/* Timeouts are whole seconds: the batch's clock reading is close enough. */
 	p->deadline_ns = pr->batch_ns + (uint64_t)timeout_s * CLOCK_NS_PER_S;
 	probe_table_arm(pr->probes, id);
+	owner_link(pr, s, id);
 	s->inflight++;
 	if (s->user)
 		s->user->inflight++;
@@ -629,7 +654,8 @@ void prober_send(struct prober *pr, struct session *s, const struct proto_comman
 		session_errno(s, c->token, err);
 		return;
 	}
-	if (s->user && quota_admit(s->user, lim, pr->batch_ns) != QUOTA_ADMIT) {
+	if (s->user && quota_admit_shared(s->user, lim, pr->batch_ns,
+					  probe_table_count(pr->probes)) != QUOTA_ADMIT) {
 		session_simple(s, c->token, PROTO_REPLY_PROBES_EXHAUSTED);
 		return;
 	}
@@ -647,6 +673,23 @@ void prober_send(struct prober *pr, struct session *s, const struct proto_comman
 		drain(pr);
 		pr->batch_ns = mono_ns();
 	}
+}
+
+void prober_forget(struct prober *pr, struct session *s)
+{
+	struct probe *p;
+	uint32_t id;
+
+	/* Its own list, not a walk of the table: a client that leaves costs what it held. */
+	while (s->probe_list) {
+		id = s->probe_list - 1;
+		p = probe_table_get(pr->probes, id);
+		if (!p || p->owner != s)
+			break; /* never: the list holds only its probes in flight */
+		probe_done(pr, (uint16_t)id, p);
+	}
+	s->probe_list = 0;
+	s->inflight = 0;
 }
 
 /* ---- life cycle ---- */

@@ -40,6 +40,12 @@ void prober_batch(struct prober *pr);
 void prober_send(struct prober *pr, struct session *s, const struct proto_command *c,
 		 const struct quota_limits *lim);
 
+/*
+ * s is gone: forget its probes in flight now (their slots and its uid's quota are free;
+ * a late answer finds no probe and is dropped). Stops once s->inflight is 0.
+ */
+void prober_forget(struct prober *pr, struct session *s);
+
 /* IPPROTO_* number of a protocol we probe with, or -1 (SCTP). */
 int prober_ipproto(enum proto_protocol p);
 

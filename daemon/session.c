@@ -3,21 +3,30 @@
  * output buffer and flushed once per event: sessions that got output are put on the
  * hub's "dirty" list, and session_hub_flush writes them at the end of each event
  * callback. A session whose reader is slow stops being read (its probes still
- * complete); nothing ever blocks on a full pipe. A client that goes away leaves its
- * session behind, closed, until its last probe in flight is done (probes point at it).
+ * complete); lines already read wait while its unsent output is over the bound. Nothing
+ * ever blocks on a full pipe. A client that goes away has its probes in flight forgotten
+ * at once (the engine frees their slots), and a client idle too long is closed.
  */
 #include "daemon/session.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "daemon/quota.h"
+
+/* The line a refused or closed client gets before its connection ends. */
+#define SESSION_REFUSE_FMT "0 unexpected-error reason %s\n"
+/* Input of a refused client read (and dropped) per read() before its connection closes. */
+#define SESSION_REFUSE_DRAIN 4096
+#define SESSION_REFUSE_READS 16 /* a client that keeps writing is not waited for */
 
 struct session_hub {
 	struct event_base *base;
@@ -26,6 +35,8 @@ struct session_hub {
 	struct session *sessions; /* every client session, open or closed */
 	struct session *dirty;	  /* sessions with output or to reap; see session_hub_flush */
 	uint32_t nclients;	  /* open connections */
+	uint32_t idle_ms;	  /* close idle clients after this long, 0 = never */
+	size_t outbytes;	  /* unsent output of every session */
 };
 
 /* Pipes get O_NONBLOCK so a slow reader never blocks the engine; a tty keeps its mode. */
@@ -44,10 +55,24 @@ static int prepare_fd(int fd)
 	return 0;
 }
 
+static size_t session_pending(const struct session *s)
+{
+	return s->outlen - s->outoff;
+}
+
+/* Too much unsent output to take another command line (see SESSION_HUB_OUT_MAX). */
+static int session_over(const struct session *s)
+{
+	size_t pending = session_pending(s);
+
+	return pending > SESSION_OUT_HWM ||
+	       (pending > SESSION_OUT_LWM && s->hub->outbytes > SESSION_HUB_OUT_MAX);
+}
+
 static void session_update_reading(struct session *s)
 {
-	size_t pending = s->outlen - s->outoff;
-	int want = !s->eof && !s->dead;
+	size_t pending = session_pending(s);
+	int want = !s->eof && !s->dead && !s->stalled;
 
 	if (s->closed)
 		return;
@@ -84,18 +109,20 @@ static void session_close(struct session *s, const char *why)
 
 	if (s->inflight)
 		log_info("client uid %u pid %d disconnected (%s), dropping the answers to %u "
-			 "probes in flight",
+			 "probes in flight and freeing their slots",
 			 (unsigned)s->user->uid, (int)s->pid, why, s->inflight);
 	else
 		log_info("client uid %u pid %d disconnected (%s)", (unsigned)s->user->uid,
 			 (int)s->pid, why);
 	event_free(s->ev_in);
 	event_free(s->ev_out);
-	s->ev_in = s->ev_out = NULL;
+	if (s->ev_idle)
+		event_free(s->ev_idle);
+	s->ev_in = s->ev_out = s->ev_idle = NULL;
 	s->reading = s->writing = 0;
 	close(s->in_fd);
 	s->in_fd = s->out_fd = -1;
-	/* What lingers for probes in flight stays small: many may linger per uid. */
+	h->outbytes -= session_pending(s);
 	free(s->out);
 	s->out = NULL;
 	s->outlen = s->outoff = s->outcap = 0;
@@ -104,7 +131,11 @@ static void session_close(struct session *s, const char *why)
 	s->inlen = 0;
 	s->closed = 1;
 	s->dead = 1;
+	s->stalled = 0;
 	h->nclients--;
+	/* Nobody reads the answers now: the probes' slots go back to everyone at once. */
+	if (s->inflight)
+		h->ops->closed(h->ctx, s);
 }
 
 /* The pipe session's failure ends the engine; a client's ends only that connection. */
@@ -119,6 +150,8 @@ static void session_fail(struct session *s, int err)
 	}
 	s->hub->ops->fatal(s->hub->ctx, err);
 }
+
+static void session_resume(struct session *s);
 
 static void session_flush(struct session *s)
 {
@@ -137,9 +170,16 @@ static void session_flush(struct session *s)
 			return;
 		}
 		s->outoff += (size_t)n;
+		s->hub->outbytes -= (size_t)n;
 	}
 	if (s->outoff == s->outlen) {
 		s->outoff = s->outlen = 0;
+		/* A burst's big buffer goes back to the system once it is written. */
+		if (s->outcap > SESSION_OUTBUF_INITIAL) {
+			free(s->out);
+			s->out = NULL;
+			s->outcap = 0;
+		}
 		if (s->writing) {
 			event_del(s->ev_out);
 			s->writing = 0;
@@ -148,6 +188,8 @@ static void session_flush(struct session *s)
 		event_add(s->ev_out, NULL);
 		s->writing = 1;
 	}
+	if (s->stalled && !s->dead && session_pending(s) <= SESSION_OUT_LWM)
+		session_resume(s);
 	session_update_reading(s);
 }
 
@@ -184,6 +226,7 @@ void session_emit(struct session *s, struct proto_writer *w)
 		return;
 	}
 	s->outlen += (size_t)len;
+	s->hub->outbytes += (size_t)len;
 }
 
 /* Start a reply line directly in the session's output buffer. */
@@ -228,8 +271,14 @@ static void session_lines(struct session *s)
 	size_t start = 0, i;
 
 	for (i = 0; i < s->inlen && !s->dead; i++) {
-		const char *nl = memchr(s->inbuf + i, '\n', s->inlen - i);
+		const char *nl;
 
+		/* Checked per line: one read may hold thousands, each with its reply. */
+		if (session_over(s)) {
+			s->stalled = 1;
+			break;
+		}
+		nl = memchr(s->inbuf + i, '\n', s->inlen - i);
 		if (!nl)
 			break;
 		i = (size_t)(nl - s->inbuf);
@@ -248,12 +297,71 @@ static void session_lines(struct session *s)
 		s->inlen -= start;
 	}
 	/* A line longer than the protocol allows: say so once, drop it up to its newline. */
-	if (s->inlen >= PROTO_LINE_MAX - 1) {
+	if (!s->stalled && s->inlen >= PROTO_LINE_MAX - 1) {
 		if (!s->discarding)
 			session_simple(s, 0, PROTO_REPLY_COMMAND_BUFFER_OVERFLOW);
 		s->discarding = 1;
 		s->inlen = 0;
 	}
+}
+
+/*
+ * After end of input: did the client close its connection (both directions shut), or
+ * only its sending side, still waiting for answers?
+ */
+static int peer_gone(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
+/* The output drained: take the lines that waited, and look again at what comes after. */
+static void session_resume(struct session *s)
+{
+	struct session_hub *h = s->hub;
+
+	s->stalled = 0;
+	h->ops->batch(h->ctx);
+	session_lines(s);
+	session_touch(s);
+}
+
+static void session_arm_idle(struct session *s)
+{
+	struct timeval tv;
+
+	if (!s->ev_idle)
+		return;
+	tv = clock_tv_of_us((int64_t)s->hub->idle_ms * 1000);
+	evtimer_add(s->ev_idle, &tv);
+}
+
+/*
+ * No input for the idle time. A client waiting for answers is not idle; one that neither
+ * sends nor has a probe out is told why and closed, whatever it left unread.
+ */
+static void session_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct session_hub *h = s->hub;
+	char line[64];
+	int n;
+
+	if (s->closed)
+		return;
+	if (s->inflight > 0) {
+		session_arm_idle(s);
+		return;
+	}
+	if (session_pending(s) == 0) {
+		n = snprintf(line, sizeof(line), SESSION_REFUSE_FMT, "idle-timeout");
+		if (write(s->out_fd, line, (size_t)n) < 0)
+			log_debug("telling an idle client: %s", strerror(errno));
+	}
+	session_close(s, "idle");
+	session_touch(s);
+	session_hub_flush(h);
 }
 
 static void session_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -262,6 +370,7 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct session_hub *h = s->hub;
 	ssize_t n;
 
+	session_arm_idle(s);
 	n = read(s->in_fd, s->inbuf + s->inlen, SESSION_INBUF - s->inlen);
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
@@ -276,6 +385,13 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n == 0) {
 		s->eof = 1;
+		if (s->client && peer_gone(s->in_fd)) {
+			/* Gone, not just done sending: nobody will read the answers. */
+			session_close(s, "closed");
+			session_touch(s);
+			session_hub_flush(h);
+			return;
+		}
 		/* A last line without its newline still counts. */
 		if (s->inlen > 0 && !s->discarding && s->inlen < SESSION_INBUF) {
 			h->ops->batch(h->ctx);
@@ -313,6 +429,9 @@ struct session *session_free(struct session *s)
 		event_free(s->ev_out);
 	if (s->ev_in)
 		event_free(s->ev_in);
+	if (s->ev_idle)
+		event_free(s->ev_idle);
+	s->hub->outbytes -= session_pending(s);
 	free(s->out);
 	free(s->inbuf);
 	free(s);
@@ -361,6 +480,7 @@ static void session_destroy(struct session *s)
 		close(s->in_fd);
 		h->nclients--;
 	}
+	/* Not through session_close: the engine (and its probes) may be going away. */
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -401,7 +521,25 @@ void session_hub_flush(struct session_hub *h)
 
 int session_idle(const struct session *s)
 {
-	return s->eof && s->inflight == 0 && s->outoff == s->outlen;
+	return s->eof && !s->stalled && s->inflight == 0 && s->outoff == s->outlen;
+}
+
+void session_refuse(int fd, const char *reason)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), SESSION_REFUSE_FMT, reason);
+
+	char sink[SESSION_REFUSE_DRAIN];
+	int i;
+
+	if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) < 0)
+		log_debug("telling a refused client: %s", strerror(errno));
+	/*
+	 * Closing a UNIX socket with unread input resets the peer, whose next write may then
+	 * fail before it reads our line: take what it sent already.
+	 */
+	for (i = 0; i < SESSION_REFUSE_READS && read(fd, sink, sizeof(sink)) > 0; i++)
+		;
 }
 
 void session_start(struct session *s)
@@ -420,7 +558,17 @@ int session_accept(struct session_hub *h, int fd, struct quota_user *u, pid_t pi
 	s->client = 1;
 	s->user = u;
 	s->pid = pid;
-	u->refs++;
+	if (h->idle_ms) {
+		s->ev_idle = evtimer_new(h->base, session_idle_cb, s);
+		if (!s->ev_idle) {
+			/* fd stays the caller's: only the session goes. */
+			s->in_fd = s->out_fd = -1;
+			session_free(s);
+			return -ENOMEM;
+		}
+		session_arm_idle(s);
+	}
+	quota_hold(u);
 	s->next = h->sessions;
 	if (h->sessions)
 		h->sessions->prev = s;
@@ -457,4 +605,14 @@ struct session_hub *session_hub_free(struct session_hub *h)
 uint32_t session_hub_clients(const struct session_hub *h)
 {
 	return h->nclients;
+}
+
+void session_hub_set_idle(struct session_hub *h, uint32_t idle_ms)
+{
+	h->idle_ms = idle_ms;
+}
+
+size_t session_hub_output(const struct session_hub *h)
+{
+	return h->outbytes;
 }

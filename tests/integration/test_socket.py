@@ -6,7 +6,8 @@ namespace with --listen PATH (or a socket passed as by systemd socket activation
 connect to the socket file from outside (a UNIX socket is a file, not a network address),
 as root and as uid 65534, and every probe leaves from the daemon in LAB_SRC. Checked: the
 socket file and its directory, the privilege drop, two clients with the same tokens, a
-client that leaves with probes in flight, the per-uid in-flight and rate limits, stale and
+client that leaves with probes in flight (its slots are freed at once), a half-closed
+client, the connection limits (global and per uid), the per-uid in-flight and rate limits, stale and
 live socket files, SIGTERM, the hopwatch CLI as an unprivileged user, socket activation.
 """
 
@@ -46,8 +47,11 @@ RATE_BURST = 600
 RATE_SLACK = 20
 # Probes a client leaves behind when it disconnects mid-flight.
 LEAVER_PROBES = 2000
-# Connections the daemon serves at once (ENGINE_MAX_CLIENTS).
+# Connections the daemon serves at once (ENGINE_MAX_CLIENTS), and per uid.
 MAX_CLIENTS = 512
+PER_UID_CLIENTS = 64
+# First of the uids that fill the connection table beside root.
+CONN_UID_BASE = 61000
 # Probes a client writes without reading any reply, for the back-pressure case.
 STALL_PROBES = 40000
 # Capability bits: CAP_NET_ADMIN (12) and CAP_NET_RAW (13).
@@ -423,25 +427,34 @@ class TestSessions(SocketCase):
             stalled.close()
 
     def test_connection_limit(self):
+        # 512 connections in all, 64 per uid: eight uids fill the engine.
         d = self.daemon()
+        # wait_ready's own connection must be gone before root's 64 are counted.
+        time.sleep(STRAY_S)
         socks = []
+        uids = [None] + [CONN_UID_BASE + k for k in range(MAX_CLIENTS // PER_UID_CLIENTS - 1)]
         try:
-            for _ in range(MAX_CLIENTS):
-                socks.append(connect_as(self.path))
+            for uid in uids:
+                for _ in range(PER_UID_CLIENTS):
+                    socks.append(connect_as(self.path, uid))
             # Each one is served (so each was accepted before the next test).
             for i, s in enumerate(socks):
                 s.sendall(b"%d check-support feature send-probe\n" % i)
             for i, s in enumerate(socks):
                 s.settimeout(QUICK_S)
                 self.assertEqual(s.recv(4096), b"%d feature-support support ok\n" % i)
-            extra = connect_as(self.path)
+            extra = connect_as(self.path, NOBODY)
             extra.settimeout(QUICK_S)
+            self.assertEqual(extra.recv(4096),
+                             b"0 unexpected-error reason too-many-connections\n")
             self.assertEqual(extra.recv(4096), b"", "connection over the limit not closed")
             extra.close()
             self.assertIn("refused", d.stderr())
+            # A connection of the last uid ends: that uid may connect again (not root,
+            # which holds its 64 still).
             socks.pop().close()
             time.sleep(0.2)
-            c = self.client()
+            c = self.client(uids[-1])
             self.assertEqual(c.ask("1 check-support feature send-probe").line,
                              "1 feature-support support ok")
         finally:
@@ -474,20 +487,32 @@ class TestLimits(SocketCase):
         r = other.ask("6 send-probe ip-4 %s ttl 1" % LAB.dst4, PROBE_S)
         self.assertEqual(r.word, "ttl-expired")
 
-    def test_inflight_held_by_a_client_that_left(self):
-        self.daemon("--max-inflight-per-user", str(INFLIGHT_LIMIT))
+    def test_inflight_freed_when_a_client_leaves(self):
+        # A client that closes its connection gives its probes' slots back at once (they
+        # held the uid's quota until they timed out, up to an hour).
+        d = self.daemon("--max-inflight-per-user", str(INFLIGHT_LIMIT))
         with LAB.nft_rules(LAB.dst, "input", ["meta l4proto icmp drop"]):
             leaver = Client(self.path)
             leaver.send(*probe_lines(range(1, INFLIGHT_LIMIT + 1), LAB.dst4,
                                      "timeout %d" % HOLD_TIMEOUT_S))
             time.sleep(0.3)
-            leaver.close()
             c = self.client()
             self.assertEqual(c.ask("1 send-probe ip-4 %s ttl 1" % LAB.dst4).word,
                              "probes-exhausted")
-            time.sleep(HOLD_TIMEOUT_S + 0.5)
-        self.assertEqual(c.ask("2 send-probe ip-4 %s ttl 1" % LAB.dst4, PROBE_S).word,
-                         "ttl-expired")
+            leaver.close()
+            time.sleep(0.3)
+            self.assertEqual(c.ask("2 send-probe ip-4 %s ttl 1" % LAB.dst4).word,
+                             "ttl-expired")
+        self.assertIn("freeing their slots", d.stderr())
+
+    def test_half_closed_client_still_answered(self):
+        # Only its sending side shut: the answers still come (as in pipe mode).
+        self.daemon()
+        c = self.client()
+        c.send(*probe_lines([1, 2], LAB.dst4, "ttl 1"))
+        c.sock.shutdown(socket.SHUT_WR)
+        got = c.collect([1, 2])
+        self.assertEqual(sorted(got), [1, 2])
 
     def test_rate_per_user(self):
         self.daemon("--max-rate-per-user", str(RATE_LIMIT))

@@ -1,14 +1,17 @@
 /*
  * test_probe_table: id allocation order (from 33000 as mtr-packet, wrapping to 0, then
- * FIFO, reused as late as possible), the 65,536 limit, avoid_zero, the deadline list
- * under in-order and out-of-order arming, release from any position.
+ * FIFO, reused as late as possible), the 65,536 limit, avoid_zero, the deadline heap
+ * under in-order and out-of-order arming, release from any position, and the cost of
+ * arming short timeouts behind many long ones.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -179,6 +182,94 @@ static void test_release_unarmed(void **state)
 	probe_table_free(t);
 }
 
+/* One user's long-timeout probes in flight, and another's short ones arriving after. */
+#define LONG_PROBES  16384
+#define SHORT_PROBES 10000
+/*
+ * Arming SHORT_PROBES behind LONG_PROBES: a tail-scanned list took 0.57 s here (each
+ * insertion walked past every long one); the heap takes 0.1 ms. The bound leaves
+ * room for ASan and a loaded machine while failing the list by far.
+ */
+#define MIXED_ARM_MAX_MS 60
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void test_mixed_timeouts_fast(void **state)
+{
+	struct probe_table *t = table();
+	struct timespec t0;
+	uint64_t last = 0;
+	uint32_t i, id, n = 0;
+	uint16_t got;
+	double ms;
+
+	(void)state;
+	for (i = 0; i < LONG_PROBES; i++) {
+		assert_int_equal(probe_table_alloc(t, 0, &got), 0);
+		arm(t, got, 3600000000000ull + i);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < SHORT_PROBES; i++) {
+		assert_int_equal(probe_table_alloc(t, 0, &got), 0);
+		arm(t, got, 1000000000ull + i);
+	}
+	ms = ms_since(&t0);
+	printf("arming %u short-timeout probes behind %u long ones: %.2f ms\n", SHORT_PROBES,
+	       LONG_PROBES, ms);
+	assert_true(ms < MIXED_ARM_MAX_MS);
+	while ((id = probe_table_earliest(t)) != PROBE_TABLE_NONE) {
+		struct probe *p = probe_table_get(t, id);
+
+		assert_true(p->deadline_ns >= last);
+		last = p->deadline_ns;
+		probe_table_release(t, (uint16_t)id);
+		n++;
+	}
+	assert_int_equal(n, LONG_PROBES + SHORT_PROBES);
+	probe_table_free(t);
+}
+
+/* Random deadlines, random releases: the earliest is always the true minimum. */
+static void test_heap_random(void **state)
+{
+	struct probe_table *t = table();
+	static uint64_t want[PROBE_TABLE_SLOTS];
+	uint32_t i, id, seed = 12345;
+	uint16_t got;
+	uint64_t min;
+
+	(void)state;
+	for (i = 0; i < 4000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		assert_int_equal(probe_table_alloc(t, 0, &got), 0);
+		want[got] = (seed >> 8) % 1000;
+		arm(t, got, want[got]);
+		if (seed % 3 == 0) {
+			seed = seed * 1103515245u + 12345u;
+			id = (seed >> 8) % (got + 1u);
+			if (probe_table_get(t, id))
+				probe_table_release(t, (uint16_t)id);
+		}
+		min = UINT64_MAX;
+		for (id = 0; id <= got; id++)
+			if (probe_table_get(t, id) && want[id] < min)
+				min = want[id];
+		id = probe_table_earliest(t);
+		if (min == UINT64_MAX) {
+			assert_int_equal(id, PROBE_TABLE_NONE);
+			continue;
+		}
+		assert_int_equal(probe_table_get(t, id)->deadline_ns, min);
+	}
+	probe_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_avoid_zero),
 		cmocka_unit_test(test_deadline_order),
 		cmocka_unit_test(test_release_unarmed),
+		cmocka_unit_test(test_mixed_timeouts_fast),
+		cmocka_unit_test(test_heap_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
