@@ -336,7 +336,7 @@ static int run_live(struct run *r, struct trace_config *tc, size_t n, const char
 		.traces = tc,
 		.ntraces = n,
 		.report_on_exit = r->opt->report_on_exit,
-		.initial_mode = r->opt->display_mode == 1 ? TUI_MODE_CHART : TUI_MODE_STATS,
+		.initial_mode = (enum tui_mode)r->opt->display_mode,
 		.done = on_tui_done,
 		.ctx = r,
 	};

@@ -19,17 +19,18 @@
 struct event_base;
 struct tui;
 
-/* Latest rounds kept per hop for the strip chart (mtr's SAVED_PINGS). */
+/* Latest rounds kept per hop for the blockmaps (mtr's SAVED_PINGS). */
 #define TUI_HISTORY 200
 /* Longest -o string the 'o' prompt takes (mtr's MAXFLD). */
 #define TUI_FIELDS_MAX 20
 /* Longest error line handed back. */
 #define TUI_ERR_MAX 512
 
-/* What the hop table shows, cycled by 'd'; mtr's --displaymode 0 and 1. */
+/* What the hop table shows, cycled by 'd' in this order; mtr's --displaymode 0, 1, 2. */
 enum tui_mode {
 	TUI_MODE_STATS,
-	TUI_MODE_CHART,
+	TUI_MODE_BLOCKMAP, /* a character per probe: '.' or '>' (slow), '?' unanswered */
+	TUI_MODE_SCALED,   /* the same, the RTT on mtr's 8-step scale (".123abc>") */
 	TUI_MODE__COUNT,
 };
 
