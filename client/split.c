@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -33,6 +34,8 @@ struct split {
 	char (*lines)[SPLIT_LINE_MAX]; /* STATS_MAX_HOPS, what was printed last per hop */
 	int nlines;		       /* mtr's LineCount: -1 before anything was printed */
 	int ended;
+	struct termios saved; /* the terminal's modes before, when have_saved */
+	int have_saved;
 };
 
 /* mtr keeps whole microseconds and prints them divided by 1000 in integers. */
@@ -76,6 +79,27 @@ void split_line(const struct stats_table *t, int ttl, const struct report_meta *
 		 whole_ms(s.best), whole_ms(s.avg), whole_ms(s.worst));
 }
 
+/* Keys one at a time, without Enter (as mtr's split_open): only ICANON goes off. */
+static void keys_raw(struct split *s)
+{
+	struct termios raw;
+
+	if (tcgetattr(STDIN_FILENO, &s->saved))
+		return;
+	raw = s->saved;
+	raw.c_lflag &= ~(tcflag_t)ICANON;
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		s->have_saved = 1;
+}
+
+static void keys_restore(struct split *s)
+{
+	if (s->have_saved && tcsetattr(STDIN_FILENO, TCSANOW, &s->saved) == 0)
+		s->have_saved = 0;
+}
+
 static void finish(struct split *s, int err, const char *msg)
 {
 	if (s->ended)
@@ -83,6 +107,7 @@ static void finish(struct split *s, int err, const char *msg)
 	s->ended = 1;
 	if (s->key_ev)
 		event_del(s->key_ev);
+	keys_restore(s);
 	trace_stop(s->trace);
 	if (s->cfg.done)
 		s->cfg.done(s->cfg.ctx, err, msg);
@@ -228,8 +253,11 @@ int split_new(struct split **out, const struct split_config *cfg)
 
 int split_start(struct split *s)
 {
-	if (s->key_ev && event_add(s->key_ev, NULL))
-		return -EIO;
+	if (s->key_ev) {
+		if (event_add(s->key_ev, NULL))
+			return -EIO;
+		keys_raw(s);
+	}
 	return trace_start(s->trace);
 }
 
@@ -242,6 +270,7 @@ struct split *split_free(struct split *s)
 {
 	if (!s)
 		return NULL;
+	keys_restore(s);
 	s->trace = trace_free(s->trace);
 	if (s->key_ev)
 		event_free(s->key_ev);

@@ -1,8 +1,9 @@
 /*
  * split: mtr's -p (split output) for one target: each hop's line, printed again whenever
  * it changes, as the trace runs. Owns the trace it prints and the lines last printed;
- * reads mtr's keys (q quits, r resets) from stdin when it is a terminal. Never changes
- * the terminal's modes and never resolves names itself (they come from the meta).
+ * reads mtr's keys (q quits, r resets) from stdin when it is a terminal, which it puts in
+ * non-canonical mode for that and gives back as it was (split_stop, split_free). Never
+ * resolves names itself (they come from the meta).
  */
 #ifndef HOPWATCH_CLIENT_SPLIT_H
 #define HOPWATCH_CLIENT_SPLIT_H
@@ -32,7 +33,7 @@ struct split_config {
 	const struct trace_config *trace; /* copied */
 	struct report_meta meta;	  /* names (numeric, show_ips, name); copied */
 	FILE *out;
-	int keys; /* read q and r from stdin */
+	int keys; /* read q and r from stdin (a terminal) */
 	split_done_fn done;
 	void *ctx;
 };
