@@ -576,6 +576,19 @@ static int draw_mpls(struct tui *t, int y, int ttl, size_t idx)
 	return y;
 }
 
+/*
+ * Whether hop ttl has a row: not scrolled off, and within the TTLs probed now (mtr's
+ * net_max stops at the max TTL; its statistics start at the first TTL, its maps at 1).
+ */
+static int shown_ttl(const struct tui *t, int ttl, int from_first)
+{
+	const struct sched_config *sc = &trace_config(cur_trace(t))->sched;
+
+	if (ttl > sc->max_ttl || (from_first && ttl < sc->first_ttl))
+		return 0;
+	return ttl - (from_first ? sc->first_ttl - 1 : 0) > t->offset;
+}
+
 /* The statistics: the report's rows below its header, scrolled; the row after the last. */
 static int draw_stats(struct tui *t, char *buf, int y, int bottom)
 {
@@ -597,7 +610,7 @@ static int draw_stats(struct tui *t, char *buf, int y, int bottom)
 		} else {
 			idx++; /* a responder listed under hop ttl */
 		}
-		if (ttl <= t->offset)
+		if (!shown_ttl(t, ttl, 1))
 			continue;
 		draw_report_line(y++, line, 0);
 		if (t->mpls)
@@ -637,7 +650,7 @@ static int draw_graph(struct tui *t, char *buf, int y, int bottom)
 	for (line = strtok_r(buf, "\n", &save); line && y < bottom;
 	     line = strtok_r(NULL, "\n", &save)) {
 		ttl = hop_row_ttl(line);
-		if (!ttl || ttl <= t->offset)
+		if (!ttl || !shown_ttl(t, ttl, 0))
 			continue;
 		row_name(line, name, sizeof(name));
 		if (!stats_table_hop(cur_table(t), ttl) ||
