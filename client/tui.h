@@ -1,9 +1,9 @@
 /*
  * tui: hopwatch's live full-screen view (ncurses), mtr's curses display with mtr's keys.
- * Owns the terminal, the keyboard and the traces it shows (it restarts them for u/t,
- * resets them for r), one target shown at a time with a line on the others. Renders the
- * hop table through report_render() so the columns, -o order, names and ECMP rows are the
- * -r report's. Never blocks the event loop, keeps no state outside struct tui, and never
+ * Owns the terminal, the keyboard and the traces it shows (it changes their probes for
+ * u/t and the prompts, resets them for r), one target shown at a time with a line on the
+ * others. Renders the hop table through report_render() so the columns, -o order, names
+ * and ECMP rows are the -r report's. Never blocks the event loop, keeps no state outside struct tui, and never
  * leaves the terminal in raw mode: tui_free() ends curses, tui_restore_terminal() too.
  */
 #ifndef HOPWATCH_CLIENT_TUI_H
