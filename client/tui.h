@@ -3,8 +3,9 @@
  * Owns the terminal, the keyboard and the traces it shows (it changes their probes for
  * u/t and the prompts, resets them for r), one target shown at a time with a line on the
  * others. Renders the hop table through report_render() so the columns, -o order, names
- * and ECMP rows are the -r report's. Never blocks the event loop, keeps no state outside struct tui, and never
- * leaves the terminal in raw mode: tui_free() ends curses, tui_restore_terminal() too.
+ * and ECMP rows are the -r report's. Never blocks the event loop, keeps no state outside
+ * struct tui, and never leaves the terminal in raw mode: tui_free() ends curses,
+ * tui_restore_terminal() too.
  */
 #ifndef HOPWATCH_CLIENT_TUI_H
 #define HOPWATCH_CLIENT_TUI_H
