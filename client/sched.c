@@ -319,6 +319,13 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->finished || s->stopped || !s->sending)
 		return;
+	/* sched_set() moved the TTLs under this round: none outside them goes out. */
+	if (s->cur_ttl < s->cfg.first_ttl)
+		s->cur_ttl = s->cfg.first_ttl;
+	if (s->cur_ttl > round_limit(s)) {
+		end_round(s);
+		return;
+	}
 	/*
 	 * Under a shared budget each probe waits for its own slot. One that wakes much later
 	 * than its slot (a stalled loop) books again, once, rather than go out in a burst with
