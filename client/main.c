@@ -24,6 +24,7 @@
 #include "client/history.h"
 #include "client/options.h"
 #include "client/report.h"
+#include "client/split.h"
 #include "client/stats.h"
 #include "client/trace.h"
 #include "client/tui.h"
@@ -45,11 +46,13 @@ struct run {
 	struct dns *dns; /* NULL with -n: no resolver, no socket */
 	int dns_tried;	 /* -n in the live view: the resolver is made when 'n' first asks */
 	struct batch *batch;
+	struct split *split; /* -p: the target being printed */
 	struct tui *tui;
 	FILE *out;
 	int checked; /* the engine's start-up check is over */
 	int check_rc;
-	int done; /* the loop may end */
+	int done;	 /* the loop may end */
+	int interrupted; /* Ctrl-C or SIGTERM: no further -p target */
 	int err;
 	char msg[MAIN_ERR_MAX];
 	int have_proto[PROTO_PROTOCOL__COUNT]; /* live view: what u/t may switch to */
@@ -93,6 +96,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	/* Interrupted: print what there is, as mtr's report mode does on Ctrl-C. */
 	if (r->batch) {
 		batch_stop(r->batch);
+		return;
+	}
+	r->interrupted = 1;
+	if (r->split) {
+		split_stop(r->split);
 		return;
 	}
 	stop_loop(r);
@@ -297,6 +305,60 @@ static int run_reports(struct run *r, const struct trace_config *tc, size_t n, c
 	return r->err ? -ECANCELED : 0;
 }
 
+static void on_split_done(void *ctx, int err, const char *msg)
+{
+	struct run *r = ctx;
+
+	r->err = err;
+	if (err)
+		snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : strerror(-err));
+	stop_loop(r);
+}
+
+/*
+ * -p: mtr's split output, streamed while each target runs (until -c rounds, q or Ctrl-C),
+ * one target after another as mtr runs its hosts.
+ */
+static int run_split(struct run *r, const struct trace_config *tc, size_t n, const char *hostname)
+{
+	struct split_config cfg = {
+		.base = r->base,
+		.conn = r->conn,
+		.out = r->out,
+		.keys = isatty(STDIN_FILENO),
+		.done = on_split_done,
+		.ctx = r,
+	};
+	struct trace_config one;
+	size_t i;
+	int rc = 0;
+
+	fill_meta(r, &cfg.meta, hostname);
+	for (i = 0; !rc && !r->interrupted && i < n; i++) {
+		/* As the live view (mtr is interactive here): no end without -c. */
+		one = tc[i];
+		one.sched.count = r->opt->count_set ? r->opt->count : 0;
+		cfg.trace = &one;
+		rc = split_new(&r->split, &cfg);
+		if (rc) {
+			snprintf(r->msg, sizeof(r->msg), "cannot start the trace: %s",
+				 strerror(-rc));
+			break;
+		}
+		r->err = 0;
+		rc = split_start(r->split);
+		if (rc)
+			snprintf(r->msg, sizeof(r->msg), "cannot start the trace: %s",
+				 strerror(-rc));
+		else
+			run_loop(r);
+		if (!rc)
+			rc = r->err;
+		r->split = split_free(r->split);
+	}
+	return rc;
+}
+
 static void on_tui_done(void *ctx, int err, const char *msg)
 {
 	struct run *r = ctx;
@@ -354,7 +416,7 @@ static int run_live(struct run *r, struct trace_config *tc, size_t n, const char
 		.traces = tc,
 		.ntraces = n,
 		.report_on_exit = r->opt->report_on_exit,
-		.initial_mode = r->opt->display_mode == 1 ? TUI_MODE_CHART : TUI_MODE_STATS,
+		.initial_mode = (enum tui_mode)r->opt->display_mode,
 		.done = on_tui_done,
 		.ctx = r,
 	};
@@ -556,6 +618,8 @@ int main(int argc, char **argv)
 	/* Without a report flag the live view runs; without a terminal, a report. */
 	if (!opt.report && tui_usable())
 		rc = run_live(&r, tc, opt.ntargets, hostname);
+	else if (opt.report && opt.format == REPORT_FORMAT_SPLIT)
+		rc = run_split(&r, tc, opt.ntargets, hostname);
 	else
 		rc = run_reports(&r, tc, opt.ntargets, hostname);
 	if (rc && r.msg[0])

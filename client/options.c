@@ -126,7 +126,7 @@ static const char usage_text[] =
 	"     --html, --text         WinMTR export (to stdout or --output FILE)\n"
 	"     --output FILE          file for the report (a report flag or --report-on-exit)\n"
 	" -t, --curses               use curses terminal interface (the default)\n"
-	"     --displaymode MODE     initial live display: 0 statistics, 1 strip chart\n"
+	"     --displaymode MODE     initial live display: 0 statistics, 1 blockmap, 2 scaled\n"
 	"     --report-on-exit       print a report when the live view ends\n"
 	" -n, --no-dns               do not resolve host names\n"
 	" -b, --show-ips             show IP numbers and host names\n"
@@ -517,10 +517,6 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		rc = parse_int(c, arg, 0, 2, &v, err, errlen);
 		if (rc)
 			return rc;
-		if (v == 2) {
-			errmsg_set(err, errlen, "display mode 2 is not supported yet");
-			return -EINVAL;
-		}
 		o->display_mode = (int)v;
 		break;
 	case 'g':

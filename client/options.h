@@ -84,7 +84,7 @@ struct options {
 	const char *fields;    /* -o, NULL = default */
 	int timeout_s;	       /* -Z */
 	int64_t grace_us;      /* -G, decimal seconds as mtr */
-	int display_mode;      /* --displaymode: 0 statistics, 1 strip chart */
+	int display_mode;      /* --displaymode: 0 statistics, 1 blockmap, 2 scaled */
 	const char *engine;    /* --engine, NULL = default search */
 	const char *output;    /* --output FILE for a report, NULL = stdout */
 	int lru;	       /* --lru: hosts kept in the history, 0 = none */

@@ -514,6 +514,13 @@ static void gap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->finished || s->stopped || !s->sending)
 		return;
+	/* sched_set() moved the TTLs under this round: none outside them goes out. */
+	if (s->cur_ttl < s->cfg.first_ttl)
+		s->cur_ttl = s->cfg.first_ttl;
+	if (s->cur_ttl > round_limit(s)) {
+		end_round(s);
+		return;
+	}
 	/*
 	 * Under a shared budget each probe waits for its own slot. One that wakes much later
 	 * than its slot (a stalled loop) books again, once, rather than go out in a burst with
@@ -880,6 +887,25 @@ void sched_stop(struct sched *s)
 void sched_pause(struct sched *s, int paused)
 {
 	s->paused = paused;
+}
+
+int sched_set(struct sched *s, const struct sched_config *cfg, const struct engine_probe *tmpl)
+{
+	int64_t old = s->cfg.interval_us;
+	struct timeval tv;
+
+	if (cfg->first_ttl < 1 || cfg->max_ttl >= STATS_MAX_HOPS || cfg->first_ttl > cfg->max_ttl ||
+	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0 || cfg->start_delay_us < 0)
+		return -EINVAL;
+	s->cfg = *cfg;
+	s->tmpl = *tmpl;
+	if (cfg->interval_us == old || !evtimer_pending(s->round_ev, NULL))
+		return 0;
+	/* Round k starts at start_us + (k - 1) * interval: the next one, interval from now. */
+	s->start_us = clock_now_us() - (int64_t)(s->round - 1) * cfg->interval_us;
+	tv = clock_tv_of_us(cfg->interval_us);
+	evtimer_del(s->round_ev);
+	return evtimer_add(s->round_ev, &tv) ? -EIO : 0;
 }
 
 int sched_rounds(const struct sched *s)

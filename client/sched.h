@@ -99,6 +99,13 @@ int sched_start(struct sched *s);
 void sched_stop(struct sched *s);
 /* Pause or resume new rounds (the live view's 'p'). */
 void sched_pause(struct sched *s, int paused);
+/*
+ * Change the configuration and the probe template of a running scheduler, keeping what
+ * it counted (the live view's s, b, Q, i, f, m, u and t, as mtr changes them): the next
+ * probe is tmpl, the next round follows cfg, a new interval runs from now. cfg is
+ * checked as sched_new() does; 0 or -EINVAL (then nothing changes).
+ */
+int sched_set(struct sched *s, const struct sched_config *cfg, const struct engine_probe *tmpl);
 
 /* Rounds started so far, probes in flight, and probes the engine had no room for. */
 int sched_rounds(const struct sched *s);

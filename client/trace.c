@@ -314,6 +314,20 @@ int trace_restart(struct trace *t, const struct engine_probe *tmpl)
 	return rc;
 }
 
+int trace_set(struct trace *t, const struct sched_config *sched, const struct engine_probe *tmpl)
+{
+	struct engine_probe p = *tmpl;
+	int rc;
+
+	p.dst = t->cfg.dst;
+	rc = t->sched ? sched_set(t->sched, sched, &p) : -EINVAL;
+	if (rc)
+		return rc;
+	t->cfg.sched = *sched;
+	t->cfg.tmpl = p;
+	return 0;
+}
+
 const struct trace_config *trace_config(const struct trace *t)
 {
 	return &t->cfg;

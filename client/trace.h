@@ -99,6 +99,12 @@ void trace_pause(struct trace *t, int paused);
  * statistics cleared, a new scheduler. 0 or -errno.
  */
 int trace_restart(struct trace *t, const struct engine_probe *tmpl);
+/*
+ * Go on with another probe template and scheduling (the live view's s, b, Q, i, f, m, u,
+ * t): statistics kept, as mtr keeps them; the next probe and round follow. tmpl.dst is
+ * the trace's. 0 or -EINVAL (then nothing changes).
+ */
+int trace_set(struct trace *t, const struct sched_config *sched, const struct engine_probe *tmpl);
 
 const struct trace_config *trace_config(const struct trace *t);
 /* The statistics, or NULL with cfg.no_stats. */

@@ -1,8 +1,8 @@
 /*
  * tui: the live view. The hop table is the -r report rendered into memory and redrawn in
  * place, so its columns, -o order, names, escaping and ECMP rows cannot drift from the
- * report's; the strip chart is drawn here from a per-hop history of the latest rounds,
- * one per target, so switching targets keeps each chart.
+ * report's; mtr's blockmaps are drawn here from a per-hop history of the latest rounds,
+ * one per target, so switching targets keeps each map.
  * Keys arrive through a libevent read event on stdin and the screen is redrawn on a
  * timer, so nothing here ever waits for the terminal.
  */
@@ -20,6 +20,8 @@
 
 #include <curses.h>
 #include <event2/event.h>
+
+#include "client/options.h"
 
 /* Redraw period: often enough to look live, rarely enough to cost nothing. */
 #define TUI_TICK_US 200000
@@ -59,22 +61,56 @@
 #define TUI_KEY_ESC 27
 #define TUI_KEY_DEL 127
 
-/* Chart scale: fractions of the visible RTT range, mtr's idea; '>' above the last. */
-static const double tui_factors[] = {0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0.50};
-static const char tui_blocks[] = ".1234567";
-#define TUI_NFACTORS (sizeof(tui_factors) / sizeof(tui_factors[0]))
+/*
+ * mtr's blockmap scale: eight steps over the range of the RTTs kept, at the squares of
+ * 1/8..8/8 of it, drawn with these characters; the plain blockmap only tells the RTTs
+ * above the seventh step ('>') from the rest ('.').
+ */
+static const double tui_factors[] = {1.0 / 64,	4.0 / 64,  9.0 / 64,  16.0 / 64,
+				     25.0 / 64, 36.0 / 64, 49.0 / 64, 64.0 / 64};
+static const char tui_blocks[] = ".123abc>";
+#define TUI_NFACTORS	  (sizeof(tui_factors) / sizeof(tui_factors[0]))
+#define TUI_BLOCKMAP_STEP 6
+#define TUI_BLOCK_HIGH	  '>'
+#define TUI_BLOCK_LOST	  '?'
+/* mtr's graph layout: 30 columns for the host, cells from column 29, at most 200. */
+#define TUI_GRAPH_PADDING 30
+#define TUI_GRAPH_START	  (TUI_GRAPH_PADDING - 2)
+/* Name part of a report hop row: after " %2d.|-- ", up to where the columns start. */
+#define TUI_ROW_NAME 8
+/* mtr's '+' and '-' scroll by this many hops. */
+#define TUI_SCROLL_STEP 5
+/* Keys mtr reads: Ctrl-L redraws, Ctrl-S pauses, Ctrl-Q resumes. */
+#define TUI_KEY_REDRAW 12
+#define TUI_KEY_PAUSE  19
+#define TUI_KEY_RESUME 17
+/* The prompts' limits, mtr's: MINPACKET..MAXPACKET, a TOS byte, TTLs below 256. */
+#define TUI_PSIZE_MIN  TRACE_PSIZE_MIN
+#define TUI_PSIZE_MAX  OPTIONS_MAX_PSIZE
+#define TUI_BYTE_MAX   255
+#define TUI_TTL_MAX    (STATS_MAX_HOPS - 1)
+#define TUI_US_PER_SEC 1000000.0
 
 static const char tui_help[][TUI_HELP_COLS] = {
 	"Command:",
 	"  ?|h     help",
-	"  d       switch display mode (statistics, latency chart)",
+	"  d       switch display mode (statistics, blockmap, scaled blockmap)",
+	"  e       toggle MPLS information on/off",
 	"  n       toggle names on/off (numeric addresses when off)",
 	"  o str   set the columns to display, default str='" TUI_FIELDS_LATENCY "'",
 	"  j       toggle latency(" TUI_FIELDS_LATENCY ")/jitter(" TUI_FIELDS_JITTER ") stats",
 	"  p       pause (SPACE to resume)",
 	"  r       reset all counters",
-	"  u       switch between ICMP ECHO and UDP datagrams",
-	"  t       switch between ICMP ECHO and TCP SYN packets",
+	"  i <n>   set the ping interval to n seconds",
+	"  f <n>   set the initial time-to-live (ttl)",
+	"  m <n>   set the max time-to-live",
+	"  s <n>   set the packet size to n or random (n<0)",
+	"  b <c>   set ping bit pattern to c (0..255) or random (c<0)",
+	"  Q <t>   set ping packet's TOS to t",
+	"  + -     scroll the hops down and up",
+	"  Ctrl-L  redraw the screen",
+	"  u       switch between ICMP ECHO and UDP datagrams (statistics kept)",
+	"  t       switch between ICMP ECHO and TCP SYN packets (statistics kept)",
 	"  Tab|]   show the next target (several targets)",
 	"  S-Tab|[ show the previous target",
 	"  1-9     show target 1-9",
@@ -96,6 +132,18 @@ struct tui_view {
 	int newest_round; /* highest round seen, -1 = none */
 };
 
+/* What the bottom (or, for 'o', the status) line is reading; 0 = nothing. */
+enum tui_prompt {
+	TUI_PROMPT_NONE,
+	TUI_PROMPT_FIELDS, /* o */
+	TUI_PROMPT_PSIZE,  /* s */
+	TUI_PROMPT_BITS,   /* b */
+	TUI_PROMPT_INTERVAL,
+	TUI_PROMPT_FIRST_TTL,
+	TUI_PROMPT_MAX_TTL,
+	TUI_PROMPT_TOS, /* Q */
+};
+
 struct tui {
 	struct tui_config cfg; /* cfg.meta.fields points at fields; cfg.traces not kept */
 	SCREEN *screen;
@@ -104,7 +152,9 @@ struct tui {
 	struct event *key_ev, *tick_ev, *winch_ev, *hup_ev;
 	enum tui_mode mode;
 	int help, paused, finished, numeric;
-	int prompting; /* reading an 'o' string into prompt */
+	int offset; /* hops scrolled off the top ('+' and '-') */
+	int mpls;   /* 'e': labels under each hop */
+	enum tui_prompt prompting;
 	char prompt[TUI_FIELDS_MAX + 1];
 	size_t prompt_len;
 	char fields[TUI_FIELDS_MAX + 1];
@@ -337,12 +387,19 @@ static void draw_status(struct tui *t)
 	const char *proto = proto_protocol_name(cur_tmpl(t)->protocol);
 	int rounds = trace_rounds(cur_trace(t));
 
-	if (t->prompting) {
+	static const char modes[TUI_MODE__COUNT][TUI_FIELDS_MAX] = {
+		[TUI_MODE_STATS] = "stats",
+		[TUI_MODE_BLOCKMAP] = "blockmap",
+		[TUI_MODE_SCALED] = "scaled",
+	};
+
+	if (t->prompting == TUI_PROMPT_FIELDS) {
 		snprintf(line, sizeof(line), "Fields: %s_   (Enter sets, Esc cancels)", t->prompt);
 	} else {
 		snprintf(line, sizeof(line), "[%s] [names %s] [%s] [%s] rounds %d%s%s",
-			 t->mode == TUI_MODE_STATS ? "stats" : "chart", t->numeric ? "off" : "on",
-			 proto ? proto : "?", run, rounds, t->note[0] ? "  " : "", t->note);
+			 modes[t->mode < TUI_MODE__COUNT ? t->mode : TUI_MODE_STATS],
+			 t->numeric ? "off" : "on", proto ? proto : "?", run, rounds,
+			 t->note[0] ? "  " : "", t->note);
 	}
 	put_line(3, 0, line, strlen(line));
 }
@@ -382,14 +439,18 @@ static int hop_row_ttl(const char *line)
 	return atoi(line);
 }
 
-static void chart_scale(const struct tui_view *v, int last_hop, int width, int32_t *scale)
+/*
+ * mtr's scale over every RTT kept of the hops shown (from the first one not scrolled off):
+ * step i is low + range * factor i.
+ */
+static void graph_scale(const struct tui_view *v, int first, int last_hop, int32_t *scale)
 {
 	int32_t low = INT32_MAX, high = -1;
 	int ttl, k;
 	size_t i;
 
-	for (ttl = 1; ttl <= last_hop; ttl++) {
-		for (k = 0; k < width; k++) {
+	for (ttl = first; ttl <= last_hop; ttl++) {
+		for (k = 0; k < TUI_HISTORY; k++) {
 			const int32_t *cell = history_cell(v, ttl, v->newest_round - k);
 
 			if (!cell || *cell < 0)
@@ -404,114 +465,216 @@ static void chart_scale(const struct tui_view *v, int last_hop, int width, int32
 		scale[i] = high < 0 ? 0 : low + (int32_t)((double)(high - low) * tui_factors[i]);
 }
 
-static char chart_char(int32_t v, const int32_t *scale)
+/* A cell as mtr draws it: not sent blank, sent and not (yet) answered '?', else the RTT. */
+static char graph_char(enum tui_mode mode, int32_t v, const int32_t *scale)
 {
 	size_t i;
 
-	if (v == TUI_LOST)
-		return '?';
-	if (v < 0)
+	if (v == TUI_UNSENT)
 		return ' ';
+	if (v < 0)
+		return TUI_BLOCK_LOST;
+	if (mode == TUI_MODE_BLOCKMAP)
+		return v > scale[TUI_BLOCKMAP_STEP] ? TUI_BLOCK_HIGH : tui_blocks[0];
 	for (i = 0; i < TUI_NFACTORS; i++)
 		if (v <= scale[i])
 			return tui_blocks[i];
-	return '>';
+	return TUI_BLOCK_HIGH;
 }
 
-static void draw_chart_row(const struct tui_view *v, int y, int ttl, const int32_t *scale,
-			   int width)
+static void draw_graph_row(const struct tui *t, int y, int ttl, const int32_t *scale, int cols)
 {
+	const struct tui_view *v = cur_view(t);
 	char cells[TUI_LINE_MAX];
 	int k;
 
-	if (width <= 0 || width >= TUI_LINE_MAX)
+	if (cols <= 0 || cols + 1 >= TUI_LINE_MAX)
 		return;
-	/* Oldest on the left, the newest round in the last column. */
-	for (k = 0; k < width; k++) {
-		const int32_t *cell = history_cell(v, ttl, v->newest_round - (width - 1 - k));
+	/* A blank column cuts a long name short, then the oldest round to the newest. */
+	cells[0] = ' ';
+	for (k = 0; k < cols; k++) {
+		const int32_t *cell = history_cell(v, ttl, v->newest_round - (cols - 1 - k));
 
-		cells[k] = cell ? chart_char(*cell, scale) : ' ';
+		cells[k + 1] = cell ? graph_char(t->mode, *cell, scale) : ' ';
 	}
-	put_line(y, TUI_HOST_COLUMN + 1, cells, (size_t)width);
+	put_line(y, TUI_GRAPH_START, cells, (size_t)cols + 1);
 }
 
-static void draw_legend(int y, const int32_t *scale)
+/* mtr's legend: every step but the last with its upper bound in whole ms, then '>'. */
+static void draw_scale(int y, const int32_t *scale)
 {
 	char line[TUI_LINE_MAX];
 	size_t i, off;
 
 	off = (size_t)snprintf(line, sizeof(line), "Scale:");
-	for (i = 0; i < TUI_NFACTORS && off < sizeof(line); i++)
-		off += (size_t)snprintf(line + off, sizeof(line) - off, "  %c:%.1f ms",
-					tui_blocks[i], scale[i] / 1000.0);
+	for (i = 0; i + 1 < TUI_NFACTORS && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "  %c:%d ms", tui_blocks[i],
+					(int)(scale[i] / 1000));
 	if (off < sizeof(line))
-		snprintf(line + off, sizeof(line) - off, "  >  ?:lost");
+		snprintf(line + off, sizeof(line) - off, "  %c", TUI_BLOCK_HIGH);
 	put_line(y, 0, line, strlen(line));
 }
 
-/*
- * The shown trace's table (or chart) from the first table row down to row bottom
- * (exclusive); returns the row after the last one drawn.
- */
-static int draw_table(struct tui *t, int bottom)
+/* The shown trace's -r report, in a buffer the caller frees; NULL on failure. */
+static char *render_report(struct tui *t)
 {
 	struct tui_view *v = cur_view(t);
-	char *buf = NULL, *line, *save = NULL;
+	char *buf = NULL;
 	size_t len = 0;
-	int32_t scale[TUI_NFACTORS];
-	int y = TUI_TOP_ROWS - 1, n = 0, width = COLS - TUI_HOST_COLUMN - 1;
-	int last_hop = stats_last_hop(cur_table(t));
 	FILE *f;
 
 	f = open_memstream(&buf, &len);
 	if (!f)
-		return y;
+		return NULL;
 	v->meta.numeric = t->numeric;
 	v->meta.fields = t->fields;
+	/* The view puts the labels under each row itself, its own responder's too. */
+	v->meta.show_mpls = 0;
 	if (report_render(REPORT_FORMAT_REPORT, cur_table(t), &v->meta, f)) {
 		fclose(f);
 		free(buf);
-		return y;
+		return NULL;
 	}
 	if (fclose(f) || !buf) {
 		free(buf);
-		return y;
+		return NULL;
 	}
-	if (t->mode == TUI_MODE_CHART)
-		chart_scale(v, last_hop, width, scale);
+	return buf;
+}
+
+/*
+ * The responder of a row: idx 0 is the hop's own row (who answered last), idx k the k-th
+ * listed under it, in the report's order.
+ */
+static const struct stats_responder *row_responder(const struct stats_hop *h, size_t idx)
+{
+	size_t r, k = 0;
+
+	for (r = 0; h && r < h->nresponders; r++) {
+		int own = addr_equal(&h->responders[r].addr, &h->last_addr);
+
+		if (idx == 0 && own)
+			return &h->responders[r];
+		if (idx > 0 && !own && ++k == idx)
+			return &h->responders[r];
+	}
+	return NULL;
+}
+
+/* mtr's -e lines under a row: "    [MPLS: Lbl 16 TC 0 S 1 TTL 1]". The next row's y. */
+static int draw_mpls(struct tui *t, int y, int ttl, size_t idx)
+{
+	const struct stats_responder *rp = row_responder(stats_table_hop(cur_table(t), ttl), idx);
+	char line[TUI_LINE_MAX];
+	uint32_t k;
+
+	for (k = 0; rp && k < rp->nmpls; k++) {
+		snprintf(line, sizeof(line), "    [MPLS: Lbl %u TC %u S %u TTL %u]",
+			 rp->mpls[k].label, rp->mpls[k].exp, rp->mpls[k].bos, rp->mpls[k].ttl);
+		put_line(y++, 0, line, strlen(line));
+	}
+	return y;
+}
+
+/*
+ * Whether hop ttl has a row: not scrolled off, and within the TTLs probed now (mtr's
+ * net_max stops at the max TTL; its statistics start at the first TTL, its maps at 1).
+ */
+static int shown_ttl(const struct tui *t, int ttl, int from_first)
+{
+	const struct sched_config *sc = &trace_config(cur_trace(t))->sched;
+
+	if (ttl > sc->max_ttl || (from_first && ttl < sc->first_ttl))
+		return 0;
+	return ttl - (from_first ? sc->first_ttl - 1 : 0) > t->offset;
+}
+
+/* The statistics: the report's rows below its header, scrolled; the row after the last. */
+static int draw_stats(struct tui *t, char *buf, int y, int bottom)
+{
+	char *line, *save = NULL;
+	size_t idx = 0;
+	int n = 0, ttl = 0;
+
 	for (line = strtok_r(buf, "\n", &save); line && y < bottom;
 	     line = strtok_r(NULL, "\n", &save), n++) {
-		int ttl;
-
 		if (n == 0) /* Start: */
 			continue;
 		if (n == 1) {
-			if (t->mode == TUI_MODE_STATS) {
-				draw_report_line(y++, line, 1);
-			} else {
-				put_line(y, 0, " Host", 5);
-				put_line(y++, TUI_HOST_COLUMN + 1,
-					 "latency per round, newest right", 31);
-			}
+			draw_report_line(y++, line, 1);
 			continue;
 		}
-		if (t->mode == TUI_MODE_STATS) {
-			draw_report_line(y++, line, 0);
-			continue;
+		if (hop_row_ttl(line)) {
+			ttl = hop_row_ttl(line);
+			idx = 0;
+		} else {
+			idx++; /* a responder listed under hop ttl */
 		}
-		/* The chart shows hop rows only: the name part of the report line, then cells. */
+		if (!shown_ttl(t, ttl, 1))
+			continue;
+		draw_report_line(y++, line, 0);
+		if (t->mpls)
+			y = draw_mpls(t, y, ttl, idx);
+	}
+	return y;
+}
+
+/* A hop row's name as the report wrote it, without the padding. */
+static void row_name(const char *line, char *out, size_t len)
+{
+	size_t n = strlen(line);
+
+	if (n > TUI_REPORT_COLUMN)
+		n = TUI_REPORT_COLUMN;
+	n = n > TUI_ROW_NAME ? n - TUI_ROW_NAME : 0;
+	while (n && line[TUI_ROW_NAME + n - 1] == ' ')
+		n--;
+	snprintf(out, len, "%.*s", (int)n, n ? line + TUI_ROW_NAME : "");
+}
+
+/*
+ * mtr's blockmap views: " Last N pings" over the cells, a hop per row ("%2d. name", the
+ * cells from column 29), a blank row, the scale. The row after the last.
+ */
+static int draw_graph(struct tui *t, char *buf, int y, int bottom)
+{
+	const struct tui_view *v = cur_view(t);
+	int cols = COLS <= TUI_HISTORY + TUI_GRAPH_PADDING ? COLS - TUI_GRAPH_PADDING : TUI_HISTORY;
+	char *line, *save = NULL, name[TUI_NAME_MAX], row[TUI_LINE_MAX];
+	int32_t scale[TUI_NFACTORS];
+	int ttl;
+
+	snprintf(row, sizeof(row), " Last %3d pings", cols);
+	put_line(y++, TUI_GRAPH_START, row, strlen(row));
+	graph_scale(v, t->offset + 1, stats_last_hop(cur_table(t)), scale);
+	for (line = strtok_r(buf, "\n", &save); line && y < bottom;
+	     line = strtok_r(NULL, "\n", &save)) {
 		ttl = hop_row_ttl(line);
-		if (!ttl)
+		if (!ttl || !shown_ttl(t, ttl, 0))
 			continue;
-		if (strlen(line) > TUI_REPORT_COLUMN)
-			line[TUI_REPORT_COLUMN] = '\0';
-		draw_report_line(y, line, 0);
-		draw_chart_row(v, y++, ttl, scale, width);
+		row_name(line, name, sizeof(name));
+		if (!stats_table_hop(cur_table(t), ttl) ||
+		    !stats_table_hop(cur_table(t), ttl)->acc.received)
+			snprintf(name, sizeof(name), "(waiting for reply)");
+		snprintf(row, sizeof(row), "%2d. %s", ttl, name);
+		put_line(y, 0, row, strlen(row));
+		draw_graph_row(t, y++, ttl, scale, cols);
 	}
-	if (t->mode == TUI_MODE_CHART) {
-		y++;
-		draw_legend(y++, scale);
-	}
+	y++;
+	draw_scale(y++, scale);
+	return y;
+}
+
+/* The hop table in the mode shown, from the first table row down to row bottom. */
+static int draw_table(struct tui *t, int bottom)
+{
+	char *buf = render_report(t);
+	int y = TUI_TOP_ROWS - 1;
+
+	if (!buf)
+		return y;
+	y = t->mode == TUI_MODE_STATS ? draw_stats(t, buf, y, bottom)
+				      : draw_graph(t, buf, y, bottom);
 	free(buf);
 	return y;
 }
@@ -577,6 +740,66 @@ static void draw_help(void)
 		put_line(TUI_TOP_ROWS + (int)i, 2, tui_help[i], strlen(tui_help[i]));
 }
 
+/* mtr's prompts: what they say (line one with the value now, then a hint) and read. */
+static const struct {
+	const char *label, *hint;
+} tui_prompts[] = {
+	[TUI_PROMPT_PSIZE] = {"Change Packet Size", "Size Range: 28-4470, < 0:random."},
+	[TUI_PROMPT_BITS] = {"Ping Bit Pattern", "Pattern Range: 0(0x00)-255(0xff), <0 random."},
+	[TUI_PROMPT_INTERVAL] = {"Interval ", "seconds"},
+	[TUI_PROMPT_FIRST_TTL] = {"First TTL", "1 to the max TTL"},
+	[TUI_PROMPT_MAX_TTL] = {"Max TTL", "the first TTL to 255"},
+	[TUI_PROMPT_TOS] = {"Type of Service(tos)",
+			    "default 0x00, min cost 0x02, rel 0x04,, thr 0x08, low del 0x10..."},
+};
+
+static void prompt_value(const struct tui *t, char *out, size_t len)
+{
+	const struct trace_config *tc = trace_config(cur_trace(t));
+
+	switch (t->prompting) {
+	case TUI_PROMPT_PSIZE:
+		snprintf(out, len, "%d", tc->tmpl.size);
+		break;
+	case TUI_PROMPT_BITS:
+		snprintf(out, len, "%d", tc->tmpl.bitpattern);
+		break;
+	case TUI_PROMPT_INTERVAL:
+		snprintf(out, len, "%0.0f", (double)tc->sched.interval_us / TUI_US_PER_SEC);
+		break;
+	case TUI_PROMPT_FIRST_TTL:
+		snprintf(out, len, "%d", tc->sched.first_ttl);
+		break;
+	case TUI_PROMPT_MAX_TTL:
+		snprintf(out, len, "%d", tc->sched.max_ttl);
+		break;
+	case TUI_PROMPT_TOS:
+		snprintf(out, len, "%d", tc->tmpl.tos);
+		break;
+	case TUI_PROMPT_NONE:
+	case TUI_PROMPT_FIELDS:
+		out[0] = '\0';
+		break;
+	}
+}
+
+/* A number prompt on the last two lines: its label and value now, the hint and the input. */
+static void draw_prompt(struct tui *t)
+{
+	char line[TUI_LINE_MAX], now[TUI_ENTRY_MAX];
+
+	prompt_value(t, now, sizeof(now));
+	snprintf(line, sizeof(line), "%s: %s", tui_prompts[t->prompting].label, now);
+	put_line(LINES - 2, 0, line, strlen(line));
+	snprintf(line, sizeof(line), "%s  new: %s_", tui_prompts[t->prompting].hint, t->prompt);
+	put_line(LINES - 1, 0, line, strlen(line));
+}
+
+static int asking(const struct tui *t)
+{
+	return t->prompting != TUI_PROMPT_NONE && t->prompting != TUI_PROMPT_FIELDS;
+}
+
 static void draw(struct tui *t)
 {
 	/* With several targets the last two rows are kept for the others' summary. */
@@ -589,60 +812,182 @@ static void draw(struct tui *t)
 	if (t->help) {
 		draw_help();
 	} else {
-		y = draw_table(t, several ? LINES - 2 : LINES);
+		/* A number prompt takes the last two rows, as the summary does. */
+		int bottom = LINES - (several ? 2 : 0) - (asking(t) ? 2 : 0);
+
+		y = draw_table(t, bottom);
 		if (several)
-			draw_summary(t, y + 1 < LINES ? y + 1 : LINES - 1);
+			draw_summary(t, y + 1 < bottom + 2 ? y + 1 : bottom + 1);
+		if (asking(t))
+			draw_prompt(t);
 	}
 	refresh();
 }
 
 /* ---- keys ---- */
 
-static void restart(struct tui *t, enum proto_protocol p)
+/*
+ * Every trace goes on with tmpl's protocol, size, pattern and TOS and with sched's
+ * interval and TTLs, keeping its statistics, as mtr changes its ctl for the next probes.
+ */
+static void apply_all(struct tui *t, const struct engine_probe *tmpl,
+		      const struct sched_config *sched)
+{
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++) {
+		struct tui_view *v = &t->views[i];
+		const struct trace_config *tc = trace_config(v->trace);
+		struct engine_probe p = tc->tmpl;
+		struct sched_config sc = tc->sched;
+
+		p.protocol = tmpl->protocol;
+		p.size = tmpl->size;
+		p.bitpattern = tmpl->bitpattern;
+		p.tos = tmpl->tos;
+		sc.interval_us = sched->interval_us;
+		sc.first_ttl = sched->first_ttl;
+		sc.max_ttl = sched->max_ttl;
+		if (trace_set(v->trace, &sc, &p)) {
+			snprintf(t->note, sizeof(t->note), "cannot change the trace of %zu", i + 1);
+			return;
+		}
+		v->meta.protocol = proto_protocol_name(p.protocol);
+		v->meta.psize = p.size;
+		v->meta.bitpattern = p.bitpattern;
+		v->meta.tos = p.tos;
+	}
+}
+
+/* mtr's u and t: the next probes use protocol p; the statistics go on (mtr keeps them). */
+static void switch_proto(struct tui *t, enum proto_protocol p)
 {
 	const char *name = proto_protocol_name(p);
-	size_t i;
+	struct engine_probe tmpl = *cur_tmpl(t);
 
 	if (!t->cfg.have_proto[p]) {
 		snprintf(t->note, sizeof(t->note), "the engine cannot send %s probes",
 			 name ? name : "such");
 		return;
 	}
-	t->finished = 0;
-	t->paused = 0;
-	for (i = 0; i < t->cfg.ntraces; i++) {
-		struct tui_view *v = &t->views[i];
-		struct engine_probe tmpl = trace_config(v->trace)->tmpl;
-		int rc;
+	tmpl.protocol = p;
+	apply_all(t, &tmpl, &trace_config(cur_trace(t))->sched);
+}
 
-		/* The new scheduler counts its rounds from 0 again. */
-		history_clear(v);
-		tmpl.protocol = p;
-		v->meta.protocol = name;
-		rc = trace_restart(v->trace, &tmpl);
-		if (rc) {
-			quit(t, rc, "cannot restart the trace");
-			return;
-		}
+/* atoi() as mtr reads its prompts, without its overflow. */
+static int prompt_int(const char *s)
+{
+	long v = strtol(s, NULL, 10);
+
+	return v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : (int)v;
+}
+
+/* A bad value: mtr rings the bell and keeps what it had. */
+static void refuse(struct tui *t, const char *what)
+{
+	beep();
+	snprintf(t->note, sizeof(t->note), "%s out of range: kept", what);
+}
+
+/* s: |n| in MINPACKET..MAXPACKET; a negative n, one random size up to -n (as -s). */
+static void set_psize(struct tui *t, struct engine_probe *p, int n)
+{
+	int max = n < 0 ? -n : n;
+
+	if (max < TUI_PSIZE_MIN || max > TUI_PSIZE_MAX) {
+		refuse(t, "packet size");
+		return;
+	}
+	p->size = n > 0 ? n : TUI_PSIZE_MIN + rand() % (max - TUI_PSIZE_MIN + 1);
+}
+
+/* Enter on a number prompt: mtr's checks, then every trace goes on with the value. */
+static void apply_prompt(struct tui *t)
+{
+	const struct trace_config *tc = trace_config(cur_trace(t));
+	struct engine_probe p = tc->tmpl;
+	struct sched_config sc = tc->sched;
+	int n = prompt_int(t->prompt);
+	double secs;
+
+	switch (t->prompting) {
+	case TUI_PROMPT_PSIZE:
+		set_psize(t, &p, n);
+		break;
+	case TUI_PROMPT_BITS:
+		/* mtr 0.95: above 255 or below 0 is a random pattern. */
+		p.bitpattern = n < 0 || n > TUI_BYTE_MAX ? rand() % (TUI_BYTE_MAX + 1) : n;
+		break;
+	case TUI_PROMPT_INTERVAL:
+		secs = strtod(t->prompt, NULL);
+		/* mtr: 0 or less is ignored, and below 1 s only for root. */
+		if (!(secs > 0.0) || secs > OPTIONS_MAX_INTERVAL_S || (secs < 1.0 && geteuid()))
+			refuse(t, "interval");
+		else
+			sc.interval_us = (int64_t)(secs * TUI_US_PER_SEC);
+		break;
+	case TUI_PROMPT_FIRST_TTL:
+		if (n < 1 || n > sc.max_ttl)
+			refuse(t, "first TTL");
+		else
+			sc.first_ttl = n;
+		break;
+	case TUI_PROMPT_MAX_TTL:
+		if (n < sc.first_ttl || n > TUI_TTL_MAX)
+			refuse(t, "max TTL");
+		else
+			sc.max_ttl = n;
+		break;
+	case TUI_PROMPT_TOS:
+		/* mtr 0.95 takes a TOS out of 0..255 as 0. */
+		p.tos = n < 0 || n > TUI_BYTE_MAX ? 0 : n;
+		break;
+	case TUI_PROMPT_NONE:
+	case TUI_PROMPT_FIELDS:
+		return;
+	}
+	apply_all(t, &p, &sc);
+}
+
+static void prompt_enter(struct tui *t)
+{
+	enum tui_prompt what = t->prompting;
+
+	if (what != TUI_PROMPT_FIELDS) {
+		/* mtr reads an empty line as 0, and so refuses or takes it as 0 the same. */
+		apply_prompt(t);
+		t->prompting = TUI_PROMPT_NONE;
+		return;
+	}
+	t->prompting = TUI_PROMPT_NONE;
+	if (!t->prompt_len)
+		return;
+	if (report_check_fields(t->prompt)) {
+		snprintf(t->note, sizeof(t->note), "unknown field letter in \"%s\"", t->prompt);
+		return;
+	}
+	memcpy(t->fields, t->prompt, t->prompt_len + 1);
+}
+
+static void prompt_start(struct tui *t, enum tui_prompt what)
+{
+	t->prompting = what;
+	t->prompt_len = 0;
+	t->prompt[0] = '\0';
+	if (what == TUI_PROMPT_FIELDS) {
+		t->prompt_len = strlen(t->fields);
+		memcpy(t->prompt, t->fields, t->prompt_len + 1);
 	}
 }
 
 static void prompt_key(struct tui *t, int ch)
 {
 	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
-		t->prompting = 0;
-		if (!t->prompt_len)
-			return;
-		if (report_check_fields(t->prompt)) {
-			snprintf(t->note, sizeof(t->note), "unknown field letter in \"%s\"",
-				 t->prompt);
-			return;
-		}
-		memcpy(t->fields, t->prompt, t->prompt_len + 1);
+		prompt_enter(t);
 		return;
 	}
 	if (ch == TUI_KEY_ESC) {
-		t->prompting = 0;
+		t->prompting = TUI_PROMPT_NONE;
 		return;
 	}
 	if (ch == KEY_BACKSPACE || ch == TUI_KEY_DEL || ch == '\b') {
@@ -692,6 +1037,57 @@ static int switch_key(struct tui *t, int ch)
 	return 1;
 }
 
+/* mtr's e, + and -: labels shown or not, hops scrolled by five (not past the last). */
+static void view_key(struct tui *t, int ch)
+{
+	int last = stats_last_hop(cur_table(t));
+
+	if (ch == 'e')
+		t->mpls = !t->mpls;
+	else if (ch == '+' && t->offset + TUI_SCROLL_STEP < last)
+		t->offset += TUI_SCROLL_STEP;
+	else if (ch == '-')
+		t->offset = t->offset > TUI_SCROLL_STEP ? t->offset - TUI_SCROLL_STEP : 0;
+}
+
+/* The keys that change what is sent: u, t and the number prompts; 1 if ch was one. */
+static int probe_key(struct tui *t, int ch)
+{
+	enum proto_protocol p = cur_tmpl(t)->protocol;
+
+	switch (ch) {
+	case 'u':
+		switch_proto(t, p == PROTO_PROTOCOL_UDP ? PROTO_PROTOCOL_ICMP : PROTO_PROTOCOL_UDP);
+		return 1;
+	case 't':
+		switch_proto(t, p == PROTO_PROTOCOL_TCP ? PROTO_PROTOCOL_ICMP : PROTO_PROTOCOL_TCP);
+		return 1;
+	case 's':
+		prompt_start(t, TUI_PROMPT_PSIZE);
+		return 1;
+	case 'b':
+		prompt_start(t, TUI_PROMPT_BITS);
+		return 1;
+	case 'i':
+		prompt_start(t, TUI_PROMPT_INTERVAL);
+		return 1;
+	case 'f':
+		prompt_start(t, TUI_PROMPT_FIRST_TTL);
+		return 1;
+	case 'm':
+		prompt_start(t, TUI_PROMPT_MAX_TTL);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* mtr lower-cases every key but Q (the TOS prompt), which it reads first. */
+static int fold_key(int ch)
+{
+	return ch >= 'A' && ch <= 'Z' && ch != 'Q' ? ch - 'A' + 'a' : ch;
+}
+
 static void handle_key(struct tui *t, int ch)
 {
 	size_t i;
@@ -708,6 +1104,9 @@ static void handle_key(struct tui *t, int ch)
 		t->help = 0;
 		return;
 	}
+	ch = fold_key(ch);
+	if (probe_key(t, ch))
+		return;
 	switch (ch) {
 	case '?':
 	case 'h':
@@ -719,10 +1118,12 @@ static void handle_key(struct tui *t, int ch)
 			t->views[i].meta.numeric = t->numeric;
 		break;
 	case 'p':
+	case TUI_KEY_PAUSE:
 		if (!t->finished)
 			pause_all(t, 1);
 		break;
 	case ' ':
+	case TUI_KEY_RESUME:
 		if (t->paused)
 			pause_all(t, 0);
 		break;
@@ -737,20 +1138,21 @@ static void handle_key(struct tui *t, int ch)
 			 strchr(t->fields, 'N') ? TUI_FIELDS_JITTER : TUI_FIELDS_LATENCY);
 		break;
 	case 'o':
-		t->prompting = 1;
-		t->prompt_len = strlen(t->fields);
-		memcpy(t->prompt, t->fields, t->prompt_len + 1);
+		prompt_start(t, TUI_PROMPT_FIELDS);
 		break;
-	case 'u':
-		restart(t, cur_tmpl(t)->protocol == PROTO_PROTOCOL_UDP ? PROTO_PROTOCOL_ICMP
-								       : PROTO_PROTOCOL_UDP);
+	case 'Q':
+		prompt_start(t, TUI_PROMPT_TOS);
 		break;
-	case 't':
-		restart(t, cur_tmpl(t)->protocol == PROTO_PROTOCOL_TCP ? PROTO_PROTOCOL_ICMP
-								       : PROTO_PROTOCOL_TCP);
+	case TUI_KEY_REDRAW:
+		/* mtr's Ctrl-L: the whole screen again, whatever the terminal shows now. */
+		clearok(curscr, TRUE);
+		break;
+	case 'e':
+	case '+':
+	case '-':
+		view_key(t, ch);
 		break;
 	case 'q':
-	case 'Q':
 		quit(t, 0, NULL);
 		break;
 	default:
@@ -903,7 +1305,7 @@ int tui_new(struct tui **out, const struct tui_config *cfg, char *err, size_t er
 	t->cfg = *cfg;
 	t->cfg.traces = NULL;
 	t->numeric = cfg->meta.numeric;
-	t->mode = cfg->initial_mode == TUI_MODE_CHART ? TUI_MODE_CHART : TUI_MODE_STATS;
+	t->mode = cfg->initial_mode < TUI_MODE__COUNT ? cfg->initial_mode : TUI_MODE_STATS;
 	snprintf(t->fields, sizeof(t->fields), "%s",
 		 cfg->meta.fields ? cfg->meta.fields : TUI_FIELDS_LATENCY);
 	t->cfg.meta.fields = t->fields;

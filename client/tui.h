@@ -1,10 +1,11 @@
 /*
  * tui: hopwatch's live full-screen view (ncurses), mtr's curses display with mtr's keys.
- * Owns the terminal, the keyboard and the traces it shows (it restarts them for u/t,
- * resets them for r), one target shown at a time with a line on the others. Renders the
- * hop table through report_render() so the columns, -o order, names and ECMP rows are the
- * -r report's. Never blocks the event loop, keeps no state outside struct tui, and never
- * leaves the terminal in raw mode: tui_free() ends curses, tui_restore_terminal() too.
+ * Owns the terminal, the keyboard and the traces it shows (it changes their probes for
+ * u/t and the prompts, resets them for r), one target shown at a time with a line on the
+ * others. Renders the hop table through report_render() so the columns, -o order, names
+ * and ECMP rows are the -r report's. Never blocks the event loop, keeps no state outside
+ * struct tui, and never leaves the terminal in raw mode: tui_free() ends curses,
+ * tui_restore_terminal() too.
  */
 #ifndef HOPWATCH_CLIENT_TUI_H
 #define HOPWATCH_CLIENT_TUI_H
@@ -19,17 +20,18 @@
 struct event_base;
 struct tui;
 
-/* Latest rounds kept per hop for the strip chart (mtr's SAVED_PINGS). */
+/* Latest rounds kept per hop for the blockmaps (mtr's SAVED_PINGS). */
 #define TUI_HISTORY 200
 /* Longest -o string the 'o' prompt takes (mtr's MAXFLD). */
 #define TUI_FIELDS_MAX 20
 /* Longest error line handed back. */
 #define TUI_ERR_MAX 512
 
-/* What the hop table shows, cycled by 'd'; mtr's --displaymode 0 and 1. */
+/* What the hop table shows, cycled by 'd' in this order; mtr's --displaymode 0, 1, 2. */
 enum tui_mode {
 	TUI_MODE_STATS,
-	TUI_MODE_CHART,
+	TUI_MODE_BLOCKMAP, /* a character per probe: '.' or '>' (slow), '?' unanswered */
+	TUI_MODE_SCALED,   /* the same, the RTT on mtr's 8-step scale (".123abc>") */
 	TUI_MODE__COUNT,
 };
 

@@ -2,7 +2,7 @@
 # test_tui.sh: hopwatch's live view in a real terminal (tmux) on an isolated 4-router lab.
 #  1. The table shows every router and the destination, and Snt grows.
 #  2. '?' shows the help, any key leaves it; 'n' flips the names indicator; 'p' freezes
-#     Snt for 3 s and space resumes it; 'd' shows the latency chart and back; 'j' and 'o'
+#     Snt for 3 s and space resumes it; 'd' shows the blockmaps and back; 'j' and 'o'
 #     change the columns, a bad 'o' string is refused.
 #  3. 'q' exits 0, the table is gone from the pane and the tty is back in canonical mode
 #     with echo (stty -a in the same pane); the same after Ctrl-C and after SIGTERM.
@@ -208,19 +208,21 @@ else
 fi
 
 keys d
-if wait_for '\[chart\]' && wait_for '^Scale:'; then
-	# The destination's row: its number, its address, then chart cells (.1-7 > ?).
-	if pane | grep -Eq "^ +[0-9]+\. $dst +[.1-7>? ]*[.1-7>]$"; then
-		ok "d shows the latency chart"
+if wait_for '\[blockmap\]' && wait_for '^Scale:'; then
+	# The destination's row: its number, its address, then mtr's blockmap cells (. > ?).
+	if pane | grep -Eq "^ +[0-9]+\. $dst +[.>? ]*[.>?]$"; then
+		ok "d shows the blockmap"
 	else
-		fail "d: no chart cells on the destination's row"; pane >&2
+		fail "d: no blockmap cells on the destination's row"; pane >&2
 	fi
 	pane | grep -q 'Loss%' && fail "d: the stats columns are still shown"
 else
-	fail "d did not switch to the chart"
+	fail "d did not switch to the blockmap"
 fi
 keys d
-expect "d again: back to the table" wait_for '^\[stats\]'
+expect "d again: the scaled blockmap" wait_for '^\[scaled\]'
+keys d
+expect "d a third time: back to the table" wait_for '^\[stats\]'
 expect "d again: stats columns back" wait_for 'Loss%'
 
 keys j
