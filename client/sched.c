@@ -92,7 +92,8 @@ struct sched {
 	int nttls;
 	struct slot *slots;	/* index seq & (nslots - 1) */
 	uint32_t nslots;	/* a power of two, SCHED_SLOTS_MIN..SCHED_SLOTS */
-	struct flight *flights; /* index ttl, 0..max_ttl; NULL without a table */
+	struct flight *flights; /* index ttl, 0..nflights - 1; NULL without a table */
+	int nflights;		/* max_ttl + 1 at least: sched_set may raise max_ttl */
 	struct event *late_ev;	/* looks at the age of probes out, with a table */
 	int late_off;		/* the run ended: nothing is presumed lost any more */
 	/* Rounds not yet reported done, oldest..round-1: probes each still has out. */
@@ -820,7 +821,8 @@ int sched_new(struct sched **out, struct event_base *base, struct engine_conn *c
 	s->gap_ev = evtimer_new(base, gap_cb, s);
 	s->grace_ev = evtimer_new(base, grace_cb, s);
 	if (table) {
-		s->flights = calloc((size_t)cfg->max_ttl + 1, sizeof(*s->flights));
+		s->nflights = cfg->max_ttl + 1;
+		s->flights = calloc((size_t)s->nflights, sizeof(*s->flights));
 		s->late_ev = event_new(base, -1, EV_PERSIST, late_cb, s);
 	}
 	if (!s->slots || !s->round_ev || !s->gap_ev || !s->grace_ev ||
@@ -897,6 +899,17 @@ int sched_set(struct sched *s, const struct sched_config *cfg, const struct engi
 	if (cfg->first_ttl < 1 || cfg->max_ttl >= STATS_MAX_HOPS || cfg->first_ttl > cfg->max_ttl ||
 	    cfg->interval_us <= 0 || cfg->count < 0 || cfg->grace_us < 0 || cfg->start_delay_us < 0)
 		return -EINVAL;
+	if (s->flights && cfg->max_ttl + 1 > s->nflights) {
+		struct flight *grown =
+			realloc(s->flights, ((size_t)cfg->max_ttl + 1) * sizeof(*s->flights));
+
+		if (!grown)
+			return -ENOMEM;
+		memset(grown + s->nflights, 0,
+		       (size_t)(cfg->max_ttl + 1 - s->nflights) * sizeof(*grown));
+		s->flights = grown;
+		s->nflights = cfg->max_ttl + 1;
+	}
 	s->cfg = *cfg;
 	s->tmpl = *tmpl;
 	if (cfg->interval_us == old || !evtimer_pending(s->round_ev, NULL))
@@ -927,5 +940,5 @@ size_t sched_bytes(const struct sched *s)
 {
 	return sizeof(*s) + s->nslots * sizeof(*s->slots) +
 	       s->nrounds_ring * sizeof(*s->round_left) + (size_t)s->nttls * sizeof(*s->ttls) +
-	       (s->flights ? ((size_t)s->cfg.max_ttl + 1) * sizeof(*s->flights) : 0);
+	       (size_t)s->nflights * sizeof(*s->flights);
 }

@@ -889,8 +889,8 @@ static void refuse(struct tui *t, const char *what)
 	snprintf(t->note, sizeof(t->note), "%s out of range: kept", what);
 }
 
-/* s: |n| in MINPACKET..MAXPACKET; a negative n, one random size up to -n (as -s). */
-static void set_psize(struct tui *t, struct engine_probe *p, int n)
+/* s: |n| in MINPACKET..MAXPACKET; a negative n, a random size each round up to -n (as -s). */
+static void set_psize(struct tui *t, struct engine_probe *p, struct sched_config *sc, int n)
 {
 	int max = n < 0 ? -n : n;
 
@@ -898,7 +898,9 @@ static void set_psize(struct tui *t, struct engine_probe *p, int n)
 		refuse(t, "packet size");
 		return;
 	}
-	p->size = n > 0 ? n : TUI_PSIZE_MIN + rand() % (max - TUI_PSIZE_MIN + 1);
+	sc->rand_size_min = n < 0 ? TUI_PSIZE_MIN : 0;
+	sc->rand_size_max = n < 0 ? max : 0;
+	p->size = n < 0 ? TUI_PSIZE_MIN : n;
 }
 
 /* Enter on a number prompt: mtr's checks, then every trace goes on with the value. */
@@ -912,11 +914,12 @@ static void apply_prompt(struct tui *t)
 
 	switch (t->prompting) {
 	case TUI_PROMPT_PSIZE:
-		set_psize(t, &p, n);
+		set_psize(t, &p, &sc, n);
 		break;
 	case TUI_PROMPT_BITS:
-		/* mtr 0.95: above 255 or below 0 is a random pattern. */
-		p.bitpattern = n < 0 || n > TUI_BYTE_MAX ? rand() % (TUI_BYTE_MAX + 1) : n;
+		/* mtr 0.95: above 255 or below 0 is a random pattern, drawn each round. */
+		sc.rand_pattern = n < 0 || n > TUI_BYTE_MAX;
+		p.bitpattern = sc.rand_pattern ? 0 : n;
 		break;
 	case TUI_PROMPT_INTERVAL:
 		secs = strtod(t->prompt, NULL);

@@ -38,6 +38,8 @@
 #define RAND_SIZE_MAX 200
 #define RAND_ROUNDS   6
 #define RAND_TTLS     3
+/* The max TTL a running scheduler is raised to, from 2. */
+#define RAISED_TTL 9
 /* Longest wait for anything in the loop. */
 #define WAIT_US 3000000
 /* The scheduler's SCHED_LATE_FLOOR_US plus its tick, and a margin. */
@@ -374,6 +376,44 @@ static void test_random_per_round(void **state)
 	teardown_env(&e);
 }
 
+/*
+ * The live view's m prompt raises max TTL on a running scheduler (sched_set): the deeper
+ * TTLs are probed, and their probes are kept and presumed lost like the others (under
+ * ASan or valgrind, bookkeeping sized for the first max TTL would be caught here).
+ */
+static void test_raise_max_ttl(void **state)
+{
+	struct env e;
+	struct sched_config cfg = {
+		.count = 0,
+		.interval_us = 20000,
+		.first_ttl = 1,
+		.max_ttl = RAISED_TTL,
+		.max_unknown = RAISED_TTL,
+		.grace_us = 5000000,
+	};
+	struct engine_probe tmpl = {.protocol = PROTO_PROTOCOL_ICMP, .size = 64};
+	int k, deep = -1;
+
+	(void)state;
+	setup(&e, 2, 0, 20000);
+	wait_probes(&e, 2);
+	tmpl.dst.family = AF_INET;
+	inet_pton(AF_INET, "203.0.113.1", &tmpl.dst.u.v4);
+	assert_int_equal(sched_set(e.s, &cfg, &tmpl), 0);
+	for (k = 0; deep < 0; k++) {
+		wait_probes(&e, k + 1);
+		if (e.f.probes[k].ttl == RAISED_TTL)
+			deep = k;
+	}
+	sched_pause(e.s, 1);
+	answer(&e, deep, 0);
+	/* Every earlier probe of the nearer TTLs still out is presumed lost now. */
+	assert_true(hop(&e, 1).dropped > 0);
+	assert_int_equal(hop(&e, RAISED_TTL).received, 1);
+	teardown_env(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_old_probe),
 		cmocka_unit_test(test_final_figures_unchanged),
 		cmocka_unit_test(test_random_per_round),
+		cmocka_unit_test(test_raise_max_ttl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
