@@ -24,30 +24,30 @@
 #include "common/log.h"
 #include "common/text.h"
 
-#define DNS_HEADER_LEN	 12
-#define DNS_TYPE_TXT	 16
-#define DNS_CLASS_IN	 1
-#define DNS_FLAG_QR	 0x8000
-#define DNS_FLAG_RD	 0x0100
-#define DNS_RCODE_MASK	 0x000f
-#define DNS_RCODE_NXDOM	 3
-#define DNS_LABEL_MAX	 63
-#define DNS_NAME_TEXT	 253 /* a name as text, without the final dot */
-#define DNS_NAME_WIRE	 255
-#define DNS_PTR_MASK	 0xc0
-#define DNS_RR_FIXED	 10 /* type, class, ttl, rdlength */
-#define DNS_PORT	 53
+#define DNS_HEADER_LEN	12
+#define DNS_TYPE_TXT	16
+#define DNS_CLASS_IN	1
+#define DNS_FLAG_QR	0x8000
+#define DNS_FLAG_RD	0x0100
+#define DNS_RCODE_MASK	0x000f
+#define DNS_RCODE_NXDOM 3
+#define DNS_LABEL_MAX	63
+#define DNS_NAME_TEXT	253 /* a name as text, without the final dot */
+#define DNS_NAME_WIRE	255
+#define DNS_PTR_MASK	0xc0
+#define DNS_RR_FIXED	10 /* type, class, ttl, rdlength */
+#define DNS_PORT	53
 /* Compression pointers followed in one name: real names need one or two. */
 #define ASN_PTR_HOPS 16
 /* Datagrams read in one wake-up, so a flood cannot hold the loop. */
-#define ASN_RECV_BURST 64
+#define ASN_RECV_BURST	   64
 #define ASN_RESOLV_DEFAULT "/etc/resolv.conf"
 /* The most of a resolv.conf read: real ones are a few hundred bytes. */
 #define ASN_RESOLV_FILE_MAX 65536
 #define ASN_SEP		    '|'
 
 /* mtr 0.95's iiwidth: AS number, prefix, country, registry, allocation date. */
-static const int field_widths[ASN_FIELD_COUNT] = {12, 19, 4, 8, 11};
+static const int field_widths[ASN_FIELD_COUNT] = {7, 19, 4, 8, 11};
 
 int asn_qname(const struct addr *addr, char *out, size_t cap)
 {
@@ -216,8 +216,7 @@ static int check_question(const uint8_t *msg, size_t len, size_t *off, const cha
 	return 0;
 }
 
-int asn_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qname, char *txt,
-	      size_t cap)
+int asn_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qname, char *txt, size_t cap)
 {
 	size_t off = DNS_HEADER_LEN;
 	unsigned int flags, an, i;
@@ -332,8 +331,7 @@ static int resolv_line(const char *line, struct addr *out)
 	char word[ASN_RESOLV_LINE_MAX], value[ASN_RESOLV_LINE_MAX];
 	char fmt[32];
 
-	snprintf(fmt, sizeof(fmt), "%%%ds %%%ds", ASN_RESOLV_LINE_MAX - 1,
-		 ASN_RESOLV_LINE_MAX - 1);
+	snprintf(fmt, sizeof(fmt), "%%%ds %%%ds", ASN_RESOLV_LINE_MAX - 1, ASN_RESOLV_LINE_MAX - 1);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	if (sscanf(line, fmt, word, value) != 2)

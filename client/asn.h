@@ -87,7 +87,7 @@ int asn_field(const char *txt, int n, char *out, size_t cap);
 
 /*
  * mtr's column: "AS" then the value for field 0, the value alone for the others, left
- * aligned to mtr's width for the field (12, 19, 4, 8, 11); value NULL is "???". The
+ * aligned to mtr 0.95's width for the field (7, 19, 4, 8, 11); value NULL is "???". The
  * value is escaped (common/text) and the whole cut to ASN_FORMAT_MAX - 1, so nothing it
  * holds can drive a terminal or split a record. Returns the length written.
  */

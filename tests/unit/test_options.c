@@ -208,8 +208,8 @@ static void test_aslookup(void **state)
 		const char *a, *b;
 		int want;
 	} cases[] = {
-		{"-y", "2", 2},	   {"--ipinfo=0", NULL, 0}, {"--ipinfo", "4", 4},
-		{"-z", NULL, 0},   {"--aslookup", NULL, 0}, {"-y", "1", 1},
+		{"-y", "2", 2},	 {"--ipinfo=0", NULL, 0}, {"--ipinfo", "4", 4},
+		{"-z", NULL, 0}, {"--aslookup", NULL, 0}, {"-y", "1", 1},
 	};
 	struct options o;
 	char err[OPTIONS_ERR_MAX];
