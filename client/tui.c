@@ -8,6 +8,7 @@
  */
 #include "client/tui.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,6 +21,8 @@
 
 #include <curses.h>
 #include <event2/event.h>
+
+#include "client/asn.h"
 
 /* Redraw period: often enough to look live, rarely enough to cost nothing. */
 #define TUI_TICK_US 200000
@@ -75,6 +78,8 @@ static const char tui_help[][TUI_HELP_COLS] = {
 	"  r       reset all counters",
 	"  u       switch between ICMP ECHO and UDP datagrams",
 	"  t       switch between ICMP ECHO and TCP SYN packets",
+	"  y       switching IP info",
+	"  z       toggle ASN info on/off",
 	"  Tab|]   show the next target (several targets)",
 	"  S-Tab|[ show the previous target",
 	"  1-9     show target 1-9",
@@ -352,9 +357,26 @@ static void draw_status(struct tui *t)
  * "|--" after its number and a responder row the same three columns, so every line's
  * columns move left alike.
  */
+/*
+ * With the AS column (-z, -y, 'z'), hop rows have no "|--" to drop: their three columns go
+ * from the end of the host column instead, so the figures still line up with the header.
+ */
+static int as_row(const char *line)
+{
+	return strlen(line) > TUI_REPORT_COLUMN &&
+	       strncmp(line + TUI_ROW_KEEP, "|--", TUI_ROW_CUT) &&
+	       strncmp(line + TUI_ROW_KEEP, "   ", TUI_ROW_CUT);
+}
+
 static void draw_report_line(int y, const char *line, int header)
 {
 	size_t len = strlen(line);
+
+	if (!header && as_row(line)) {
+		put_line(y, 0, line, TUI_HOST_COLUMN);
+		put_line(y, TUI_HOST_COLUMN, line + TUI_REPORT_COLUMN, len - TUI_REPORT_COLUMN);
+		return;
+	}
 
 	if (header) {
 		put_line(y, 0, " Host", 5);
@@ -377,6 +399,10 @@ static int hop_row_ttl(const char *line)
 {
 	const char *bar = strstr(line, ".|-- ");
 
+	/* With the AS column: " 12. AS64500  name ...". */
+	if (line[0] == ' ' && isdigit((unsigned char)line[2]) && line[3] == '.' && line[4] == ' ' &&
+	    line[5] != ' ')
+		return atoi(line);
 	if (!bar || bar - line >= TUI_ROW_KEEP)
 		return 0;
 	return atoi(line);
@@ -692,6 +718,20 @@ static int switch_key(struct tui *t, int ch)
 	return 1;
 }
 
+/*
+ * mtr's 'z' turns the AS column on (the AS number) or off; its 'y' shows the record's next
+ * field, 0..4 and round again, turning the column on first if it was off.
+ */
+static void as_key(struct tui *t, int ch)
+{
+	int cur = t->views[t->cur].meta.ipinfo;
+	int next = ch == 'z' ? (cur >= 0 ? -1 : 0) : (cur < 0 ? 0 : (cur + 1) % ASN_FIELD_COUNT);
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++)
+		t->views[i].meta.ipinfo = next;
+}
+
 static void handle_key(struct tui *t, int ch)
 {
 	size_t i;
@@ -748,6 +788,10 @@ static void handle_key(struct tui *t, int ch)
 	case 't':
 		restart(t, cur_tmpl(t)->protocol == PROTO_PROTOCOL_TCP ? PROTO_PROTOCOL_ICMP
 								       : PROTO_PROTOCOL_TCP);
+		break;
+	case 'y':
+	case 'z':
+		as_key(t, ch);
 		break;
 	case 'q':
 	case 'Q':
