@@ -16,6 +16,8 @@ source "$HERE/lab.sh"
 
 ROUTERS=3
 COUNT=2
+INTERVAL=0.2 # root may probe faster than 1 s; with -G 1 (mtr waits out its grace time)
+GRACE=1      # this keeps the 30-odd runs short
 DNS_CLEAN=127.0.0.53
 DNS_EVIL=127.0.0.54
 RUN_TIMEOUT_S=60
@@ -54,6 +56,13 @@ H2=${LAB_HOP4[1]}
 H3=${LAB_HOP4[2]}
 LONG=$(printf 'A%.0s' $(seq 300))
 
+# rev6 ADDR: the origin6 query name (the first 64 bits, nibbles reversed).
+rev6() {
+	python3 -c 'import ipaddress, sys
+h = ipaddress.IPv6Address(sys.argv[1]).exploded.replace(":", "")[:16]
+print(".".join(reversed(h)) + ".origin6.asn.cymru.com")' "$1"
+}
+
 # start_dns ADDR TAG --txt...: a fake server in the source namespace.
 start_dns() {
 	local addr=$1 tag=$2 i
@@ -75,7 +84,9 @@ start_dns() {
 start_dns "$DNS_CLEAN" clean \
 	--txt "$(rev4 "$H1")=64500 | 198.51.100.0/30 | ZZ | arin | 2001-01-01" \
 	--txt "$(rev4 "$H2")=64501 | 198.51.100.4/30 | XA | ripencc | 2002-02-02" \
-	--txt "$(rev4 "$LAB_DST4")=64511 | 203.0.113.0/24 | XB | apnic | 2011-11-11"
+	--txt "$(rev4 "$LAB_DST4")=64511 | 203.0.113.0/24 | XB | apnic | 2011-11-11" \
+	--txt "$(rev6 "${LAB_HOP6[0]}")=64600 | 2001:db8::/64 | ZZ | arin | 2006-06-06" \
+	--txt "$(rev6 "$LAB_DST6")=64611 | 2001:db8:ffff::/48 | XB | lacnic | 2016-01-01"
 # Hop 3 has no record: NXDOMAIN, which mtr shows as AS???.
 start_dns "$DNS_EVIL" evil \
 	--txt "$(rev4 "$H1")=645\\x1b[2J00 | 198.51.100.0/30\\x07 | Z,Z | \"ar\"in | x" \
@@ -93,8 +104,9 @@ fail() {
 run_mtr() {
 	local tag=$1 resolv=$2
 	shift 2
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	lab_src unshare -m bash -c 'mount --bind "$1" /etc/resolv.conf && shift &&
-		exec env MTR_PACKET="$0" timeout '"$RUN_TIMEOUT_S"' '"$MTR"' "$@"' \
+		exec env MTR_PACKET="$0" timeout '"$RUN_TIMEOUT_S"' '"$MTR"' -i '"$INTERVAL"' -G '"$GRACE"' "$@"' \
 		"$ENGINE" "$resolv" "$@" >"$work/$tag.mtr" 2>"$work/$tag.mtr.err" ||
 		fail "$tag: mtr exit $? ($(head -1 "$work/$tag.mtr.err"))"
 }
@@ -104,7 +116,7 @@ run_hw() {
 	local tag=$1 resolv=$2
 	shift 2
 	lab_src env HOPWATCH_ENGINE="$ENGINE" HOPWATCH_OPTIONS= HOPWATCH_RESOLV_CONF="$resolv" \
-		timeout "$RUN_TIMEOUT_S" "$HOPWATCH" "$@" >"$work/$tag.hw" 2>"$work/$tag.hw.err" ||
+		timeout "$RUN_TIMEOUT_S" "$HOPWATCH" -i "$INTERVAL" -G "$GRACE" "$@" >"$work/$tag.hw" 2>"$work/$tag.hw.err" ||
 		fail "$tag: hopwatch exit $? ($(head -1 "$work/$tag.hw.err"))"
 }
 
@@ -141,6 +153,11 @@ both y2_json json -y 2 -j -n -c "$COUNT"
 both z_csv csv -z -C -n -c "$COUNT"
 both y3_csv csv -y 3 -C -n -c "$COUNT"
 both z_xml xml -z -x -n -c "$COUNT"
+# IPv6: origin6 names, asked by the address's /64.
+run_mtr z6_report "$work/clean.resolv.conf" -6 -z -r -n -c "$COUNT" "$LAB_DST6"
+run_hw z6_report "$work/clean.resolv.conf" -6 -z -r -n -c "$COUNT" "$LAB_DST6"
+compare z6_report report
+grep -q "^  1\. AS64600  " "$work/z6_report.hw" || fail "-6 -z: hop 1 should read AS64600"
 
 # The values themselves, not only the agreement.
 grep -q "^  1\. AS64500  $H1" "$work/z_report.hw" ||
@@ -178,11 +195,12 @@ bad=$(python3 -c 'import csv,sys; print(sum(1 for r in list(csv.reader(open(sys.
 
 # 3. The servers saw the queries (nothing else could have answered them).
 grep -qi "^$(rev4 "$H1") 16$" "$work/clean.queries" || fail "no TXT query for $H1 at the lab server"
+grep -qi "^$(rev6 "$LAB_DST6") 16$" "$work/clean.queries" || fail "no origin6 TXT query at the lab server"
 grep -qi "^$(rev4 "$H3") 16$" "$work/evil.queries" || fail "no TXT query for $H3 at the lab server"
 
 if ((FAILS)); then
 	echo "--- clean server log" >&2
-	cat "$work/evil_report.hw" >&2
+	cat "$work/clean.queries" >&2
 	echo "$FAILS failure(s)" >&2
 	exit 1
 fi
