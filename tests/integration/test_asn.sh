@@ -5,7 +5,8 @@
 #     must give mtr's layout and keys, compared with the latency figures masked.
 #  2. A second server gives hostile records (ESC bytes, quotes, commas, an overlong
 #     string): hopwatch escapes them and cuts them to mtr's width, and no raw ESC leaves.
-#  3. Every query went to the lab's servers (their logs hold the origin TXT queries).
+#  3. The live view: z shows and hides the AS column, y cycles its field (tmux).
+#  4. Every query went to the lab's servers (their logs hold the origin TXT queries).
 # mtr reads /etc/resolv.conf only, so it runs in a mount namespace of its own where the
 # lab's resolv.conf is bound over it; hopwatch reads HOPWATCH_RESOLV_CONF.
 set -uo pipefail
@@ -193,7 +194,46 @@ bad=$(python3 -c 'import csv,sys; print(sum(1 for r in list(csv.reader(open(sys.
 [[ $bad == 0 ]] || fail "evil -C: $bad rows do not have the header's columns"
 ((FAILS == 0)) && echo "ok: hostile records escaped and bounded"
 
-# 3. The servers saw the queries (nothing else could have answered them).
+# The live view's keys: 'z' shows the AS column, 'y' the next field, 'z' hides it; the
+# figures stay under their header (Loss% ends where the hop's loss figure ends).
+if command -v tmux >/dev/null; then
+	SOCK=$work/tmux.sock # a server of our own, never the user's
+	LAB_CLEANUP+=("tmux -S '$SOCK' kill-server 2>/dev/null")
+	pane() { tmux -S "$SOCK" capture-pane -p -t asn 2>/dev/null; }
+	wait_for() {
+		local i
+		for ((i = 0; i < 100; i++)); do
+			pane | grep -Eq -- "$1" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	aligned() {
+		pane | awk -v h="$H1" '/Loss%/ { e = index($0, "Loss%") + 4 }
+			$0 ~ h { r = index($0, "%") } END { exit !(e && e == r) }'
+	}
+	tmux -S "$SOCK" -f /dev/null new-session -d -s asn -x 120 -y 30 \
+		"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= \
+		HOPWATCH_RESOLV_CONF='$work/clean.resolv.conf' ip netns exec '$LAB_SRC' \
+		'$HOPWATCH' -n -i $INTERVAL $LAB_DST4; exec sleep 600"
+	wait_for "^ +1\. +$H1 " || fail "live: no hop rows"
+	pane | grep -q 'AS645' && fail "live: AS column shown before 'z'"
+	tmux -S "$SOCK" send-keys -t asn z
+	wait_for "^ +1\. AS64500  $H1 " || fail "live 'z': no AS column"
+	aligned || fail "live 'z': figures not under their header"
+	tmux -S "$SOCK" send-keys -t asn y
+	# The host column is the report's: a wide field leaves little of the name.
+	wait_for "^ +2\. 198\.51\.100\.4/30 +198\.51" || fail "live 'y': no prefix column"
+	tmux -S "$SOCK" send-keys -t asn z
+	wait_for "^ +1\. +$H1 " || fail "live 'z' again: the AS column stays"
+	tmux -S "$SOCK" send-keys -t asn y
+	wait_for "^ +1\. AS64500  $H1 " || fail "live 'y' when off: not back to the AS number"
+	((FAILS == 0)) || pane >&2
+	tmux -S "$SOCK" send-keys -t asn q
+	((FAILS == 0)) && echo "ok: live view keys z and y"
+fi
+
+# 4. The servers saw the queries (nothing else could have answered them).
 grep -qi "^$(rev4 "$H1") 16$" "$work/clean.queries" || fail "no TXT query for $H1 at the lab server"
 grep -qi "^$(rev6 "$LAB_DST6") 16$" "$work/clean.queries" || fail "no origin6 TXT query at the lab server"
 grep -qi "^$(rev4 "$H3") 16$" "$work/evil.queries" || fail "no TXT query for $H3 at the lab server"
