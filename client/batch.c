@@ -37,6 +37,8 @@ struct item {
 	char *held_buf;
 	size_t held_len;
 	struct dns_waiter *waiter;
+	struct asn_waiter *asn_waiter;
+	int waits; /* of the two waiters, those not done yet */
 	time_t start;
 	int err;
 	char msg[TRACE_ERR_MAX];
@@ -123,6 +125,21 @@ static void names_done(void *ctx, size_t pending)
 	if (pending)
 		log_debug("some hop names did not arrive in time; showing numbers");
 	it->waiter = dns_waiter_free(it->waiter);
+	if (--it->waits > 0)
+		return;
+	render(it);
+	flush(it->b);
+}
+
+static void asn_done(void *ctx, size_t pending)
+{
+	struct item *it = ctx;
+
+	if (pending)
+		log_debug("some AS data did not arrive in time; showing AS???");
+	it->asn_waiter = asn_waiter_free(it->asn_waiter);
+	if (--it->waits > 0)
+		return;
 	render(it);
 	flush(it->b);
 }
@@ -154,9 +171,24 @@ static int wait_names(struct item *it)
 		for (j = 0; j < h->nresponders && j < (size_t)b->cfg.meta.max_ecmp; j++)
 			addrs[n++] = h->responders[j].addr;
 	}
+	/* Names and AS data are asked at once; the report goes when both are in. */
+	it->waits = 0;
 	rc = dns_wait(b->cfg.dns, addrs, n, DNS_REPORT_WAIT_US, names_done, it, &it->waiter);
+	if (rc == 0)
+		it->waits++;
+	if (rc >= 0 && b->cfg.asn && n <= ASN_WAIT_MAX) {
+		rc = asn_wait(b->cfg.asn, addrs, n, ASN_REPORT_WAIT_US, asn_done, it,
+			      &it->asn_waiter);
+		if (rc == 0)
+			it->waits++;
+	}
 	free(addrs);
-	return rc;
+	if (rc < 0) {
+		it->waiter = dns_waiter_free(it->waiter);
+		it->asn_waiter = asn_waiter_free(it->asn_waiter);
+		return rc;
+	}
+	return it->waits ? 0 : DNS_WAIT_NONE;
 }
 
 static void on_finished(void *ctx, struct trace *t, int err, const char *msg)
@@ -170,8 +202,8 @@ static void on_finished(void *ctx, struct trace *t, int err, const char *msg)
 	b->running--;
 	if (err)
 		fail(it, err, msg);
-	if (!err && b->cfg.wait_names && b->cfg.dns && b->cfg.format != REPORT_FORMAT_RAW &&
-	    wait_names(it) == 0) {
+	if (!err && b->cfg.wait_names && (b->cfg.dns || b->cfg.asn) &&
+	    b->cfg.format != REPORT_FORMAT_RAW && wait_names(it) == 0) {
 		it->state = ITEM_NAMING;
 	} else if (err) {
 		it->raw = raw_log_free(it->raw);
@@ -355,6 +387,7 @@ struct batch *batch_free(struct batch *b)
 		struct item *it = &b->items[i];
 
 		it->waiter = dns_waiter_free(it->waiter);
+		it->asn_waiter = asn_waiter_free(it->asn_waiter);
 		it->raw = raw_log_free(it->raw);
 		it->trace = trace_free(it->trace);
 		if (it->held)
@@ -393,6 +426,7 @@ void batch_stop(struct batch *b)
 			trace_stop(it->trace);
 		} else if (it->state == ITEM_NAMING) {
 			it->waiter = dns_waiter_free(it->waiter);
+			it->asn_waiter = asn_waiter_free(it->asn_waiter);
 			render(it);
 		}
 	}

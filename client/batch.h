@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "client/asn.h"
 #include "client/dns.h"
 #include "client/engine_conn.h"
 #include "client/report.h"
@@ -26,11 +27,12 @@ struct batch_config {
 	struct event_base *base;
 	struct engine_conn *conn;
 	struct dns *dns;		   /* NULL with -n */
+	struct asn *asn;		   /* AS data for -z/-y, else NULL */
 	const struct trace_config *traces; /* copied */
 	size_t ntraces;
 	size_t max_concurrent; /* >= 1 */
 	enum report_format format;
-	int wait_names;		 /* -r and friends: a report waits (bounded) for its names */
+	int wait_names;		 /* -r and friends: a report waits (bounded) for names, AS data */
 	struct report_meta meta; /* shared fields; target, addresses, start set per trace */
 	FILE *out;
 	batch_done_fn done;

@@ -19,6 +19,7 @@
 
 #include "client/batch.h"
 #include "client/diagnose.h"
+#include "client/asn.h"
 #include "client/dns.h"
 #include "client/engine_conn.h"
 #include "client/history.h"
@@ -45,6 +46,8 @@ struct run {
 	struct engine_conn *conn;
 	struct dns *dns; /* NULL with -n: no resolver, no socket */
 	int dns_tried;	 /* -n in the live view: the resolver is made when 'n' first asks */
+	struct asn *asn; /* AS data (-z, -y, or 'z' in the live view), made when first needed */
+	int asn_tried;
 	struct batch *batch;
 	struct split *split; /* -p: the target being printed */
 	struct tui *tui;
@@ -79,6 +82,21 @@ static const char *hop_name(const struct addr *addr, void *ctx)
 			log_debug("reverse DNS unavailable (%s)", strerror(-rc));
 	}
 	return dns_lookup(r->dns, addr);
+}
+
+/* The AS record of a hop, or NULL while unknown; the lookup runs in the background. */
+static const char *hop_asinfo(const struct addr *addr, void *ctx)
+{
+	struct run *r = ctx;
+	int rc;
+
+	if (!r->asn && !r->asn_tried) {
+		r->asn_tried = 1;
+		rc = asn_new(&r->asn, r->base, getenv(DNS_RESOLV_CONF_ENV));
+		if (rc)
+			log_debug("AS lookup unavailable (%s)", strerror(-rc));
+	}
+	return asn_lookup(r->asn, addr);
 }
 
 static void stop_loop(struct run *r)
@@ -262,6 +280,9 @@ static void fill_meta(struct run *r, struct report_meta *meta, const char *hostn
 	meta->protocol = proto_protocol_name(o->proto);
 	meta->name = hop_name;
 	meta->name_ctx = r;
+	meta->ipinfo = o->ipinfo;
+	meta->asinfo = hop_asinfo;
+	meta->asinfo_ctx = r;
 }
 
 static void on_batch_done(void *ctx, int err)
@@ -279,6 +300,7 @@ static int run_reports(struct run *r, const struct trace_config *tc, size_t n, c
 		.base = r->base,
 		.conn = r->conn,
 		.dns = r->dns,
+		.asn = r->asn,
 		.traces = tc,
 		.ntraces = n,
 		.max_concurrent = o->max_concurrent,
@@ -593,6 +615,12 @@ int main(int argc, char **argv)
 		if (rc)
 			log_warnx("reverse DNS unavailable (%s); showing numbers", strerror(-rc));
 	}
+	if (opt.ipinfo >= 0) {
+		r.asn_tried = 1;
+		rc = asn_new(&r.asn, r.base, getenv(DNS_RESOLV_CONF_ENV));
+		if (rc)
+			log_warnx("AS lookup unavailable (%s); showing AS???", strerror(-rc));
+	}
 	rc = engine_conn_open(&r.conn, r.base, opt.engine, self_exe(exe, sizeof(exe)) ? NULL : exe,
 			      err, sizeof(err));
 	if (rc) {
@@ -632,6 +660,7 @@ out:
 		event_free(sigint);
 	r.conn = engine_conn_free(r.conn);
 	r.dns = dns_free(r.dns);
+	r.asn = asn_free(r.asn);
 	for (int pass = 0; r.base && pass < DNS_TEARDOWN_PASSES; pass++)
 		event_base_loop(r.base, EVLOOP_NONBLOCK);
 	event_base_free(r.base);

@@ -131,6 +131,8 @@ static const char usage_text[] =
 	" -n, --no-dns               do not resolve host names\n"
 	" -b, --show-ips             show IP numbers and host names\n"
 	" -o, --order FIELDS         select output fields\n"
+	" -y, --ipinfo NUMBER        select IP information in output\n"
+	" -z, --aslookup             display AS number\n"
 	" -E, --max-display-path N   maximum number of ECMP paths shown per hop (default 8)\n"
 	"     --engine SPEC          unix:PATH of a shared hopwatchd, or an engine program\n"
 	"     --lru N                size of the host history (default 128, 0 = none)\n"
@@ -271,12 +273,6 @@ static int read_hosts(struct options *o, const char *path, char *err, size_t err
 	return rc;
 }
 
-static int no_aslookup(int c, char *err, size_t errlen)
-{
-	errmsg_set(err, errlen, "-%c (--%s): AS lookup is not supported yet", c, long_name(c));
-	return -EINVAL;
-}
-
 /* mtr: one protocol flag at most, even the same one twice. */
 static int set_proto(struct options *o, int c, char *err, size_t errlen)
 {
@@ -349,6 +345,7 @@ static void defaults(struct options *o)
 	o->grace_us = OPTIONS_DEFAULT_GRACE_US;
 	o->lru = HISTORY_DEFAULT_MAX;
 	o->max_concurrent = OPTIONS_DEFAULT_MAX_CONCURRENT;
+	o->ipinfo = -1;
 }
 
 static int handle(struct options *o, int c, const char *arg, int is_root, char *err, size_t errlen)
@@ -525,13 +522,15 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 			   "terminal view (-t) or a report");
 		return -EINVAL;
 	case 'y':
-		/* mtr: -y picks which AS data to show, so it needs the lookup -z does. */
+		/* mtr 0.95: -y N shows field N of the AS record, which turns the lookup on. */
 		rc = parse_int(c, arg, 0, OPTIONS_MAX_IPINFO, &v, err, errlen);
 		if (rc)
 			return rc;
-		return no_aslookup(c, err, errlen);
+		o->ipinfo = (int)v;
+		break;
 	case 'z':
-		return no_aslookup(c, err, errlen);
+		o->ipinfo = 0;
+		break;
 	case OPT_ENGINE:
 		o->engine = arg;
 		break;

@@ -85,6 +85,7 @@ struct options {
 	int timeout_s;	       /* -Z */
 	int64_t grace_us;      /* -G, decimal seconds as mtr */
 	int display_mode;      /* --displaymode: 0 statistics, 1 blockmap, 2 scaled */
+	int ipinfo;	       /* -y N / -z: AS record field shown (mtr's ipinfo_no), -1 = none */
 	const char *engine;    /* --engine, NULL = default search */
 	const char *output;    /* --output FILE for a report, NULL = stdout */
 	int lru;	       /* --lru: hosts kept in the history, 0 = none */

@@ -5,6 +5,7 @@
  */
 #include "client/report.h"
 
+#include "client/asn.h"
 #include "client/diagnose.h"
 #include "client/flows.h"
 
@@ -177,6 +178,35 @@ static void addr_name(const struct ctx *c, const struct addr *a, char *out, size
 		snprintf(out, len, "???");
 }
 
+static int as_shown(const struct ctx *c)
+{
+	return c->m->asinfo && c->m->ipinfo >= 0;
+}
+
+/* mtr's fmt_ipinfo(): the AS column of a, "AS???" (or "???") while unknown. */
+static void as_column(const struct ctx *c, const struct addr *a, char *out, size_t len)
+{
+	char field[ASN_TXT_MAX + 1];
+	const char *rec = NULL;
+
+	if (a && (a->family == AF_INET || a->family == AF_INET6))
+		rec = c->m->asinfo(a, c->m->asinfo_ctx);
+	if (rec)
+		asn_field(rec, c->m->ipinfo, field, sizeof(field));
+	asn_format(out, len, c->m->ipinfo, rec ? field : NULL);
+}
+
+/* The AS column as JSON and CSV give it: mtr trims the padding there. */
+static void as_value(const struct ctx *c, const struct addr *a, char *out, size_t len)
+{
+	size_t n;
+
+	as_column(c, a, out, len);
+	n = strlen(out);
+	while (n && out[n - 1] == ' ')
+		out[--n] = '\0';
+}
+
 static const struct addr *hop_addr(const struct stats_hop *h)
 {
 	return h->acc.received ? &h->last_addr : NULL;
@@ -312,7 +342,8 @@ static int render_report(struct ctx *c, int wide)
 	char buf[REPORT_LINE_MAX], name[REPORT_ESC_MAX], host[REPORT_ESC_MAX];
 	char when[REPORT_TIME_MAX];
 	struct tm tm;
-	size_t len_hosts = REPORT_HOST_WIDTH, len, i, r;
+	char as[ASN_FORMAT_MAX];
+	size_t len_hosts = REPORT_HOST_WIDTH, len_tmp, len, i, r;
 	int ttl;
 
 	escaped(c->m->local_host, host, sizeof(host));
@@ -328,7 +359,13 @@ static int render_report(struct ctx *c, int wide)
 				len_hosts = strlen(name);
 		}
 	}
-	snprintf(buf, sizeof(buf), "HOST: %-*s", (int)len_hosts, host);
+	len_tmp = len_hosts;
+	/* mtr 0.95: -w widens the host column by the AS column (and "AS"), -r does not. */
+	if (as_shown(c) && wide) {
+		len_hosts++;
+		len_tmp += (size_t)asn_field_width(c->m->ipinfo) + (c->m->ipinfo ? 0 : 2);
+	}
+	snprintf(buf, sizeof(buf), "HOST: %-*s", (int)len_tmp, host);
 	len = wide ? strlen(buf) : len_hosts;
 	for (i = 0; i < c->nf; i++) {
 		put_at(buf, len, "%*s", c->f[i]->width, c->f[i]->title);
@@ -343,7 +380,12 @@ static int render_report(struct ctx *c, int wide)
 
 		stats_hop_summarize(h, &s);
 		addr_name(c, hop_addr(h), name, sizeof(name));
-		snprintf(buf, sizeof(buf), " %2d.|-- %-*s", ttl, (int)len_hosts, name);
+		if (as_shown(c)) {
+			as_column(c, hop_addr(h), as, sizeof(as));
+			snprintf(buf, sizeof(buf), " %2d. %s%-*s", ttl, as, (int)len_hosts, name);
+		} else {
+			snprintf(buf, sizeof(buf), " %2d.|-- %-*s", ttl, (int)len_hosts, name);
+		}
 		len = wide ? strlen(buf) : len_hosts;
 		for (i = 0; i < c->nf; i++) {
 			put_field(buf, len, c->f[i], &s);
@@ -361,6 +403,11 @@ static int render_report(struct ctx *c, int wide)
 			listed++;
 			addr_name(c, &rp->addr, name, sizeof(name));
 			fprintf(c->out, "        %-*s\n", (int)len_hosts, name);
+			/* mtr 0.95 names the responder again, after its AS column. */
+			if (as_shown(c)) {
+				as_column(c, &rp->addr, as, sizeof(as));
+				fprintf(c->out, "     %s%s\n", as, name);
+			}
 			if (c->m->show_mpls)
 				report_mpls(c->out, rp);
 		}
@@ -621,6 +668,12 @@ static int render_json(struct ctx *c)
 		addr_name(c, hop_addr(h), name, sizeof(name));
 		json_object_object_add(hub, "count", json_object_new_int(ttl));
 		json_object_object_add(hub, "host", json_object_new_string(name));
+		if (as_shown(c) && c->m->ipinfo == 0) {
+			char as[ASN_FORMAT_MAX];
+
+			as_value(c, hop_addr(h), as, sizeof(as));
+			json_object_object_add(hub, "ASN", json_object_new_string(as));
+		}
 		for (i = 0; i < c->nf; i++)
 			if (c->f[i]->key != ' ')
 				json_object_object_add(hub, c->f[i]->title,
@@ -667,7 +720,9 @@ static void csv_str(FILE *out, const char *s)
 
 static int render_csv(struct ctx *c)
 {
-	char name[REPORT_ESC_MAX], target[REPORT_ESC_MAX];
+	char name[REPORT_ESC_MAX], target[REPORT_ESC_MAX], as[ASN_FORMAT_MAX];
+	/* mtr 0.95 has the Asn column for -z (field 0) only. */
+	int as_csv = as_shown(c) && c->m->ipinfo == 0;
 	size_t i;
 	int ttl;
 
@@ -678,6 +733,8 @@ static int render_csv(struct ctx *c)
 
 		if (ttl == 1) {
 			fputs("Mtr_Version,Start_Time,Status,Host,Hop,Ip,", c->out);
+			if (as_csv)
+				fputs("Asn,", c->out);
 			for (i = 0; i < c->nf; i++)
 				fprintf(c->out, "%s,", c->f[i]->title);
 			fputc('\n', c->out);
@@ -688,6 +745,11 @@ static int render_csv(struct ctx *c)
 		csv_str(c->out, target);
 		fprintf(c->out, ",%d,", ttl);
 		csv_str(c->out, name);
+		if (as_csv) {
+			as_value(c, hop_addr(h), as, sizeof(as));
+			fputc(',', c->out);
+			csv_str(c->out, as);
+		}
 		for (i = 0; i < c->nf; i++) {
 			if (is_float(c->f[i]))
 				fprintf(c->out, ",%.2f", fvalue(c->f[i], &s));

@@ -29,6 +29,8 @@ enum report_format {
 
 /* Name of a responder for display: resolved name, or NULL to print the address. */
 typedef const char *(*report_name_fn)(const struct addr *addr, void *ctx);
+/* The AS record of a responder (raw text, client/asn.h), or NULL while unknown. */
+typedef const char *(*report_asinfo_fn)(const struct addr *addr, void *ctx);
 
 struct report_meta {
 	const char *local_host; /* "HOST:" column: this machine's hostname */
@@ -47,6 +49,14 @@ struct report_meta {
 	void *name_ctx;
 	const struct diagnose_result *diagnosis; /* --analyze: JSON "diagnosis", or NULL */
 	const struct flows *flows; /* --flows: -r/-w flows section, JSON "flows"; or NULL */
+	/*
+	 * -z / -y N: with asinfo set and ipinfo >= 0, the AS column of field ipinfo (0..4)
+	 * goes where mtr 0.95 puts it (-r/-w before the name, JSON "ASN" and CSV "Asn" for
+	 * field 0 only, none in XML).
+	 */
+	int ipinfo;
+	report_asinfo_fn asinfo;
+	void *asinfo_ctx;
 };
 
 /* Write the whole table in fmt. Returns 0 or -errno (e.g. write error, -EINVAL). */

@@ -8,6 +8,7 @@
  */
 #include "client/tui.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include <curses.h>
 #include <event2/event.h>
 
+#include "client/asn.h"
 #include "client/options.h"
 
 /* Redraw period: often enough to look live, rarely enough to cost nothing. */
@@ -111,6 +113,8 @@ static const char tui_help[][TUI_HELP_COLS] = {
 	"  Ctrl-L  redraw the screen",
 	"  u       switch between ICMP ECHO and UDP datagrams (statistics kept)",
 	"  t       switch between ICMP ECHO and TCP SYN packets (statistics kept)",
+	"  y       switching IP info",
+	"  z       toggle ASN info on/off",
 	"  Tab|]   show the next target (several targets)",
 	"  S-Tab|[ show the previous target",
 	"  1-9     show target 1-9",
@@ -409,9 +413,26 @@ static void draw_status(struct tui *t)
  * "|--" after its number and a responder row the same three columns, so every line's
  * columns move left alike.
  */
+/*
+ * With the AS column (-z, -y, 'z'), hop rows have no "|--" to drop: their three columns go
+ * from the end of the host column instead, so the figures still line up with the header.
+ */
+static int as_row(const char *line)
+{
+	return strlen(line) > TUI_REPORT_COLUMN &&
+	       strncmp(line + TUI_ROW_KEEP, "|--", TUI_ROW_CUT) &&
+	       strncmp(line + TUI_ROW_KEEP, "   ", TUI_ROW_CUT);
+}
+
 static void draw_report_line(int y, const char *line, int header)
 {
 	size_t len = strlen(line);
+
+	if (!header && as_row(line)) {
+		put_line(y, 0, line, TUI_HOST_COLUMN);
+		put_line(y, TUI_HOST_COLUMN, line + TUI_REPORT_COLUMN, len - TUI_REPORT_COLUMN);
+		return;
+	}
 
 	if (header) {
 		put_line(y, 0, " Host", 5);
@@ -434,6 +455,10 @@ static int hop_row_ttl(const char *line)
 {
 	const char *bar = strstr(line, ".|-- ");
 
+	/* With the AS column: " 12. AS64500  name ...". */
+	if (line[0] == ' ' && isdigit((unsigned char)line[2]) && line[3] == '.' && line[4] == ' ' &&
+	    line[5] != ' ')
+		return atoi(line);
 	if (!bar || bar - line >= TUI_ROW_KEEP)
 		return 0;
 	return atoi(line);
@@ -1091,6 +1116,20 @@ static int fold_key(int ch)
 	return ch >= 'A' && ch <= 'Z' && ch != 'Q' ? ch - 'A' + 'a' : ch;
 }
 
+/*
+ * mtr's 'z' turns the AS column on (the AS number) or off; its 'y' shows the record's next
+ * field, 0..4 and round again, turning the column on first if it was off.
+ */
+static void as_key(struct tui *t, int ch)
+{
+	int cur = t->views[t->cur].meta.ipinfo;
+	int next = ch == 'z' ? (cur >= 0 ? -1 : 0) : (cur < 0 ? 0 : (cur + 1) % ASN_FIELD_COUNT);
+	size_t i;
+
+	for (i = 0; i < t->cfg.ntraces; i++)
+		t->views[i].meta.ipinfo = next;
+}
+
 static void handle_key(struct tui *t, int ch)
 {
 	size_t i;
@@ -1154,6 +1193,10 @@ static void handle_key(struct tui *t, int ch)
 	case '+':
 	case '-':
 		view_key(t, ch);
+		break;
+	case 'y':
+	case 'z':
+		as_key(t, ch);
 		break;
 	case 'q':
 		quit(t, 0, NULL);

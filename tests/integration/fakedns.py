@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""fakedns.py: a tiny UDP DNS server for the integration lab, answering PTR queries and,
-with --hosts, A/AAAA queries.
+"""fakedns.py: a tiny UDP DNS server for the integration lab, answering PTR queries,
+TXT queries given with --txt and, with --hosts, A/AAAA queries.
 
   fakedns.py --bind ADDR [--port 53] --log FILE --ready FILE \
-      [--name ADDR=NAME]... [--silent ADDR]... [--hosts FILE]
+      [--name ADDR=NAME]... [--silent ADDR]... [--hosts FILE] [--txt QNAME=TEXT]...
+
+A --txt QNAME (matched case-blind) gets one TXT record holding TEXT, decoded like a
+--name (so hostile bytes can be sent) and cut into 255-byte character-strings.
 
 --hosts FILE holds "NAME ADDR" lines and is read again for every query, so a test can
 change what a name resolves to while the server runs (a renumbered target).
@@ -22,6 +25,8 @@ import sys
 TYPE_PTR = 12
 TYPE_A = 1
 TYPE_AAAA = 28
+TYPE_TXT = 16
+TXT_STRING_MAX = 255
 CLASS_IN = 1
 TTL_S = 60
 RCODE_NXDOMAIN = 3
@@ -82,7 +87,7 @@ def forward(hosts_file, qname, qtype):
     return known, out
 
 
-def answer(pkt, names, silent, log, hosts_file=None):
+def answer(pkt, names, silent, log, hosts_file=None, txts=None):
     qid, _flags, qdcount = struct.unpack("!HHH", pkt[:6])
     if qdcount != 1:
         return None
@@ -99,6 +104,14 @@ def answer(pkt, names, silent, log, hosts_file=None):
         # A known name without records of this type: no data, not "no such name".
         flags = FLAGS_ANSWER if known else FLAGS_ANSWER | RCODE_NXDOMAIN
         return struct.pack("!HHHHHH", qid, flags, 1, len(recs), 0, 0) + question + rrs
+    if qtype == TYPE_TXT:
+        text = txts.get(qname.lower()) if txts else None
+        if text is None:
+            return struct.pack("!HHHHHH", qid, FLAGS_ANSWER | RCODE_NXDOMAIN, 1, 0, 0, 0) + question
+        chunks = [text[i:i + TXT_STRING_MAX] for i in range(0, len(text), TXT_STRING_MAX)] or [b""]
+        rdata = b"".join(bytes([len(c)]) + c for c in chunks)
+        rr = struct.pack("!HHHIH", 0xC00C, TYPE_TXT, CLASS_IN, TTL_S, len(rdata)) + rdata
+        return struct.pack("!HHHHHH", qid, FLAGS_ANSWER, 1, 1, 0, 0) + question + rr
     addr = ptr_to_addr(labels) if qtype == TYPE_PTR else None
     if addr in silent:
         return None
@@ -118,6 +131,7 @@ def main():
     ap.add_argument("--name", action="append", default=[])
     ap.add_argument("--silent", action="append", default=[])
     ap.add_argument("--hosts")
+    ap.add_argument("--txt", action="append", default=[])
     args = ap.parse_args()
 
     names = {}
@@ -126,6 +140,11 @@ def main():
         raw = name.encode("latin-1").decode("unicode_escape").encode("latin-1")
         names[str(ipaddress.ip_address(addr))] = raw
     silent = {str(ipaddress.ip_address(a)) for a in args.silent}
+    txts = {}
+    for item in args.txt:
+        qname, _, text = item.partition("=")
+        txts[qname.lower().rstrip(".")] = text.encode("latin-1").decode(
+            "unicode_escape").encode("latin-1")
 
     fam = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
     sock = socket.socket(fam, socket.SOCK_DGRAM)
@@ -136,7 +155,7 @@ def main():
         while True:
             pkt, peer = sock.recvfrom(MAX_PACKET)
             try:
-                reply = answer(pkt, names, silent, log, args.hosts)
+                reply = answer(pkt, names, silent, log, args.hosts, txts)
             except (ValueError, IndexError, struct.error) as e:
                 print(f"fakedns: bad query: {e}", file=sys.stderr)
                 continue
