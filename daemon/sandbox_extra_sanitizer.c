@@ -13,11 +13,13 @@ const char *const *sandbox_extra_calls(void)
 {
 	static const char *const calls[] = {
 		"mprotect madvise munmap mmap sigaltstack", /* shadow memory, alt stack */
-		"openat open readlink readlinkat",	    /* /proc/self/maps when reporting */
-		"newfstatat fstat statx lseek",		    /* reading it */
+		"openat open readlink readlinkat read",	    /* /proc/self/maps, reports */
+		"newfstatat fstat statx lseek getdents64",  /* reading /proc */
 		"prctl getrlimit prlimit64 sched_yield",    /* the runtime's checks */
 		"getpid gettid tgkill rt_sigaction",	    /* dying with the report */
+		"rt_sigprocmask futex exit getppid",	    /* threads, the tracer */
 		"pipe2 dup2 dup3 write writev",		    /* printing it */
+		"getdents clone ptrace wait4",		    /* LeakSanitizer stops the world */
 		NULL,
 	};
 
