@@ -1,9 +1,10 @@
 /*
  * sandbox_extra_sanitizer: what the ASan/UBSan runtime adds to the allow lists (meson
- * links this file when b_sanitize is set). Measured by running the sanitizer build's
- * integration tests under strace: the runtime maps and protects shadow and allocator
- * memory, reads /proc/self/maps when it reports or symbolizes, and prints through
- * write(). None of this is in an uninstrumented engine, which keeps the short lists.
+ * links this file when b_sanitize is set). Measured from the kernel's audit records of
+ * the SIGSYS kills (strace will not do: LeakSanitizer refuses to run under ptrace) while
+ * the sanitizer build ran its tests: the runtime maps and protects shadow memory, reads
+ * /proc when it reports, and at exit LeakSanitizer clones a tracer that ptraces the
+ * process and lists its threads. An uninstrumented engine keeps the short lists.
  */
 #include "daemon/sandbox.h"
 
