@@ -481,7 +481,7 @@ static int broker_fds(int sock, int engine_end, int unlink_dirfd)
 
 static void broker_on_term(int sig)
 {
-	(void)sig; /* only to interrupt recv(): broker_serve() then sees whether to leave */
+	(void)sig; /* only to end ppoll(): broker_wait() then sees whether to leave */
 }
 
 /*
@@ -501,8 +501,32 @@ static void broker_signals(void)
 		sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL/SIGSTOP */
 	sa.sa_handler = broker_on_term;
 	sigaction(SIGTERM, &sa, NULL);
+	/* Blocked but while it waits (broker_wait), so that none goes unnoticed. */
 	sigemptyset(&all);
+	sigaddset(&all, SIGTERM);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/*
+ * Wait for a request. SIGTERM is let through only inside ppoll(), atomically, so one
+ * that came at any other time is pending and ends the wait at once: then, if the
+ * engine is gone (a new parent), the broker leaves, whether or not EOF ever comes (a
+ * forked copy of the engine may still hold its end). Returns 1 readable, 0 leave.
+ */
+static int broker_wait(int sock, pid_t engine)
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	sigset_t open;
+
+	sigemptyset(&open);
+	for (;;) {
+		if (getppid() != engine)
+			return 0;
+		if (ppoll(&pfd, 1, NULL, &open) > 0)
+			return 1;
+		if (errno != EINTR)
+			return 0;
+	}
 }
 
 /*
@@ -545,18 +569,15 @@ static void broker_serve(int sock, pid_t engine)
 	struct privsep_request rq;
 	unsigned char buf[sizeof(rq) + 1]; /* one extra byte shows an over-long record */
 
-	for (;;) {
-		ssize_t n = recv(sock, buf, sizeof(buf), 0);
+	while (broker_wait(sock, engine)) {
+		ssize_t n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
 		int fd = -1, err;
 
 		if (n == 0)
 			return; /* the engine closed its end */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n < 0) {
-			/* SIGTERM: the engine died (parent-death signal) or the unit stops. */
-			if (errno == EINTR && getppid() != engine)
-				return; /* a forked copy may hold the engine's end: no EOF to wait for */
-			if (errno == EINTR)
-				continue;
 			log_warn("privsep broker: recv");
 			return;
 		}

@@ -45,13 +45,13 @@ static const char *const engine_calls[] = {
 /*
  * The broker after its drop (trace: recvfrom 188, sendmsg 188, getppid 150, exit_group
  * 136, setsockopt 49, socket 38, close 38): one request in, one socket made and
- * configured, one reply out with SCM_RIGHTS, its copy closed; getppid() after a
- * SIGTERM, to see whether the engine is gone; write() for a log line on stderr.
+ * configured, one reply out with SCM_RIGHTS, its copy closed; ppoll() to wait with
+ * SIGTERM let through, getppid() to see whether the engine is gone; write() for a log.
  */
 static const char *const broker_calls[] = {
-	"recvfrom sendmsg socket setsockopt close", /* requests */
-	"getppid rt_sigreturn restart_syscall",	    /* SIGTERM */
-	"write exit_group",			    /* a log line, the exit */
+	"recvfrom sendmsg socket setsockopt close",   /* requests */
+	"ppoll getppid rt_sigreturn restart_syscall", /* SIGTERM */
+	"write exit_group",			      /* a log line, the exit */
 	NULL,
 };
 
