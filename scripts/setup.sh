@@ -26,6 +26,7 @@ PACKAGES=(
 	prometheus        # promtool and the server, used by the monitor's tests
 	prometheus-smokeping-prober # the monitor's scale benchmark compares against it
 	libseccomp-dev              # hopwatchd's system call filter (daemon/sandbox_seccomp.c)
+	strace                      # the reaping test traces chmod/chown of the socket
 )
 
 # hopwatchd's own system user: the engine and its broker run as it after the drop.

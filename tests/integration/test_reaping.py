@@ -12,6 +12,7 @@ root never follows a symlink swapped in at the socket's path.
 import ctypes
 import os
 import pwd
+import shutil
 import signal
 import socket
 import stat
@@ -30,7 +31,8 @@ TARGET = "127.0.0.1"  # inside our own namespace: nothing leaves it
 SETTLE_S = 5.0  # longest a process may take to leave after its parent went
 STEP_S = 0.02
 STARTUP_S = 5.0
-RACE_ROUNDS = 40  # engine starts while a racer swaps the socket path for a symlink
+RACE_ROUNDS = 60  # engine starts while a racer swaps the socket path for a symlink
+RACER_HOLD_S = 0.002  # how long the racer leaves its symlink at the path
 ENGINE_USER = "hopwatchd"
 
 
@@ -268,6 +270,37 @@ class Reaping(unittest.TestCase):
             self.stop_listener(eng)
             self.assertFalse(os.path.exists(path))
 
+    def test_no_path_based_chmod_chown_as_root(self):
+        """Whatever the timing: the engine, as root, never changes a mode or an owner by a
+        path in a directory someone else may write, only through descriptors or by a name
+        inside its private directory without following symlinks (traced with strace)."""
+        if not shutil.which("strace"):
+            self.skipTest("strace is not installed")
+        pw = pwd.getpwnam(ENGINE_USER)
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            run = os.path.join(d, "run")
+            os.mkdir(run, 0o755)
+            os.chown(run, pw.pw_uid, pw.pw_gid)
+            path = os.path.join(run, "engine.sock")
+            out = os.path.join(d, "trace")
+            calls = "chmod,fchmodat,chown,lchown,fchownat,fchmod,fchown"
+            subprocess.run(["strace", "-f", "-qq", "-e", "trace=" + calls, "-o", out,
+                            "timeout", "-s", "TERM", "1", ENGINE, "--listen", path],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+            with open(out) as f:
+                lines = [l for l in f if "(" in l and "resumed" not in l]
+            seen = [l for l in lines if "chown" in l or "chmod" in l]
+            self.assertTrue(any("fchownat(" in l for l in seen), "no chown traced: %r" % seen)
+            for l in seen:
+                call = l.split()[1].split("(")[0]
+                if call in ("fchmod", "fchown"):
+                    continue  # a descriptor: nothing to swap
+                self.assertIn(call, ("fchownat",), "by path: " + l)
+                self.assertNotIn("AT_FDCWD", l, "by path: " + l)
+                self.assertIn("AT_SYMLINK_NOFOLLOW", l, "follows symlinks: " + l)
+
     def test_no_symlink_followed_at_socket_path(self):
         """A user owning the socket's directory swaps in a symlink to a root file
         again and again while the engine starts: the file must keep its mode/owner."""
@@ -290,12 +323,20 @@ class Reaping(unittest.TestCase):
                     os.setuid(pw.pw_uid)
                     tmp = os.path.join(run, "link")
                     while True:
+                        # The moment a socket shows at the path, put the symlink there;
+                        # a moment later clear the path again for the next start.
                         try:
-                            os.symlink(victim, tmp)
-                        except FileExistsError:
-                            pass
+                            st = os.lstat(path)
+                        except OSError:
+                            continue
                         try:
-                            os.rename(tmp, path)
+                            if stat.S_ISSOCK(st.st_mode):
+                                if not os.path.lexists(tmp):
+                                    os.symlink(victim, tmp)
+                                os.rename(tmp, path)
+                                time.sleep(RACER_HOLD_S)
+                            elif stat.S_ISLNK(st.st_mode):
+                                os.unlink(path)
                         except OSError:
                             pass
                 finally:
@@ -306,7 +347,7 @@ class Reaping(unittest.TestCase):
                                            stdin=subprocess.DEVNULL,
                                            stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
-                    time.sleep(0.05)
+                    time.sleep(0.03)
                     eng.send_signal(signal.SIGTERM)
                     eng.wait(timeout=10)
             finally:
