@@ -42,9 +42,11 @@ struct privsep_config {
 };
 
 /*
- * Resolve the unprivileged account and fork the broker. cfg may be NULL.
+ * Resolve the unprivileged account and fork the broker, which installs its system
+ * call filter (sandbox.h) before it says it is ready. cfg may be NULL.
  * Returns 0, -ENOENT when a configured user does not exist, -EINVAL when it is
- * root, or -errno from socketpair/fork or from the broker's own drop.
+ * root or unlink_name is longer than NAME_MAX, or -errno from socketpair/fork or
+ * from the broker's own drop.
  * Call it after opening the engine's raw sockets and before privsep_drop(),
  * from the main thread: the broker's parent-death signal follows the thread
  * that forked it.
