@@ -318,6 +318,16 @@ static int engine_init(struct engine **out, struct net *net, struct privsep *ps,
 	err = prober_new(&e->prober, e->base, net, ps, e->hub, engine_settled, e);
 	if (err < 0)
 		goto fail;
+	/*
+	 * In both modes SIGTERM/SIGINT end the loop rather than the process, so that
+	 * privsep_free() still reaps the broker (the CLI ends its engine with SIGTERM).
+	 */
+	err = -ENOMEM;
+	e->ev_sigterm = evsignal_new(e->base, SIGTERM, engine_signal_cb, e);
+	e->ev_sigint = evsignal_new(e->base, SIGINT, engine_signal_cb, e);
+	if (!e->ev_sigterm || !e->ev_sigint || event_add(e->ev_sigterm, NULL) < 0 ||
+	    event_add(e->ev_sigint, NULL) < 0)
+		goto fail;
 	*out = e;
 	return 0;
 fail:
@@ -376,10 +386,7 @@ int engine_new_listener(struct engine **out, struct net *net, struct privsep *ps
 
 	e->ev_listen = event_new(e->base, listen_fd, EV_READ | EV_PERSIST, engine_accept_cb, e);
 	e->ev_accept_pause = evtimer_new(e->base, engine_accept_resume_cb, e);
-	e->ev_sigterm = evsignal_new(e->base, SIGTERM, engine_signal_cb, e);
-	e->ev_sigint = evsignal_new(e->base, SIGINT, engine_signal_cb, e);
-	if (!e->ev_listen || !e->ev_accept_pause || !e->ev_sigterm || !e->ev_sigint ||
-	    event_add(e->ev_sigterm, NULL) < 0 || event_add(e->ev_sigint, NULL) < 0) {
+	if (!e->ev_listen || !e->ev_accept_pause) {
 		engine_free(e);
 		return err;
 	}

@@ -3,10 +3,11 @@
  * stdin/stdout with the mtr-packet protocol (mtr runs it as "mtr-packet"); with
  * --listen PATH, or a socket from systemd socket activation, it serves many clients
  * on a UNIX socket until SIGTERM/SIGINT.
- * Start-up order matters: raw sockets first (needs CAP_NET_RAW), then the broker is
- * forked (it alone keeps CAP_NET_RAW/CAP_NET_ADMIN, for mark and local-device), then
- * the listening socket is made (its directory may need root), then this process drops
- * every privilege, and only then is the first command read.
+ * Start-up order matters: raw sockets first (needs CAP_NET_RAW), then the listening
+ * socket is made (its directory may need root), then the broker is forked (it alone
+ * keeps CAP_NET_RAW/CAP_NET_ADMIN, for mark and local-device), then this process drops
+ * every privilege and installs its system call filter, and only then is the first
+ * command read.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/numparse.h"
@@ -21,6 +24,7 @@
 #include "daemon/listen.h"
 #include "daemon/net.h"
 #include "daemon/privsep.h"
+#include "daemon/sandbox.h"
 
 static void usage(FILE *f)
 {
@@ -32,7 +36,7 @@ static void usage(FILE *f)
 		"Speaks the mtr-packet protocol on stdin/stdout (see PROTOCOL.md), or to every\n"
 		"client of a UNIX socket (--listen, or systemd socket activation).\n"
 		"  --user NAME                 unprivileged user to switch to when started as root "
-		"(default: nobody)\n"
+		"(default: hopwatchd)\n"
 		"  --listen PATH               socket mode: serve clients on the UNIX socket PATH\n"
 		"  --max-inflight-per-user N   socket mode: probes in flight per client uid "
 		"(default %d)\n"
@@ -57,6 +61,34 @@ static uint32_t limit_arg(const char *opt, const char *val)
 	return (uint32_t)v;
 }
 
+/*
+ * When the user we drop to cannot remove the socket file from its directory (a
+ * directory of root's, say), the broker will, through a descriptor of the directory
+ * opened now. Returns that descriptor, or -1 when the engine can remove it itself.
+ */
+static int plan_unlink(const char *path, uid_t uid, gid_t gid, struct privsep_config *cfg)
+{
+	const char *base = strrchr(path, '/');
+	struct stat st;
+	int dfd;
+
+	base = base ? base + 1 : path;
+	if (listen_open_dir(path, &dfd) < 0)
+		return -1;
+	if (listen_user_may_remove(dfd, uid, gid) != 0 ||
+	    fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(dfd);
+		return -1;
+	}
+	log_debug("%s: its directory is not writable by uid %u, the broker will remove it", path,
+		  (unsigned)uid);
+	cfg->unlink_name = base;
+	cfg->unlink_dirfd = dfd;
+	cfg->unlink_dev = st.st_dev;
+	cfg->unlink_ino = st.st_ino;
+	return dfd;
+}
+
 int main(int argc, char **argv)
 {
 	struct privsep_config cfg = {0};
@@ -66,7 +98,8 @@ int main(int argc, char **argv)
 	struct engine *eng = NULL;
 	enum log_level level = LOG_LEVEL_WARN;
 	const char *listen_path = NULL;
-	int debug = 0, limits_set = 0, listen_fd = -1, created = 0, activated, i, err;
+	int debug = 0, limits_set = 0, listen_fd = -1, created = 0, unlink_dirfd = -1, activated, i,
+	    err;
 	uid_t owner = (uid_t)-1;
 	gid_t group = (gid_t)-1;
 
@@ -141,17 +174,13 @@ int main(int argc, char **argv)
 			  "(setcap cap_net_raw,cap_net_admin+ep %s for UDP and TCP)",
 			  argv[0]);
 
-	/* The broker is forked while we still hold the capabilities it keeps. */
-	err = privsep_new(&ps, &cfg);
-	if (err < 0)
-		fatalx("cannot start the socket broker: %s", strerror(-err));
 	/*
-	 * After the fork, so the broker holds no copy of it; before the drop, because its
-	 * directory may be root's. When root, what we create belongs to the user we become,
-	 * so that the socket can still be removed at exit.
+	 * The listening socket first, while root (its directory may be root's), and owned
+	 * by the user we become, so that it can still be removed at exit. The broker,
+	 * forked next, closes its copy at once.
 	 */
 	if (listen_path) {
-		if (geteuid() == 0 && privsep_user(ps, &owner, &group) < 0)
+		if (geteuid() == 0 && privsep_lookup_user(&cfg, &owner, &group) < 0)
 			owner = (uid_t)-1, group = (gid_t)-1;
 		err = listen_bind_path(listen_path, owner, group, &listen_fd);
 		if (err == -EADDRINUSE)
@@ -161,13 +190,39 @@ int main(int argc, char **argv)
 		if (err < 0)
 			fatalx("cannot listen on %s: %s", listen_path, strerror(-err));
 		created = 1;
+		if (owner != (uid_t)-1)
+			unlink_dirfd = plan_unlink(listen_path, owner, group, &cfg);
 	}
+	/* The broker is forked while we still hold the capabilities it keeps. */
+	err = privsep_new(&ps, &cfg);
+	if (unlink_dirfd >= 0)
+		close(unlink_dirfd); /* the broker has its copy */
+	if (err < 0) {
+		if (created)
+			unlink(listen_path);
+		fatalx("cannot start the socket broker: %s", strerror(-err));
+	}
+	/* When the broker removes the socket file, we must not (we could not, either). */
+	if (cfg.unlink_name)
+		created = 0;
 	/* From here on no privilege is left in the process that parses input. */
 	err = privsep_drop(ps);
 	if (err < 0) {
 		if (created)
 			unlink(listen_path);
 		fatalx("cannot drop privileges: %s", strerror(-err));
+	}
+	/*
+	 * Then the system call filter, still before the first byte of input: not earlier,
+	 * because the drop needs setresuid, capset and prctl, which the filter forbids (and
+	 * a filter installed first would have to allow them for good); not later, so that
+	 * no client ever talks to an unconfined engine.
+	 */
+	err = sandbox_install(SANDBOX_ENGINE, -1);
+	if (err < 0) {
+		if (created)
+			unlink(listen_path);
+		fatalx("cannot install the system call filter: %s", strerror(-err));
 	}
 
 	if (listen_fd >= 0) {

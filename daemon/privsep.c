@@ -22,10 +22,12 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "daemon/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -38,6 +40,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define PRIVSEP_REQUEST_MAGIC 0x68777271u /* "hwrq" */
@@ -49,6 +52,8 @@
 #define PRIVSEP_REAP_STEP_MS	1
 /* Where the broker keeps its socket after closing everything else. */
 #define PRIVSEP_BROKER_FD 3
+/* And the socket file's directory, when it removes that file at the end. */
+#define PRIVSEP_UNLINK_FD 4
 /* Scratch fds are moved at or above this, clear of 0..PRIVSEP_BROKER_FD. */
 #define PRIVSEP_SCRATCH_FD 10
 /* Capability numbers are bits of a 64-bit mask in the kernel. */
@@ -79,34 +84,75 @@ struct privsep {
 	pid_t broker; /* child pid; -1 once reaped */
 	uid_t uid;    /* unprivileged account for both processes */
 	gid_t gid;
+	/* The broker's copy of privsep_config's unlink_*; unlink_dirfd -1 for none. */
+	int unlink_dirfd;
+	char unlink_name[NAME_MAX + 1];
+	dev_t unlink_dev;
+	ino_t unlink_ino;
 };
 
 /* Bits of the capability numbers the broker keeps. */
 static const uint64_t broker_caps = (UINT64_C(1) << CAP_NET_RAW) | (UINT64_C(1) << CAP_NET_ADMIN);
 
-static int resolve_user(const struct privsep_config *cfg, uid_t *uid, gid_t *gid)
+/* Look name up: 0 with its ids, -ENOENT when there is no such user, or -errno. */
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
-	const char *name = cfg && cfg->user ? cfg->user : PRIVSEP_DEFAULT_USER;
 	struct passwd *pw;
+	int err = 0;
 
 	errno = 0;
 	pw = getpwnam(name);
-	if (!pw) {
-		int err = errno ? -errno : -ENOENT;
+	if (pw) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	} else {
+		err = errno ? -errno : -ENOENT;
+	}
+	endpwent();
+	/* glibc reports a missing user as 0, ENOENT, ESRCH, EBADF or EPERM, by module. */
+	if (err == -ESRCH || err == -EBADF || err == -EPERM)
+		err = -ENOENT;
+	return err;
+}
 
-		endpwent();
-		/* A user someone configured must exist; only the default may fall back. */
-		if (cfg && cfg->user) {
-			log_warnx("privsep: no such user \"%s\"", name);
-			return err;
+/*
+ * A user someone configured must exist. The default one may be missing on a machine set
+ * up before it existed: then the shared nobody account, with a warning that says how to
+ * make the right one, and the traditional 65534 where even nobody is missing.
+ */
+static int resolve_user(const struct privsep_config *cfg, uid_t *uid, gid_t *gid, bool warn)
+{
+	const char *name = cfg && cfg->user ? cfg->user : PRIVSEP_DEFAULT_USER;
+	int err = lookup_user(name, uid, gid);
+
+	if (err && cfg && cfg->user) {
+		log_warnx("privsep: no such user \"%s\"", name);
+		return err;
+	}
+	if (err && geteuid() != 0) {
+		/* Not root: nobody's ids are never switched to; no need to alarm anyone. */
+		name = PRIVSEP_FALLBACK_USER;
+		if (lookup_user(name, uid, gid) < 0) {
+			*uid = PRIVSEP_FALLBACK_UID;
+			*gid = PRIVSEP_FALLBACK_GID;
 		}
-		*uid = PRIVSEP_FALLBACK_UID;
-		*gid = PRIVSEP_FALLBACK_GID;
 		return 0;
 	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	endpwent();
+	if (err && warn) {
+		log_warnx("privsep: the engine's own user \"%s\" does not exist; running as "
+			  "\"%s\", which other services share and which could signal the engine "
+			  "(create it with: useradd --system --user-group --no-create-home "
+			  "--shell /usr/sbin/nologin %s, or name one with --user)",
+			  name, PRIVSEP_FALLBACK_USER, PRIVSEP_DEFAULT_USER);
+	}
+	if (err) {
+		name = PRIVSEP_FALLBACK_USER;
+		if (lookup_user(name, uid, gid) < 0) {
+			*uid = PRIVSEP_FALLBACK_UID;
+			*gid = PRIVSEP_FALLBACK_GID;
+			return 0;
+		}
+	}
 	if (*uid == 0 || *gid == 0) {
 		log_warnx("privsep: user \"%s\" is privileged, refusing it", name);
 		return -EINVAL;
@@ -405,12 +451,14 @@ static int close_from_proc(int first)
  * its socket on PRIVSEP_BROKER_FD and nothing else: above all not the engine's
  * command pipe, whose reader must see EOF when the engine goes.
  */
-static int broker_fds(int sock, int engine_end)
+static int broker_fds(int sock, int engine_end, int unlink_dirfd)
 {
 	int s = fcntl(sock, F_DUPFD, PRIVSEP_SCRATCH_FD);
+	int d = unlink_dirfd >= 0 ? fcntl(unlink_dirfd, F_DUPFD, PRIVSEP_SCRATCH_FD) : -1;
 	int null = open("/dev/null", O_RDWR);
+	int keep = PRIVSEP_BROKER_FD;
 
-	if (s < 0 || null < 0)
+	if (s < 0 || null < 0 || (unlink_dirfd >= 0 && d < 0))
 		return -errno;
 	if (dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
 		return -errno;
@@ -421,12 +469,26 @@ static int broker_fds(int sock, int engine_end)
 		return -errno;
 	if (dup2(s, PRIVSEP_BROKER_FD) < 0)
 		return -errno;
-	if (close_range(PRIVSEP_BROKER_FD + 1, ~0U, 0) != 0)
-		return close_from_proc(PRIVSEP_BROKER_FD + 1);
+	if (d >= 0) {
+		if (dup2(d, PRIVSEP_UNLINK_FD) < 0)
+			return -errno;
+		keep = PRIVSEP_UNLINK_FD;
+	}
+	if (close_range((unsigned)keep + 1, ~0U, 0) != 0)
+		return close_from_proc(keep + 1);
 	return 0;
 }
 
-/* The broker inherits the engine's handlers and mask; it wants neither. */
+static void broker_on_term(int sig)
+{
+	(void)sig; /* only to end ppoll(): broker_wait() then sees whether to leave */
+}
+
+/*
+ * The broker inherits the engine's handlers and mask; it wants neither. SIGTERM (the
+ * parent-death signal, and what systemd sends the whole unit) only interrupts it: it
+ * leaves, after its clean-up, when the engine is gone (EOF, or a new parent).
+ */
 static void broker_signals(void)
 {
 	struct sigaction sa;
@@ -437,8 +499,34 @@ static void broker_signals(void)
 	sigemptyset(&sa.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL/SIGSTOP */
+	sa.sa_handler = broker_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	/* Blocked but while it waits (broker_wait), so that none goes unnoticed. */
 	sigemptyset(&all);
+	sigaddset(&all, SIGTERM);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/*
+ * Wait for a request. SIGTERM is let through only inside ppoll(), atomically, so one
+ * that came at any other time is pending and ends the wait at once: then, if the
+ * engine is gone (a new parent), the broker leaves, whether or not EOF ever comes (a
+ * forked copy of the engine may still hold its end). Returns 1 readable, 0 leave.
+ */
+static int broker_wait(int sock, pid_t engine)
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	sigset_t open;
+
+	sigemptyset(&open);
+	for (;;) {
+		if (getppid() != engine)
+			return 0;
+		if (ppoll(&pfd, 1, NULL, &open) > 0)
+			return 1;
+		if (errno != EINTR)
+			return 0;
+	}
 }
 
 /*
@@ -447,12 +535,12 @@ static void broker_signals(void)
  * PR_SET_KEEPCAPS keeps the permitted set across setresuid (which would
  * otherwise empty it), and cap_set_proc then trims it to the two we keep.
  */
-static int broker_drop(uid_t uid, gid_t gid)
+static int broker_drop(uid_t uid, gid_t gid, uint64_t keep)
 {
 	int err;
 
 	if (geteuid() == 0 || cap_effective(CAP_SETPCAP)) {
-		err = drop_bounding(broker_caps);
+		err = drop_bounding(keep);
 		if (err)
 			return err;
 	}
@@ -465,7 +553,7 @@ static int broker_drop(uid_t uid, gid_t gid)
 		if (prctl(PR_SET_KEEPCAPS, 0UL, 0UL, 0UL, 0UL) != 0)
 			return -errno;
 	}
-	err = set_caps(broker_caps);
+	err = set_caps(keep);
 	if (!err)
 		err = clear_ambient();
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL) != 0)
@@ -476,20 +564,20 @@ static int broker_drop(uid_t uid, gid_t gid)
 	return err;
 }
 
-static void broker_serve(int sock)
+static void broker_serve(int sock, pid_t engine)
 {
 	struct privsep_request rq;
 	unsigned char buf[sizeof(rq) + 1]; /* one extra byte shows an over-long record */
 
-	for (;;) {
-		ssize_t n = recv(sock, buf, sizeof(buf), 0);
+	while (broker_wait(sock, engine)) {
+		ssize_t n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
 		int fd = -1, err;
 
 		if (n == 0)
 			return; /* the engine closed its end */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			log_warn("privsep broker: recv");
 			return;
 		}
@@ -511,18 +599,38 @@ static void broker_serve(int sock)
 	}
 }
 
-static _Noreturn void broker_main(int sock, int engine_end, uid_t uid, gid_t gid, pid_t engine)
+/*
+ * The engine is gone: remove its socket file, if what has the name is still that
+ * socket (a new engine may have bound the path since). The check and the unlink are
+ * not atomic; the window is the time between two system calls.
+ */
+static void broker_unlink(const struct privsep *ps)
 {
+	struct stat st;
+
+	if (ps->unlink_dirfd < 0)
+		return;
+	if (fstatat(PRIVSEP_UNLINK_FD, ps->unlink_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISSOCK(st.st_mode) || st.st_dev != ps->unlink_dev || st.st_ino != ps->unlink_ino)
+		return;
+	if (unlinkat(PRIVSEP_UNLINK_FD, ps->unlink_name, 0) != 0)
+		log_warn("privsep broker: cannot remove the socket %s", ps->unlink_name);
+}
+
+static _Noreturn void broker_main(int sock, int engine_end, const struct privsep *ps, pid_t engine)
+{
+	/* CAP_DAC_OVERRIDE only to remove the socket from a directory the user cannot write. */
+	uint64_t keep = broker_caps | (ps->unlink_dirfd >= 0 ? UINT64_C(1) << CAP_DAC_OVERRIDE : 0);
 	int err;
 
 	broker_signals();
-	err = broker_fds(sock, engine_end);
+	err = broker_fds(sock, engine_end, ps->unlink_dirfd);
 	if (err) {
 		log_warnx("privsep broker: fds: %s", strerror(-err));
 		_exit(EXIT_FAILURE);
 	}
 	sock = PRIVSEP_BROKER_FD;
-	err = broker_drop(uid, gid);
+	err = broker_drop(ps->uid, ps->gid, keep);
 	/*
 	 * After the drop: the kernel clears the parent-death signal on every
 	 * credential change. Then check the engine did not die before it was set.
@@ -531,10 +639,19 @@ static _Noreturn void broker_main(int sock, int engine_end, uid_t uid, gid_t gid
 		err = -errno;
 	if (!err && getppid() != engine)
 		_exit(EXIT_SUCCESS);
+	/*
+	 * Last, the system call filter: after the drop, because the drop itself needs
+	 * setresuid, capset and prctl, which the filter forbids; before the ready message,
+	 * so that the engine never sends a request to an unconfined broker.
+	 */
+	if (!err)
+		err = sandbox_install(SANDBOX_BROKER,
+				      ps->unlink_dirfd >= 0 ? PRIVSEP_UNLINK_FD : -1);
 	/* The first reply tells privsep_new() whether the broker is ready. */
 	if (broker_send(sock, err, -1) != 0 || err)
 		_exit(EXIT_FAILURE);
-	broker_serve(sock);
+	broker_serve(sock, engine);
+	broker_unlink(ps);
 	_exit(EXIT_SUCCESS);
 }
 
@@ -576,10 +693,21 @@ int privsep_new(struct privsep **out, const struct privsep_config *cfg)
 	ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
-	err = resolve_user(cfg, &ps->uid, &ps->gid);
+	err = resolve_user(cfg, &ps->uid, &ps->gid, true);
 	if (err) {
 		free(ps);
 		return err;
+	}
+	ps->unlink_dirfd = -1;
+	if (cfg && cfg->unlink_name) {
+		if (strlen(cfg->unlink_name) >= sizeof(ps->unlink_name) || cfg->unlink_dirfd < 0) {
+			free(ps);
+			return -EINVAL;
+		}
+		strcpy(ps->unlink_name, cfg->unlink_name);
+		ps->unlink_dirfd = cfg->unlink_dirfd;
+		ps->unlink_dev = cfg->unlink_dev;
+		ps->unlink_ino = cfg->unlink_ino;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		err = -errno;
@@ -595,7 +723,7 @@ int privsep_new(struct privsep **out, const struct privsep_config *cfg)
 		return err;
 	}
 	if (ps->broker == 0)
-		broker_main(sv[1], sv[0], ps->uid, ps->gid, engine);
+		broker_main(sv[1], sv[0], ps, engine);
 	close(sv[1]);
 	ps->sock = sv[0];
 	err = recv_reply(ps->sock, NULL);
@@ -629,7 +757,7 @@ int privsep_drop(const struct privsep *ps)
 		uid = ps->uid;
 		gid = ps->gid;
 	} else {
-		err = resolve_user(NULL, &uid, &gid);
+		err = resolve_user(NULL, &uid, &gid, true);
 		if (err)
 			return err;
 	}
@@ -735,6 +863,11 @@ struct privsep *privsep_free(struct privsep *ps)
 		reap(ps->broker);
 	free(ps);
 	return NULL;
+}
+
+int privsep_lookup_user(const struct privsep_config *cfg, uid_t *uid, gid_t *gid)
+{
+	return resolve_user(cfg, uid, gid, false);
 }
 
 bool privsep_have_net_raw(void)

@@ -11,9 +11,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The unprivileged account used when the user is not named in the config. */
-#define PRIVSEP_DEFAULT_USER "nobody"
-/* Used when PRIVSEP_DEFAULT_USER does not exist (the traditional nobody/nogroup). */
+/*
+ * The unprivileged account used when the user is not named in the config: one of its
+ * own (scripts/setup.sh creates it), since every process of a shared account such as
+ * nobody may signal, ptrace or read the files of the engine and its broker.
+ */
+#define PRIVSEP_DEFAULT_USER "hopwatchd"
+/* Used, with a warning, when PRIVSEP_DEFAULT_USER does not exist. */
+#define PRIVSEP_FALLBACK_USER "nobody"
+/* Used when neither account exists (the traditional nobody/nogroup). */
 #define PRIVSEP_FALLBACK_UID 65534
 #define PRIVSEP_FALLBACK_GID 65534
 /* Longest interface name the broker accepts (IFNAMSIZ - 1). */
@@ -23,17 +29,35 @@ struct privsep;
 
 struct privsep_config {
 	const char *user; /* unprivileged account; NULL means PRIVSEP_DEFAULT_USER */
+	/*
+	 * The engine's socket file, when the unprivileged user cannot remove it from its
+	 * directory: the broker keeps a copy of unlink_dirfd and CAP_DAC_OVERRIDE, usable
+	 * (its filter says) only for unlinkat() in that directory, and removes unlink_name
+	 * when the engine is gone if it is still the socket of that dev/ino.
+	 */
+	const char *unlink_name; /* NULL: nothing to remove */
+	int unlink_dirfd;
+	dev_t unlink_dev;
+	ino_t unlink_ino;
 };
 
 /*
- * Resolve the unprivileged account and fork the broker. cfg may be NULL.
+ * Resolve the unprivileged account and fork the broker, which installs its system
+ * call filter (sandbox.h) before it says it is ready. cfg may be NULL.
  * Returns 0, -ENOENT when a configured user does not exist, -EINVAL when it is
- * root, or -errno from socketpair/fork or from the broker's own drop.
+ * root or unlink_name is longer than NAME_MAX, or -errno from socketpair/fork or
+ * from the broker's own drop.
  * Call it after opening the engine's raw sockets and before privsep_drop(),
  * from the main thread: the broker's parent-death signal follows the thread
  * that forked it.
  */
 int privsep_new(struct privsep **out, const struct privsep_config *cfg);
+
+/*
+ * The unprivileged account privsep_new() will use (cfg may be NULL), without a warning
+ * for the fallback (privsep_new gives it). Returns 0, -ENOENT, -EINVAL or -errno.
+ */
+int privsep_lookup_user(const struct privsep_config *cfg, uid_t *uid, gid_t *gid);
 
 /*
  * Drop every privilege of the calling process for good: unprivileged uid/gid

@@ -26,7 +26,12 @@ PACKAGES=(
 	prometheus        # promtool and the server, used by the monitor's tests
 	prometheus-smokeping-prober # the monitor's scale benchmark compares against it
 	valgrind          # memcheck run of the unit suite (tests/valgrind/)
+	libseccomp-dev              # hopwatchd's system call filter (daemon/sandbox_seccomp.c)
+	strace                      # the reaping test traces chmod/chown of the socket
 )
+
+# hopwatchd's own system user: the engine and its broker run as it after the drop.
+ENGINE_USER=hopwatchd
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -84,6 +89,19 @@ step() {
 }
 
 step "package install" install_missing
+
+# The engine's account: a system user and group of its own, no home, no login shell.
+make_engine_user() {
+	getent passwd "$ENGINE_USER" >/dev/null && return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		say "error: run as root to create the system user $ENGINE_USER"
+		return 1
+	fi
+	say "creating the system user $ENGINE_USER"
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --comment "hopwatch packet engine" "$ENGINE_USER"
+}
+step "engine user" make_engine_user
 
 build_dir() {
 	local dir=$1

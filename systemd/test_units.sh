@@ -21,7 +21,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 grep -q '^ExecStart=/.*/hopwatchd$' "$service" || fail "ExecStart not configured: $(grep ExecStart "$service")"
-grep -q '@' "$service" && fail "unsubstituted @...@ in $service"
+grep -qE '@[a-z]+@' "$service" && fail "unsubstituted @...@ in $service"
 grep -q '^ListenStream=/run/hopwatch/engine.sock$' "$sock" || fail "socket path is not /run/hopwatch/engine.sock"
 grep -q '^SocketMode=0666$' "$sock" || fail "socket mode is not 0666"
 
