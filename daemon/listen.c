@@ -180,6 +180,9 @@ static int bind_in_private_dir(int fd, int dfd, const char *dir, const char *bas
 	if ((size_t)snprintf(priv_path, sizeof(priv_path), "%s/%s", dir, priv) >= sizeof(priv_path))
 		priv_path[0] = '\0'; /* bind_private() reaches it through /proc, or not at all */
 	err = bind_private(fd, pfd, priv_path, base, owner, group);
+	/* Listening before the name appears: whoever sees it can connect (no refusal race). */
+	if (!err && listen(fd, LISTEN_BACKLOG) < 0)
+		err = -errno;
 	if (!err)
 		err = move_into_place(pfd, dfd, base, sun);
 	if (err)
@@ -212,10 +215,6 @@ int listen_bind_path(const char *path, uid_t owner, gid_t group, int *fd_out)
 		err = -errno;
 	if (!err)
 		err = bind_in_private_dir(fd, dfd, dir, base, &sun, owner, group);
-	if (!err && listen(fd, LISTEN_BACKLOG) < 0) {
-		err = -errno;
-		unlinkat(dfd, base, 0);
-	}
 	close(dfd);
 	if (err < 0) {
 		if (fd >= 0)

@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 	    err;
 	uid_t owner = (uid_t)-1;
 	gid_t group = (gid_t)-1;
+	sigset_t stop_sigs;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
@@ -160,6 +161,15 @@ int main(int argc, char **argv)
 	}
 	/* A client that goes away must be an error return from write(), not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SIGTERM and SIGINT wait until the event loop can take them: one that came before
+	 * (say, just as the socket appeared) would end the process at once and leave the
+	 * broker unreaped and the socket file behind.
+	 */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 
 	err = net_new(&net);
 	if (err == -EPERM || err == -EACCES)
@@ -239,6 +249,7 @@ int main(int argc, char **argv)
 			unlink(listen_path);
 		fatalx("cannot start the engine: %s", strerror(-err));
 	}
+	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	err = engine_run(eng);
 
 	eng = engine_free(eng);
