@@ -64,7 +64,8 @@ static void expect_clean_exit(int status)
 static int skip_without_seccomp(void **state)
 {
 	(void)state;
-	if (!sandbox_available())
+	/* Valgrind makes system calls of its own on the program's behalf: no filter fits. */
+	if (!sandbox_available() || getenv("HOPWATCH_VALGRIND"))
 		skip();
 	return 0;
 }
