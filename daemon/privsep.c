@@ -617,11 +617,15 @@ static void broker_unlink(const struct privsep *ps)
 		log_warn("privsep broker: cannot remove the socket %s", ps->unlink_name);
 }
 
-static _Noreturn void broker_main(int sock, int engine_end, const struct privsep *ps, pid_t engine)
+static _Noreturn void broker_main(int sock, int engine_end, struct privsep *engine_ps, pid_t engine)
 {
+	/* The engine's object, copied and freed: the broker owns no heap it never frees. */
+	const struct privsep mine = *engine_ps, *ps = &mine;
 	/* CAP_DAC_OVERRIDE only to remove the socket from a directory the user cannot write. */
 	uint64_t keep = broker_caps | (ps->unlink_dirfd >= 0 ? UINT64_C(1) << CAP_DAC_OVERRIDE : 0);
 	int err;
+
+	free(engine_ps);
 
 	broker_signals();
 	err = broker_fds(sock, engine_end, ps->unlink_dirfd);

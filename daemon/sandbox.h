@@ -24,8 +24,14 @@ enum sandbox_role {
  */
 int sandbox_install(enum sandbox_role role, int unlink_dirfd);
 
-/* Whether sandbox_install() installs a filter in this build (false for the no-op). */
+/*
+ * Whether sandbox_install() installs a filter here: false for the no-op build, and under
+ * valgrind (see sandbox_under_valgrind), where it only warns.
+ */
 bool sandbox_available(void);
+
+/* Whether the process runs under valgrind (meson builds a file that says no without it). */
+bool sandbox_under_valgrind(void);
 
 /*
  * The calls an instrumented build's runtime makes on top of the lists (ASan/UBSan

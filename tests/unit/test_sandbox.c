@@ -61,13 +61,12 @@ static void expect_clean_exit(int status)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static int skip_without_seccomp(void **state)
+/* Called first in a test body: cmocka counts a skip() in a setup function as an error. */
+static void skip_without_seccomp(void)
 {
-	(void)state;
-	/* Valgrind makes system calls of its own on the program's behalf: no filter fits. */
-	if (!sandbox_available() || getenv("HOPWATCH_VALGRIND"))
+	/* Not in the no-op build, nor under valgrind (sandbox_available says which). */
+	if (!sandbox_available())
 		skip();
-	return 0;
 }
 
 /* The engine's own kind of work: a pipe round trip, poll, a UDP socket with a TTL. */
@@ -133,24 +132,28 @@ static void broker_connects(void)
 static void test_engine_allows_its_work(void **state)
 {
 	(void)state;
+	skip_without_seccomp();
 	expect_clean_exit(in_child(engine_work));
 }
 
 static void test_engine_exec_is_fatal(void **state)
 {
 	(void)state;
+	skip_without_seccomp();
 	expect_sigsys(in_child(engine_execs));
 }
 
 static void test_broker_allows_its_work(void **state)
 {
 	(void)state;
+	skip_without_seccomp();
 	expect_clean_exit(in_child(broker_work));
 }
 
 static void test_broker_connect_is_fatal(void **state)
 {
 	(void)state;
+	skip_without_seccomp();
 	expect_sigsys(in_child(broker_connects));
 }
 
@@ -158,16 +161,16 @@ static void test_unknown_role(void **state)
 {
 	(void)state;
 	assert_int_equal(sandbox_install((enum sandbox_role)99, -1),
-			 sandbox_available() ? -EINVAL : 0);
+			 sandbox_available() || sandbox_under_valgrind() ? -EINVAL : 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_engine_allows_its_work, skip_without_seccomp),
-		cmocka_unit_test_setup(test_engine_exec_is_fatal, skip_without_seccomp),
-		cmocka_unit_test_setup(test_broker_allows_its_work, skip_without_seccomp),
-		cmocka_unit_test_setup(test_broker_connect_is_fatal, skip_without_seccomp),
+		cmocka_unit_test(test_engine_allows_its_work),
+		cmocka_unit_test(test_engine_exec_is_fatal),
+		cmocka_unit_test(test_broker_allows_its_work),
+		cmocka_unit_test(test_broker_connect_is_fatal),
 		cmocka_unit_test(test_unknown_role),
 	};
 
