@@ -8,6 +8,7 @@
 #include "client/asn.h"
 #include "client/diagnose.h"
 #include "client/flows.h"
+#include "client/split.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -830,25 +831,15 @@ static int render_xml(struct ctx *c)
 
 /* ---- -p ---- */
 
-/* mtr's split_redraw once per hop: loss in thousandths of a percent, as mtr prints it. */
+/* The last line -p streams for each hop, as client/split.c formats it (one format). */
 static int render_split(struct ctx *c)
 {
-	char name[REPORT_ESC_MAX];
+	char line[SPLIT_LINE_MAX];
 	int ttl;
 
 	for (ttl = 1; ttl <= c->last_hop; ttl++) {
-		const struct stats_hop *h = stats_table_hop(c->t, ttl);
-		struct stats_summary s;
-
-		if (!hop_addr(h)) {
-			fprintf(c->out, "%d ???\n", ttl);
-			continue;
-		}
-		stats_hop_summarize(h, &s);
-		addr_name(c, hop_addr(h), name, sizeof(name));
-		fprintf(c->out, "%d %s %d %u %u %.1f %.1f %.1f\n", ttl, name,
-			(int)(s.loss_pct * 1000.0 + 0.5), s.received, s.sent, s.best, s.avg,
-			s.worst);
+		split_line(c->t, ttl, c->m, line, sizeof(line));
+		fprintf(c->out, "%d %s\n", ttl, line);
 	}
 	return 0;
 }

@@ -291,29 +291,6 @@ void trace_pause(struct trace *t, int paused)
 		sched_pause(t->sched, paused);
 }
 
-int trace_restart(struct trace *t, const struct engine_probe *tmpl)
-{
-	int rc;
-
-	if (t->sched)
-		t->exhausted += sched_exhausted(t->sched);
-	t->sched = sched_free(t->sched);
-	evtimer_del(t->stop_ev);
-	t->cfg.tmpl = *tmpl;
-	t->cfg.tmpl.dst = t->cfg.dst;
-	if (t->table)
-		stats_table_reset(t->table);
-	if (t->flows)
-		flows_reset(t->flows);
-	t->finished = 0;
-	t->status = 0;
-	t->err[0] = '\0';
-	rc = make_sched(t);
-	if (!rc && t->started)
-		rc = sched_start(t->sched);
-	return rc;
-}
-
 int trace_set(struct trace *t, const struct sched_config *sched, const struct engine_probe *tmpl)
 {
 	struct engine_probe p = *tmpl;

@@ -95,11 +95,6 @@ void trace_stop(struct trace *t);
 /* Pause or resume new rounds (the live view's 'p'). */
 void trace_pause(struct trace *t, int paused);
 /*
- * Start again from nothing with another probe template (the live view's u/t and r):
- * statistics cleared, a new scheduler. 0 or -errno.
- */
-int trace_restart(struct trace *t, const struct engine_probe *tmpl);
-/*
  * Go on with another probe template and scheduling (the live view's s, b, Q, i, f, m, u,
  * t): statistics kept, as mtr keeps them; the next probe and round follow. tmpl.dst is
  * the trace's. 0 or -EINVAL (then nothing changes).
