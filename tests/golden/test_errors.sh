@@ -99,11 +99,17 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
 		fails=$((fails + 1))
 	fi
 	# A copy nobody can run: the build tree may sit in a directory only root can read.
+	# Under tests/valgrind/ $bin is a wrapper: copy the real binary and the wrapper's runner.
 	tmpbin=$(mktemp -d)
-	cp "$bin" "$tmpbin/hopwatch"
-	chmod 755 "$tmpbin" "$tmpbin/hopwatch"
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$tmpbin/hopwatch" -r -i 0.5 \
-		203.0.113.1 >"$out" 2>"$err"
+	cp "${HOPWATCH_VALGRIND_REAL:-$bin}" "$tmpbin/hopwatch"
+	runner=()
+	if [[ -n ${HOPWATCH_VALGRIND_RUN:-} ]]; then
+		cp "$HOPWATCH_VALGRIND_RUN" "$tmpbin/run.sh"
+		runner=("$tmpbin/run.sh")
+	fi
+	chmod 755 "$tmpbin" "$tmpbin"/*
+	setpriv --reuid=65534 --regid=65534 --clear-groups "${runner[@]}" "$tmpbin/hopwatch" \
+		-r -i 0.5 203.0.113.1 >"$out" 2>"$err"
 	rc=$?
 	if ((rc == 0)) || (($(wc -l <"$err") != 1)) || ! grep -q "non-root" "$err"; then
 		echo "FAIL: non-root -i 0.5: rc=$rc $(cat "$err")" >&2

@@ -26,6 +26,7 @@ from enginetest import Engine, Lab, Reply
 
 # Probes per engine and protocol in the two-engines case.
 TWIN_PROBES = 2000
+WARM_TOKEN = 100000  # above the twin tokens: the probes that warm the path first
 # Probes written while the reader stalls, how long it stalls, and the ceiling on the
 # engine's CPU time (seconds) over the stalled part of that window.
 STALL_PROBES = 60000
@@ -322,6 +323,14 @@ class TestTwoEngines(EngineCase):
                 with self.subTest(dst=dst, protocol=proto):
                     pair = [Engine(LAB), Engine(LAB)]
                     self.engines.extend(pair)
+                    # One probe per TTL first, answered: every neighbour entry on the path
+                    # is then resolved. A burst that meets an unresolved one overflows the
+                    # kernel's queue for it, which drops the oldest packet (the first probe).
+                    for e in pair:
+                        for ttl in range(1, hops + 2):
+                            self.ask(e, "%d send-probe %s %s protocol %s ttl %d timeout 3" % (
+                                WARM_TOKEN + ttl, "ip-6" if ":" in dst else "ip-4", dst,
+                                proto, ttl))
                     lines = ["%s ttl %d" % (ln, ttl_of(t)) for t, ln in
                              zip(tokens, probe_lines(tokens, dst, "protocol", proto,
                                                      "timeout 3"))]
