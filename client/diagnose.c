@@ -599,16 +599,27 @@ static enum diagnose_conclusion conclude(const struct diagnose_result *r)
 	return c;
 }
 
-int diagnose_run(const struct stats_table *t, const struct addr *target, int dest_reached,
-		 struct diagnose_result *out)
+int diagnose_run(const struct diagnose_input *in, struct diagnose_result *out)
 {
 	static const struct view zero;
 	struct view v = zero;
-	int i, any = 0;
+	const struct stats_table *t;
+	const struct addr *target;
+	int i, any = 0, dest_reached;
 
-	if (!t || !out)
+	if (!in || !in->t || !out)
 		return -EINVAL;
+	t = in->t;
+	target = in->target;
+	dest_reached = in->dest_reached;
 	memset(out, 0, sizeof(*out));
+	if (in->confirm && in->confirm->ran)
+		out->confirm = *in->confirm;
+	if (in->local)
+		out->local = *in->local;
+	if (in->target_name)
+		snprintf(out->target_name, sizeof(out->target_name), "%s", in->target_name);
+	out->protocol = in->protocol;
 	v.t = t;
 	v.target = target && target->family ? target : NULL;
 	v.dest_reached = dest_reached && t->dest_ttl > 0;
@@ -712,6 +723,8 @@ const char *diagnose_conclusion_id(enum diagnose_conclusion c)
 		return "check";
 	case DIAGNOSE_CONCLUDE_PROBLEM:
 		return "problem";
+	case DIAGNOSE_CONCLUDE_DEST_DROPS_ICMP:
+		return "dest_drops_icmp";
 	case DIAGNOSE_CONCLUDE_INSUFFICIENT:
 		return "insufficient_data";
 	}
@@ -951,6 +964,11 @@ static void print_conclusion(const struct diagnose_result *r, FILE *out)
 		return;
 	case DIAGNOSE_CONCLUDE_INSUFFICIENT:
 		fprintf(out, "Conclusion: Not enough probes for a diagnosis.\n");
+		return;
+	case DIAGNOSE_CONCLUDE_DEST_DROPS_ICMP:
+		fprintf(out,
+			"Conclusion: The destination drops ICMP; another protocol reached it, so "
+			"the path works.\n");
 		return;
 	case DIAGNOSE_CONCLUDE_PROBLEM:
 		break;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "client/stats.h"
+#include "proto/proto.h"
 
 /* Findings kept; more are counted in diagnose_result.dropped. */
 #define DIAGNOSE_MAX_FINDINGS 32
@@ -24,6 +25,8 @@
  * StDev, too little to tell throttling from loss.
  */
 #define DIAGNOSE_MIN_PROBES 10
+/* Longest target name kept for the reverse-path command (a DNS name). */
+#define DIAGNOSE_NAME_MAX 255
 
 enum diagnose_kind {
 	DIAGNOSE_CLEAN,		    /* no problem found */
@@ -70,6 +73,57 @@ enum diagnose_conclusion {
 	DIAGNOSE_CONCLUDE_CHECK,	/* warnings: confirm before blaming anyone */
 	DIAGNOSE_CONCLUDE_PROBLEM,	/* a real fault */
 	DIAGNOSE_CONCLUDE_INSUFFICIENT, /* too few probes */
+	/* the destination drops ICMP, another protocol reached it: the path works */
+	DIAGNOSE_CONCLUDE_DEST_DROPS_ICMP,
+};
+
+/* AS data of one address, as the AS lookup (-z / -y) found it. */
+#define DIAGNOSE_AS_NAME_MAX   63
+#define DIAGNOSE_AS_PREFIX_MAX 49 /* an IPv6 address and "/128" */
+struct diagnose_as {
+	uint32_t asn;				 /* 0 = not known */
+	char name[DIAGNOSE_AS_NAME_MAX + 1];	 /* "" = not known */
+	char prefix[DIAGNOSE_AS_PREFIX_MAX + 1]; /* "203.0.113.0/24", "" = not known */
+};
+/* The AS data of addr, or NULL when none is known; must not change during one run. */
+typedef const struct diagnose_as *(*diagnose_as_fn)(void *ctx, const struct addr *addr);
+
+/*
+ * The confirmation (client/confirm): a few probes of other protocols sent after the
+ * trace, to the destination and to the TTLs where the trace went silent. One entry per
+ * protocol, port and TTL tried.
+ */
+#define DIAGNOSE_CONFIRM_MAX 32
+/* ttl of an entry sent to the destination with the trace's full TTL. */
+#define DIAGNOSE_CONFIRM_TTL_DEST 0
+struct diagnose_confirm_probe {
+	enum proto_protocol protocol;
+	int port; /* destination port, 0 for ICMP */
+	int ttl;  /* DIAGNOSE_CONFIRM_TTL_DEST or the TTL sent with */
+	uint32_t sent;
+	uint32_t answered;  /* any reply but no-reply */
+	uint32_t from_dest; /* answered by the destination itself (any reply kind) */
+	enum proto_reply last_reply;
+	struct addr from; /* last responder, family 0 = none */
+};
+struct diagnose_confirm {
+	int ran;	      /* 0: not run (--no-confirm, not needed, or no engine) */
+	uint32_t probes_sent; /* every confirmation probe, for the output's count */
+	size_t n;
+	struct diagnose_confirm_probe p[DIAGNOSE_CONFIRM_MAX];
+};
+
+/* What diagnose_run() reads; everything but t may be NULL / 0. */
+struct diagnose_input {
+	const struct stats_table *t;
+	const struct addr *target;    /* the destination's address (region C) */
+	const char *target_name;      /* as the user wrote it (reverse-path command) */
+	int dest_reached;	      /* it answered */
+	enum proto_protocol protocol; /* of the trace */
+	diagnose_as_fn as_of;	      /* AS data of hop addresses; NULL = none */
+	void *as_ctx;
+	const struct diagnose_confirm *confirm; /* NULL or .ran 0 = no confirmation */
+	const struct addr *local; /* this host's source address (reverse-path advice) */
 };
 
 /* One hop's numbers as evidence; times in milliseconds. */
@@ -101,6 +155,12 @@ struct diagnose_finding {
 	double level_ms;     /* step/spike: typical latency at hop N (median) */
 	int period;	     /* routing loop: hops per cycle */
 	int no_route;	     /* interruption: hop N answered "no route" */
+	/* The AS of hop N's address (asn 0 = not known): the contact names it. */
+	struct diagnose_as as;
+	/* Other protocols' answers (the confirmation) back this finding. */
+	int confirmed;
+	/* How sure: 0..1, from the loss rates' intervals (binomial, from Snt). */
+	double confidence;
 };
 
 struct diagnose_result {
@@ -111,17 +171,19 @@ struct diagnose_result {
 	double avg_min, avg_max; /* Avg range over answering hops, ms */
 	size_t nfindings;
 	struct diagnose_finding findings[DIAGNOSE_MAX_FINDINGS];
-	size_t dropped; /* findings that did not fit */
+	size_t dropped;				 /* findings that did not fit */
+	struct diagnose_confirm confirm;	 /* as given (ran 0 = none) */
+	struct addr local;			 /* as given, family 0 = unknown */
+	char target_name[DIAGNOSE_NAME_MAX + 1]; /* as given, "" = the address */
+	enum proto_protocol protocol;
 };
 
 /*
- * Diagnose a finished table: target is the destination's address (for region C),
- * dest_reached whether it answered. Fills out (caller-owned, overwritten) with findings
+ * Diagnose a finished table (in->t) with what else is known of it (in). Fills out (caller-owned, overwritten) with findings
  * ordered by hop; always at least one (clean or insufficient when nothing else).
  * Returns 0, or -EINVAL for a NULL argument.
  */
-int diagnose_run(const struct stats_table *t, const struct addr *target, int dest_reached,
-		 struct diagnose_result *out);
+int diagnose_run(const struct diagnose_input *in, struct diagnose_result *out);
 
 /* Stable names for machines (JSON): "icmp_rate_limit", "info", "B", "carrier", ... */
 const char *diagnose_kind_id(enum diagnose_kind k);

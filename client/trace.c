@@ -27,6 +27,9 @@ struct trace {
 	struct sched *sched;
 	struct event *stop_ev; /* trace_stop() ends the trace from the loop */
 	struct diagnose_result *diag;
+	struct diagnose_confirm *confirm; /* trace_set_confirm()'s copy, NULL = none */
+	diagnose_as_fn as_of;
+	void *as_ctx;
 	int started, finished, status;
 	uint32_t exhausted; /* of schedulers before the current one */
 	char err[TRACE_ERR_MAX];
@@ -259,6 +262,7 @@ struct trace *trace_free(struct trace *t)
 	t->sched = sched_free(t->sched);
 	t->table = stats_table_free(t->table);
 	t->flows = flows_free(t->flows);
+	free(t->confirm);
 	free(t->diag);
 	free(t);
 	return NULL;
@@ -347,6 +351,8 @@ uint32_t trace_exhausted(const struct trace *t)
 
 const struct diagnose_result *trace_diagnosis(struct trace *t)
 {
+	struct diagnose_input in = {0};
+
 	if (!t->cfg.analyze || !t->table)
 		return NULL;
 	if (!t->diag) {
@@ -354,9 +360,39 @@ const struct diagnose_result *trace_diagnosis(struct trace *t)
 		if (!t->diag)
 			return NULL;
 	}
-	if (diagnose_run(t->table, &t->cfg.dst, t->table->dest_ttl > 0, t->diag))
+	in.t = t->table;
+	in.target = &t->cfg.dst;
+	in.target_name = t->cfg.name;
+	in.dest_reached = t->table->dest_ttl > 0;
+	in.protocol = t->cfg.tmpl.protocol;
+	in.as_of = t->as_of;
+	in.as_ctx = t->as_ctx;
+	in.confirm = t->confirm;
+	if (diagnose_run(&in, t->diag))
 		return NULL;
 	return t->diag;
+}
+
+int trace_set_confirm(struct trace *t, const struct diagnose_confirm *c)
+{
+	if (!c) {
+		free(t->confirm);
+		t->confirm = NULL;
+		return 0;
+	}
+	if (!t->confirm) {
+		t->confirm = malloc(sizeof(*t->confirm));
+		if (!t->confirm)
+			return -ENOMEM;
+	}
+	*t->confirm = *c;
+	return 0;
+}
+
+void trace_set_as(struct trace *t, diagnose_as_fn fn, void *ctx)
+{
+	t->as_of = fn;
+	t->as_ctx = ctx;
 }
 
 size_t trace_bytes(const struct trace *t)

@@ -118,6 +118,13 @@ uint32_t trace_exhausted(const struct trace *t);
  * (valid until the next call or trace_free). NULL when cfg.analyze is off or on failure.
  */
 const struct diagnose_result *trace_diagnosis(struct trace *t);
+/*
+ * What the diagnosis reads besides the table: the confirmation's outcome (copied; NULL
+ * forgets it; 0 or -ENOMEM) and where AS data of hop addresses comes from (fn NULL:
+ * none). Both are kept until trace_free.
+ */
+int trace_set_confirm(struct trace *t, const struct diagnose_confirm *c);
+void trace_set_as(struct trace *t, diagnose_as_fn fn, void *ctx);
 
 /* Bytes the trace holds now: itself, its statistics, its scheduler. */
 size_t trace_bytes(const struct trace *t);

@@ -394,7 +394,14 @@ static void write_window(struct watch *w, const struct window *win, int interrup
 	char when[WATCH_TIME_MAX], addr[ADDR_STR_MAX];
 	int ttl, last = stats_last_hop(win->t), reached = win->t->dest_ttl > 0;
 
-	if (d && diagnose_run(win->t, &w->dst, reached, d)) {
+	struct diagnose_input in = {
+		.t = win->t,
+		.target = &w->dst,
+		.dest_reached = reached,
+		.protocol = w->cfg.protocol,
+	};
+
+	if (d && diagnose_run(&in, d)) {
 		free(d);
 		d = NULL;
 	}

@@ -60,6 +60,14 @@ static struct addr addr_of(const char *s)
 }
 
 /* -1, -0.5, 0, 0.5, 1 times the spread: a symmetric pattern whose median is ms. */
+static int diag_run(const struct stats_table *t, const struct addr *target, int reached,
+		    struct diagnose_result *out)
+{
+	struct diagnose_input in = {.t = t, .target = target, .dest_reached = reached};
+
+	return diagnose_run(&in, out);
+}
+
 static double pattern(int k)
 {
 	static const double p[] = {0, -1, 1, -0.5, 0.5};
@@ -102,7 +110,7 @@ static struct diagnose_result *run(const struct hopspec *hops, int n, int probes
 	assert_int_equal(stats_table_new(&t), 0);
 	for (i = 0; i < n; i++)
 		feed(t, i + 1, &hops[i], probes);
-	assert_int_equal(diagnose_run(t, &target, t->dest_ttl > 0, &res), 0);
+	assert_int_equal(diag_run(t, &target, t->dest_ttl > 0, &res), 0);
 	stats_table_free(t);
 	return &res;
 }
@@ -662,7 +670,7 @@ static void test_no_route(void **state)
 		stats_sent(t, 2);
 		stats_answer(t, 2, STATS_UNREACHABLE, &from, 2000, NULL, 0);
 	}
-	assert_int_equal(diagnose_run(t, &target, 0, &r), 0);
+	assert_int_equal(diag_run(t, &target, 0, &r), 0);
 	stats_table_free(t);
 	expect_exactly(&r, (const struct expect[]){{DIAGNOSE_PATH_INTERRUPTION, 2}}, 1);
 	assert_true(r.findings[0].no_route);
@@ -727,13 +735,16 @@ static void test_deterministic_and_bad_args(void **state)
 	for (i = 0; i < sizeof(seed_sample) / sizeof(seed_sample[0]); i++)
 		feed(t, (int)i + 1, &seed_sample[i], 33);
 	memset(&b, 0xa5, sizeof(b));
-	assert_int_equal(diagnose_run(t, &target, 1, &a), 0);
-	assert_int_equal(diagnose_run(t, &target, 1, &b), 0);
+	assert_int_equal(diag_run(t, &target, 1, &a), 0);
+	assert_int_equal(diag_run(t, &target, 1, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
-	assert_int_equal(diagnose_run(NULL, &target, 1, &a), -EINVAL);
-	assert_int_equal(diagnose_run(t, &target, 1, NULL), -EINVAL);
+	assert_int_equal(diagnose_run(NULL, &a), -EINVAL);
+	assert_int_equal(
+		diagnose_run(&(struct diagnose_input){.t = t, .target = &target, .dest_reached = 1},
+			     NULL),
+		-EINVAL);
 	/* Without a target address: no region C by prefix, still a diagnosis. */
-	assert_int_equal(diagnose_run(t, NULL, 1, &a), 0);
+	assert_int_equal(diag_run(t, NULL, 1, &a), 0);
 	assert_int_equal(a.nfindings, 4);
 	stats_table_free(t);
 }
