@@ -245,15 +245,6 @@ static int wants_flow_id(const struct monitor *m)
  * Each watch keeps its own copy of its target's settings: the monitor's copy of the list
  * goes once they are made (over a kilobyte a target, labels inline).
  */
-static void drop_targets(struct monitor_config *c)
-{
-	free(c->targets);
-	free(c->index);
-	c->targets = NULL;
-	c->index = NULL;
-	c->ntargets = c->cap = c->index_cap = 0;
-}
-
 static void on_checked(void *ctx, int rc, const char *msg)
 {
 	struct monitor *m = ctx;
@@ -379,7 +370,7 @@ int monitor_new(struct monitor **out, struct event_base *base, const struct moni
 		monitor_free(m);
 		return rc;
 	}
-	drop_targets(&m->cfg);
+	monitor_config_drop_targets(&m->cfg);
 	*out = m;
 	return 0;
 }
@@ -531,7 +522,7 @@ int monitor_reload(struct monitor *m, const struct monitor_config *cfg)
 	m->nwatches = next.ntargets;
 	monitor_config_deinit(&m->cfg);
 	m->cfg = next;
-	drop_targets(&m->cfg);
+	monitor_config_drop_targets(&m->cfg);
 	m->reloads++;
 	m->generation++;
 	log_info("configuration reloaded: %zu targets, %zu unchanged", m->nwatches, kept);

@@ -55,6 +55,31 @@ static void expect_ok(const char *text)
 	monitor_config_deinit(&c);
 }
 
+/* A running monitor keeps the settings and lets the targets go. */
+static void test_drop_targets(void **state)
+{
+	struct monitor_config c;
+	char err[ERR_LEN];
+
+	(void)state;
+	assert_int_equal(
+		parse(&c, "budget 50\ntarget a host 192.0.2.1\ntarget b host 192.0.2.2\n", err), 0);
+	assert_int_equal(c.ntargets, 2);
+	monitor_config_drop_targets(&c);
+	assert_int_equal(c.ntargets, 0);
+	assert_null(c.targets);
+	assert_null(c.index);
+	assert_null(monitor_config_find(&c, "a"));
+	assert_true(c.budget_pps == 50.0);
+	/* Targets can come again after the drop, and a second drop is harmless. */
+	assert_int_equal(monitor_config_add_host(&c, "192.0.2.3", err, ERR_LEN), 0);
+	assert_int_equal(c.ntargets, 1);
+	monitor_config_drop_targets(&c);
+	monitor_config_drop_targets(&c);
+	monitor_config_drop_targets(NULL);
+	monitor_config_deinit(&c);
+}
+
 static void test_empty(void **state)
 {
 	struct monitor_config c;
@@ -881,27 +906,17 @@ static void test_pure_parser(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_globals),
-		cmocka_unit_test(test_target_defaults),
-		cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_defaults_below_only),
-		cmocka_unit_test(test_ecmp),
-		cmocka_unit_test(test_errors_lines),
-		cmocka_unit_test(test_bad_bytes),
-		cmocka_unit_test(test_echo_bounded),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_global_bounds),
-		cmocka_unit_test(test_names_hosts),
-		cmocka_unit_test(test_labels),
-		cmocka_unit_test(test_line_limits),
-		cmocka_unit_test(test_failure_keeps_config),
-		cmocka_unit_test(test_add_host),
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_many_targets),
-		cmocka_unit_test(test_file),
-		cmocka_unit_test(test_file_too_big),
-		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_empty),	     cmocka_unit_test(test_drop_targets),
+		cmocka_unit_test(test_globals),	     cmocka_unit_test(test_target_defaults),
+		cmocka_unit_test(test_every_key),    cmocka_unit_test(test_defaults_below_only),
+		cmocka_unit_test(test_ecmp),	     cmocka_unit_test(test_errors_lines),
+		cmocka_unit_test(test_bad_bytes),    cmocka_unit_test(test_echo_bounded),
+		cmocka_unit_test(test_bounds),	     cmocka_unit_test(test_global_bounds),
+		cmocka_unit_test(test_names_hosts),  cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_line_limits),  cmocka_unit_test(test_failure_keeps_config),
+		cmocka_unit_test(test_add_host),     cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_many_targets), cmocka_unit_test(test_file),
+		cmocka_unit_test(test_file_too_big), cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_pure_parser),
 	};
 
