@@ -136,6 +136,7 @@ struct tui_view {
 	int32_t *hist;	  /* us, or TUI_UNSENT/PENDING/LOST */
 	size_t hist_hops; /* rows in hist */
 	int newest_round; /* highest round seen, -1 = none */
+	int pane_round;	  /* highest round begun, for the findings pane; -1 = none */
 };
 
 /* What the bottom (or, for 'o', the status) line is reading; 0 = nothing. */
@@ -248,6 +249,40 @@ static int32_t *history_cell(const struct tui_view *v, int ttl, int round)
 	return &v->hist[(size_t)(ttl - 1) * TUI_HISTORY + (size_t)(round % TUI_HISTORY)];
 }
 
+/* The shown target's findings as its table stands now, once every hop has enough probes. */
+static void pane_update(struct tui *t)
+{
+	struct trace *tr = t->views[t->cur].trace;
+
+	if (!t->analysis)
+		return;
+	t->diag_rounds = trace_rounds(tr);
+	t->diag_need = tui_pane_rounds_needed(trace_table(tr));
+	if (t->diag_need > 0)
+		return;
+	if (!t->diag)
+		t->diag = malloc(sizeof(*t->diag));
+	t->diag_err = t->diag ? trace_diagnose(tr, t->diag) : -ENOMEM;
+}
+
+/*
+ * A round of view v began (its first probe went) or ended: the pane of the shown target
+ * follows. Both, because a round with a lost probe ends only at its timeout, and the
+ * last round has no next one.
+ */
+static void pane_round(struct tui_view *v)
+{
+	if (v == &v->tui->views[v->tui->cur])
+		pane_update(v->tui);
+}
+
+static void on_round(void *ctx, struct trace *tr, int round)
+{
+	(void)tr;
+	(void)round;
+	pane_round(ctx);
+}
+
 static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq)
 {
 	struct tui_view *v = ctx;
@@ -255,6 +290,10 @@ static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t se
 
 	(void)tr;
 	(void)seq;
+	if (round > v->pane_round) {
+		v->pane_round = round;
+		pane_round(v);
+	}
 	if (history_grow(v, ttl))
 		return;
 	history_round(v, round);
@@ -332,32 +371,6 @@ static struct stats_table *cur_table(const struct tui *t)
 static const struct engine_probe *cur_tmpl(const struct tui *t)
 {
 	return &trace_config(cur_trace(t))->tmpl;
-}
-
-/* The shown target's findings as its table stands now, once every hop has enough probes. */
-static void pane_update(struct tui *t)
-{
-	struct trace *tr = cur_trace(t);
-
-	if (!t->analysis)
-		return;
-	t->diag_rounds = trace_rounds(tr);
-	t->diag_need = tui_pane_rounds_needed(trace_table(tr));
-	if (t->diag_need > 0)
-		return;
-	if (!t->diag)
-		t->diag = malloc(sizeof(*t->diag));
-	t->diag_err = t->diag ? trace_diagnose(tr, t->diag) : -ENOMEM;
-}
-
-static void on_round(void *ctx, struct trace *tr, int round)
-{
-	struct tui_view *v = ctx;
-
-	(void)tr;
-	(void)round;
-	if (v == cur_view(v->tui))
-		pane_update(v->tui);
 }
 
 /* ---- drawing ---- */
@@ -1402,6 +1415,7 @@ static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err
 
 		v->tui = t;
 		v->newest_round = -1;
+		v->pane_round = -1;
 		hooks.ctx = v; /* the hooks find their view without a search */
 		rc = trace_new(&v->trace, t->cfg.base, t->cfg.conn, tc, &hooks);
 		if (rc) {

@@ -317,15 +317,15 @@ size_t tui_pane_lines(const struct tui_pane_input *in, size_t rows, size_t width
 		rows = TUI_PANE_ROWS_MAX;
 	if (width > TUI_PANE_COLS_MAX)
 		width = TUI_PANE_COLS_MAX;
-	if (!r) {
-		put(out, &n, width, TUI_PANE_HEADER, "Findings (a hides): no diagnosis: %s",
-		    strerror(in->err < 0 ? -in->err : in->err));
-		return n;
-	}
 	if (in->need > 0) {
 		put(out, &n, width, TUI_PANE_HEADER,
 		    "Findings (a hides): too few probes yet, %d more round%s needed (%d per hop)",
 		    in->need, in->need == 1 ? "" : "s", DIAGNOSE_MIN_PROBES);
+		return n;
+	}
+	if (!r) {
+		put(out, &n, width, TUI_PANE_HEADER, "Findings (a hides): no diagnosis: %s",
+		    strerror(in->err < 0 ? -in->err : in->err));
 		return n;
 	}
 	nf = r->nfindings;

@@ -32,7 +32,7 @@ struct tui_pane_line {
 
 /* What the pane shows: the diagnosis (NULL when none could be made) and its context. */
 struct tui_pane_input {
-	const struct diagnose_result *diag; /* NULL: err says why */
+	const struct diagnose_result *diag; /* read only when need is 0; NULL: err says why */
 	int err;			    /* -errno of the failed diagnosis, or 0 */
 	int need;			    /* rounds still needed (tui_pane_rounds_needed) */
 	int rounds;			    /* rounds done when the diagnosis was made */

@@ -114,8 +114,13 @@ static void test_waiting_and_error(void **state)
 	in.need = 1;
 	n = tui_pane_lines(&in, 10, WIDE, l);
 	assert_non_null(strstr(l[0].text, "1 more round needed"));
+	/* Waiting needs no diagnosis: none is made before enough probes are in. */
 	in.diag = NULL;
 	in.err = -ENOMEM;
+	n = tui_pane_lines(&in, 10, WIDE, l);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(l[0].text, "1 more round needed"));
+	in.need = 0;
 	n = tui_pane_lines(&in, 10, WIDE, l);
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(l[0].text, strerror(ENOMEM)));
