@@ -140,7 +140,7 @@ int confirm_plan(const struct diagnose_result *d, const struct stats_table *t,
 	}
 	out->silent_after = last;
 	for (ttl = last + 1; ttl <= last + CONFIRM_PAST_TTLS && ttl < out->max_ttl; ttl++) {
-		/* The trace's own protocol is not skipped here: no TTL entry repeats the trace. */
+		/* A UDP trace sent UDP to these TTLs already: plan_add leaves that out. */
 		plan_add(out, cfg, PROTO_PROTOCOL_TCP, CONFIRM_TCP_PORT_HTTPS, ttl,
 			 CONFIRM_PROBES_PER_ENTRY);
 		plan_add(out, cfg, PROTO_PROTOCOL_UDP, 0, ttl, CONFIRM_PROBES_PER_ENTRY);
