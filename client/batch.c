@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "client/confirm.h"
 #include "client/raw.h"
 #include "common/errmsg.h"
 #include "common/log.h"
@@ -21,10 +22,11 @@
 enum item_state {
 	ITEM_WAITING, /* not started */
 	ITEM_RUNNING,
-	ITEM_NAMING, /* finished, its report waits for names */
-	ITEM_READY,  /* rendered (or failed): printed when its turn comes */
-	ITEM_DONE,   /* printed */
-	ITEM_SKIPPED /* stopped before it started */
+	ITEM_CONFIRMING, /* finished, --analyze's confirmation probes are out (still running) */
+	ITEM_NAMING,	 /* finished, its report waits for names */
+	ITEM_READY,	 /* rendered (or failed): printed when its turn comes */
+	ITEM_DONE,	 /* printed */
+	ITEM_SKIPPED	 /* stopped before it started */
 };
 
 struct item {
@@ -38,7 +40,8 @@ struct item {
 	size_t held_len;
 	struct dns_waiter *waiter;
 	struct asn_waiter *asn_waiter;
-	int waits; /* of the two waiters, those not done yet */
+	struct confirm *confirm; /* ITEM_CONFIRMING */
+	int waits;		 /* of the two waiters, those not done yet */
 	time_t start;
 	int err;
 	char msg[TRACE_ERR_MAX];
@@ -191,21 +194,16 @@ static int wait_names(struct item *it)
 	return it->waits ? 0 : DNS_WAIT_NONE;
 }
 
-static void on_finished(void *ctx, struct trace *t, int err, const char *msg)
+/* The trace and its confirmation are over: it no longer counts as running. */
+static void trace_over(struct item *it)
 {
-	struct item *it = ctx;
 	struct batch *b = it->b;
 
-	(void)t;
-	if (it->state != ITEM_RUNNING)
-		return;
 	b->running--;
-	if (err)
-		fail(it, err, msg);
-	if (!err && b->cfg.wait_names && (b->cfg.dns || b->cfg.asn) &&
+	if (!it->err && b->cfg.wait_names && (b->cfg.dns || b->cfg.asn) &&
 	    b->cfg.format != REPORT_FORMAT_RAW && wait_names(it) == 0) {
 		it->state = ITEM_NAMING;
-	} else if (err) {
+	} else if (it->err) {
 		it->raw = raw_log_free(it->raw);
 		it->trace = trace_free(it->trace);
 		it->state = ITEM_READY;
@@ -214,6 +212,64 @@ static void on_finished(void *ctx, struct trace *t, int err, const char *msg)
 	}
 	start_next(b);
 	flush(b);
+}
+
+/* Keep what the confirmation learnt (partial when cut short) for the diagnosis. */
+static void keep_confirm(struct item *it, const struct diagnose_confirm *res)
+{
+	if (res && res->ran && trace_set_confirm(it->trace, res))
+		log_debug("no memory for the confirmation's outcome");
+	it->confirm = confirm_free(it->confirm);
+}
+
+static void confirmed(void *ctx, const struct diagnose_confirm *res)
+{
+	struct item *it = ctx;
+
+	if (it->state != ITEM_CONFIRMING)
+		return;
+	keep_confirm(it, res);
+	trace_over(it);
+}
+
+/*
+ * --analyze: this host's address for the reverse-path advice, and, unless --no-confirm,
+ * a few probes of other protocols when the trace ended in silence or loss. Not for -l
+ * (its lines are the probes of the trace) nor after Ctrl-C. 1 when confirming.
+ */
+static int analyze(struct item *it)
+{
+	struct batch *b = it->b;
+	const struct trace_config *tc = trace_config(it->trace);
+	struct addr local;
+	int rc;
+
+	if (!tc->analyze)
+		return 0;
+	if (confirm_local_addr(&tc->dst, tc->tmpl.src, &local) == 0)
+		trace_set_local(it->trace, &local);
+	if (b->stopped || b->cfg.format == REPORT_FORMAT_RAW)
+		return 0;
+	rc = confirm_trace(&it->confirm, b->cfg.base, b->cfg.conn, it->trace, confirmed, it);
+	if (rc < 0)
+		log_debug("no confirmation for %s: %s", tc->name, strerror(-rc));
+	return rc == 0;
+}
+
+static void on_finished(void *ctx, struct trace *t, int err, const char *msg)
+{
+	struct item *it = ctx;
+
+	(void)t;
+	if (it->state != ITEM_RUNNING)
+		return;
+	if (err)
+		fail(it, err, msg);
+	if (!err && analyze(it)) {
+		it->state = ITEM_CONFIRMING;
+		return;
+	}
+	trace_over(it);
 }
 
 static void on_sent(void *ctx, struct trace *t, int ttl, int round, uint32_t seq)
@@ -386,6 +442,7 @@ struct batch *batch_free(struct batch *b)
 	for (i = 0; b->items && i < b->cfg.ntraces; i++) {
 		struct item *it = &b->items[i];
 
+		it->confirm = confirm_free(it->confirm);
 		it->waiter = dns_waiter_free(it->waiter);
 		it->asn_waiter = asn_waiter_free(it->asn_waiter);
 		it->raw = raw_log_free(it->raw);
@@ -424,6 +481,11 @@ void batch_stop(struct batch *b)
 			it->state = ITEM_SKIPPED;
 		} else if (it->state == ITEM_RUNNING) {
 			trace_stop(it->trace);
+		} else if (it->state == ITEM_CONFIRMING) {
+			/* What came in so far counts; the report goes now, without names. */
+			keep_confirm(it, confirm_result(it->confirm));
+			b->running--;
+			render(it);
 		} else if (it->state == ITEM_NAMING) {
 			it->waiter = dns_waiter_free(it->waiter);
 			it->asn_waiter = asn_waiter_free(it->asn_waiter);

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "client/batch.h"
+#include "client/confirm.h"
 #include "client/diagnose.h"
 #include "client/asn.h"
 #include "client/dns.h"
@@ -58,6 +59,7 @@ struct run {
 	int interrupted; /* Ctrl-C or SIGTERM: no further -p target */
 	int err;
 	char msg[MAIN_ERR_MAX];
+	int confirming; /* after the live view: --analyze's confirmations still out */
 	int have_proto[PROTO_PROTOCOL__COUNT]; /* live view: what u/t may switch to */
 	int proto_pending;		       /* protocol checks still out */
 };
@@ -385,6 +387,9 @@ static void on_tui_done(void *ctx, int err, const char *msg)
 {
 	struct run *r = ctx;
 
+	/* The stopped traces' ends arrive while confirming: the view is already over. */
+	if (r->confirming)
+		return;
 	r->err = err;
 	if (err)
 		snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : strerror(-err));
@@ -401,12 +406,72 @@ static int print_diagnosis(FILE *out, const struct diagnose_result *d)
 	return 0;
 }
 
+/* One trace's confirmation after the live view. */
+struct live_confirm {
+	struct run *r;
+	struct trace *t;
+	struct confirm *c;
+};
+
+static void live_confirmed(void *ctx, const struct diagnose_confirm *res)
+{
+	struct live_confirm *lc = ctx;
+
+	if (res->ran && trace_set_confirm(lc->t, res))
+		log_debug("no memory for the confirmation's outcome");
+	lc->c = confirm_free(lc->c);
+	if (--lc->r->confirming == 0)
+		stop_loop(lc->r);
+}
+
+/*
+ * --analyze after the view: this host's address for the reverse-path advice, and the
+ * confirmation probes of every trace at once (the view is closed; Ctrl-C cuts them short
+ * and what came in so far counts).
+ */
+static void confirm_live(struct run *r)
+{
+	size_t n = tui_ntraces(r->tui), i;
+	struct live_confirm *lc = calloc(n ? n : 1, sizeof(*lc));
+
+	if (!lc)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct trace_config *tc;
+		struct addr local;
+
+		lc[i].r = r;
+		lc[i].t = tui_trace(r->tui, i);
+		tc = trace_config(lc[i].t);
+		if (!tc->analyze)
+			continue;
+		if (confirm_local_addr(&tc->dst, tc->tmpl.src, &local) == 0)
+			trace_set_local(lc[i].t, &local);
+		if (confirm_trace(&lc[i].c, r->base, r->conn, lc[i].t, live_confirmed, &lc[i]) == 0)
+			r->confirming++;
+	}
+	if (r->confirming && !r->interrupted)
+		run_loop(r);
+	for (i = 0; i < n; i++) {
+		if (!lc[i].c)
+			continue;
+		if (confirm_result(lc[i].c)->ran &&
+		    trace_set_confirm(lc[i].t, confirm_result(lc[i].c)))
+			log_debug("no memory for the confirmation's outcome");
+		lc[i].c = confirm_free(lc[i].c);
+	}
+	r->confirming = 0;
+	free(lc);
+}
+
 /* After the view: --report-on-exit's reports, or --analyze's diagnoses. */
 static int after_live(struct run *r)
 {
 	size_t i;
 	int rc = 0;
 
+	if (r->opt->analyze)
+		confirm_live(r);
 	for (i = 0; !rc && i < tui_ntraces(r->tui); i++) {
 		struct trace *t = tui_trace(r->tui, i);
 		struct report_meta meta = *tui_meta(r->tui, i);

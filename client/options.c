@@ -31,6 +31,7 @@ enum {
 	OPT_LRU,
 	OPT_HISTORY,
 	OPT_ANALYZE,
+	OPT_NO_CONFIRM,
 	OPT_MAX_CONCURRENT,
 	OPT_ECMP,
 	OPT_FLOWS,
@@ -87,6 +88,7 @@ static const struct option long_opts[] = {
 	{"lru", required_argument, NULL, OPT_LRU},
 	{"history", no_argument, NULL, OPT_HISTORY},
 	{"analyze", no_argument, NULL, OPT_ANALYZE},
+	{"no-confirm", no_argument, NULL, OPT_NO_CONFIRM},
 	{"max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT},
 	{"ecmp", required_argument, NULL, OPT_ECMP},
 	{"flows", required_argument, NULL, OPT_FLOWS},
@@ -138,6 +140,8 @@ static const char usage_text[] =
 	"     --lru N                size of the host history (default 128, 0 = none)\n"
 	"     --history              list recently traced hosts, newest first, and exit\n"
 	"     --analyze              add a diagnosis of the path after the report\n"
+	"     --no-confirm           with --analyze: send no TCP/UDP/ICMP probes to confirm\n"
+	"                            a silent or lossy end of the path\n"
 	"     --max-concurrent N     trace at most N of the hosts at once "
 	"(default " OPTIONS_DEFAULT_MAX_CONCURRENT_STR ")\n"
 	"     --ecmp MODE            classic (per-probe flows, the default) or paris\n"
@@ -551,6 +555,9 @@ static int handle(struct options *o, int c, const char *arg, int is_root, char *
 		break;
 	case OPT_ANALYZE:
 		o->analyze = 1;
+		break;
+	case OPT_NO_CONFIRM:
+		o->no_confirm = 1;
 		break;
 	case OPT_MAX_CONCURRENT:
 		rc = parse_int(c, arg, 1, OPTIONS_MAX_TARGETS, &v, err, errlen);

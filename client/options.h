@@ -91,6 +91,7 @@ struct options {
 	int lru;	       /* --lru: hosts kept in the history, 0 = none */
 	int history;	       /* --history: print the recent hosts and exit */
 	int analyze;	       /* --analyze: diagnosis after the report (client/diagnose.h) */
+	int no_confirm;	       /* --no-confirm: --analyze sends no confirmation probes */
 	size_t max_concurrent; /* --max-concurrent: traces run at once */
 
 	/* --ecmp and --flows (--flows N makes ecmp PARIS, flow ids 0..N-1 one per round) */

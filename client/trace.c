@@ -30,6 +30,7 @@ struct trace {
 	struct diagnose_confirm *confirm; /* trace_set_confirm()'s copy, NULL = none */
 	diagnose_as_fn as_of;
 	void *as_ctx;
+	struct addr local; /* trace_set_local(), family 0 = unknown */
 	int started, finished, status;
 	uint32_t exhausted; /* of schedulers before the current one */
 	char err[TRACE_ERR_MAX];
@@ -46,6 +47,7 @@ int trace_config_from_options(struct trace_config *cfg, const struct options *o,
 	snprintf(cfg->name, sizeof(cfg->name), "%s", name);
 	cfg->dst = *dst;
 	cfg->analyze = o->analyze;
+	cfg->confirm = o->analyze && !o->no_confirm;
 	cfg->sched.count = o->count;
 	cfg->sched.interval_us = o->interval_us;
 	cfg->sched.first_ttl = o->first_ttl;
@@ -363,6 +365,7 @@ int trace_diagnose(struct trace *t, struct diagnose_result *out)
 	in.as_of = t->as_of;
 	in.as_ctx = t->as_ctx;
 	in.confirm = t->confirm;
+	in.local = t->local.family ? &t->local : NULL;
 	return diagnose_run(&in, out);
 }
 
@@ -400,6 +403,14 @@ void trace_set_as(struct trace *t, diagnose_as_fn fn, void *ctx)
 {
 	t->as_of = fn;
 	t->as_ctx = ctx;
+}
+
+void trace_set_local(struct trace *t, const struct addr *local)
+{
+	if (local)
+		t->local = *local;
+	else
+		memset(&t->local, 0, sizeof(t->local));
 }
 
 size_t trace_bytes(const struct trace *t)

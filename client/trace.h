@@ -34,6 +34,7 @@ struct trace_config {
 	struct sched_config sched;
 	struct engine_probe tmpl; /* dst is set from dst */
 	int analyze;		  /* trace_diagnosis() is wanted */
+	int confirm;  /* with analyze: other protocols may confirm it (client/confirm.h) */
 	int no_stats; /* the owner keeps statistics from the hooks: no table (trace_table NULL) */
 };
 
@@ -130,6 +131,8 @@ int trace_diagnose(struct trace *t, struct diagnose_result *out);
  */
 int trace_set_confirm(struct trace *t, const struct diagnose_confirm *c);
 void trace_set_as(struct trace *t, diagnose_as_fn fn, void *ctx);
+/* This host's source address for the reverse-path advice (copied; NULL forgets it). */
+void trace_set_local(struct trace *t, const struct addr *local);
 
 /* Bytes the trace holds now: itself, its statistics, its scheduler. */
 size_t trace_bytes(const struct trace *t);
