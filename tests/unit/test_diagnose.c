@@ -1173,6 +1173,13 @@ static void test_confirm_interruption(void **state)
 	assert_non_null(strstr(print(r), "Nothing answers past hop 4 by any protocol: the trace "
 					 "(ICMP) and the confirmation (TCP 443, TCP 80 TTL 5, "
 					 "UDP 33434 TTL 4) all stop there"));
+	/* Hop 4 itself refusing a probe to the destination is no answer from beyond it. */
+	memcpy(beyond, p, sizeof(p));
+	beyond[3] = cprobe(PROTO_PROTOCOL_TCP, 22, 0, 3, 3, 0, "198.51.100.4");
+	in.confirm = confirm_of(beyond, 4);
+	r = run_in(silent_end, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_PATH_INTERRUPTION, 4}}, 1);
+	assert_true(r->findings[0].confirmed);
 	/* A router past hop 4 answered TCP: not proof of an interruption. */
 	memcpy(beyond, p, sizeof(p));
 	beyond[3] = cprobe(PROTO_PROTOCOL_TCP, 443, 6, 3, 3, 0, "198.51.100.6");
@@ -1226,6 +1233,12 @@ static void test_confirm_end_loss(void **state)
 	assert_true(r->findings[0].confirmed);
 	assert_int_equal(r->findings[0].severity, DIAGNOSE_PROBLEM);
 	assert_non_null(strstr(print(r), "lost 9 of 20 probes too"));
+	/* TCP loses 1 of 30 (0.6-16.7%), far below ICMP's 50%: neither reading fits. */
+	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 30, 29, 29, TARGET);
+	in.confirm = confirm_of(p, 2);
+	r = run_in(last_carrier_loss, 5, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 4}}, 1);
+	assert_false(r->findings[0].confirmed);
 	/* Three answers of three cannot exclude 50%: nothing settled. */
 	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 3, 3, 3, TARGET);
 	in.confirm = confirm_of(p, 2);
