@@ -47,8 +47,8 @@ enum diagnose_kind {
 	DIAGNOSE_LATENCY_STEP,	    /* latency steps up at hop N and stays */
 	DIAGNOSE_HOP_SPIKE,	    /* latency up at hop N, back to normal after it */
 	DIAGNOSE_BRIEF_SPIKE,	    /* high Wrst from a few probes, the rest normal */
-	DIAGNOSE_DEST_DROPS_ICMP,   /* nothing from the final hop, in the destination's net */
-	DIAGNOSE_DEST_LOSS,	    /* loss only at the last hops (destination network) */
+	DIAGNOSE_DEST_DROPS_ICMP,   /* silent after its network, or another protocol reached it */
+	DIAGNOSE_DEST_LOSS,	    /* loss from the destination network on, or ICMP-only loss */
 	DIAGNOSE_ROUTING_LOOP,	    /* the same responders repeat from hop N */
 	DIAGNOSE_PATH_INTERRUPTION, /* nothing answers past hop N */
 	DIAGNOSE_KIND__COUNT,
@@ -65,7 +65,7 @@ enum diagnose_region {
 	DIAGNOSE_REGION_NONE, /* whole-path findings */
 	DIAGNOSE_REGION_A,    /* local network: private hops before the first public one */
 	DIAGNOSE_REGION_B,    /* carrier backbone */
-	DIAGNOSE_REGION_C,    /* destination network: its prefix, or the final hops */
+	DIAGNOSE_REGION_C,    /* destination network: its AS, else its prefix; the destination */
 };
 
 enum diagnose_contact {
