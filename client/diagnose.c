@@ -1131,6 +1131,11 @@ const char *diagnose_conclusion_id(enum diagnose_conclusion c)
 	return "unknown";
 }
 
+const char *diagnose_kind_title(enum diagnose_kind k)
+{
+	return (unsigned int)k < DIAGNOSE_KIND__COUNT ? kind_titles[k] : "Unknown finding";
+}
+
 /* ---- text ---- */
 
 static const char *region_text(enum diagnose_region r)

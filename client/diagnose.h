@@ -214,6 +214,8 @@ const char *diagnose_severity_id(enum diagnose_severity s);
 const char *diagnose_region_id(enum diagnose_region r);
 const char *diagnose_contact_id(enum diagnose_contact c);
 const char *diagnose_conclusion_id(enum diagnose_conclusion c);
+/* A finding's title for people, as the "Diagnosis:" section prints it: "ICMP rate limiting". */
+const char *diagnose_kind_title(enum diagnose_kind k);
 
 /*
  * The "Diagnosis:" section for people: one paragraph per finding (hops, addresses,

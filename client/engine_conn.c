@@ -158,6 +158,25 @@ int engine_conn_format_probe(char *buf, size_t cap, int64_t token, const struct 
 	return proto_write_end(&w);
 }
 
+/*
+ * The reason word goes into an error line on the user's terminal: only the characters
+ * the engine's reasons are made of, so another engine's reply cannot carry escapes.
+ */
+static void copy_reason(char *out, size_t cap, const struct proto_slice *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->len && n + 1 < cap; i++) {
+		char ch = s->ptr[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')
+			out[n++] = ch;
+		else
+			out[n++] = '?';
+	}
+	out[n] = '\0';
+}
+
 int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct engine_result *r,
 			    struct proto_slice *support)
 {
@@ -202,6 +221,8 @@ int engine_conn_parse_reply(const char *line, size_t len, int64_t *token, struct
 		r->mpls[i].ttl = m.mpls[i].ttl;
 	}
 	r->nmpls = i;
+	if (m.present & PROTO_BIT(PROTO_ARG_REASON))
+		copy_reason(r->reason, sizeof(r->reason), &m.text[PROTO_ARG_REASON]);
 	if (support && (m.present & PROTO_BIT(PROTO_ARG_SUPPORT)))
 		*support = m.text[PROTO_ARG_SUPPORT];
 	return 0;

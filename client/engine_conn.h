@@ -24,6 +24,8 @@ struct engine_conn;
 #define ENGINE_CONN_CHECK_TIMEOUT_MS 5000
 /* Longest error line handed back. */
 #define ENGINE_CONN_ERR_MAX 512
+/* Longest refusal reason kept from a reply (the engine's are short words). */
+#define ENGINE_CONN_REASON_MAX 47
 
 struct engine_probe {
 	struct addr dst;
@@ -49,6 +51,8 @@ struct engine_result {
 	int64_t rtt_us;	  /* -1 when absent */
 	size_t nmpls;
 	struct stats_mpls mpls[STATS_MPLS_MAX];
+	/* The engine's reason word for a refusal ("" when none): [a-z0-9-] only, cut. */
+	char reason[ENGINE_CONN_REASON_MAX + 1];
 };
 
 /*

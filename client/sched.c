@@ -732,8 +732,9 @@ static void on_result(void *ctx, uint64_t cookie, const struct engine_result *r)
 		const struct proto_reply_info *ri = proto_reply_info(r->reply);
 		char msg[SCHED_ERR_MAX];
 
-		snprintf(msg, sizeof(msg), "the engine refused a probe: %s",
-			 ri ? ri->name : "error");
+		snprintf(msg, sizeof(msg), "the engine refused a probe: %s%s%s%s",
+			 ri ? ri->name : "error", r->reason[0] ? " (" : "", r->reason,
+			 r->reason[0] ? ")" : "");
 		finish(s, -EINVAL, msg);
 		return;
 	}

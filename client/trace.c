@@ -349,17 +349,12 @@ uint32_t trace_exhausted(const struct trace *t)
 	return t->exhausted + (t->sched ? sched_exhausted(t->sched) : 0);
 }
 
-const struct diagnose_result *trace_diagnosis(struct trace *t)
+int trace_diagnose(struct trace *t, struct diagnose_result *out)
 {
 	struct diagnose_input in = {0};
 
-	if (!t->cfg.analyze || !t->table)
-		return NULL;
-	if (!t->diag) {
-		t->diag = malloc(sizeof(*t->diag));
-		if (!t->diag)
-			return NULL;
-	}
+	if (!t->table)
+		return -ENODATA;
 	in.t = t->table;
 	in.target = &t->cfg.dst;
 	in.target_name = t->cfg.name;
@@ -368,7 +363,19 @@ const struct diagnose_result *trace_diagnosis(struct trace *t)
 	in.as_of = t->as_of;
 	in.as_ctx = t->as_ctx;
 	in.confirm = t->confirm;
-	if (diagnose_run(&in, t->diag))
+	return diagnose_run(&in, out);
+}
+
+const struct diagnose_result *trace_diagnosis(struct trace *t)
+{
+	if (!t->cfg.analyze || !t->table)
+		return NULL;
+	if (!t->diag) {
+		t->diag = malloc(sizeof(*t->diag));
+		if (!t->diag)
+			return NULL;
+	}
+	if (trace_diagnose(t, t->diag))
 		return NULL;
 	return t->diag;
 }

@@ -119,6 +119,11 @@ uint32_t trace_exhausted(const struct trace *t);
  */
 const struct diagnose_result *trace_diagnosis(struct trace *t);
 /*
+ * The same diagnosis into out (caller-owned), whether or not cfg.analyze is on: the live
+ * view's findings pane. 0, -ENODATA without a table (cfg.no_stats) or diagnose_run's error.
+ */
+int trace_diagnose(struct trace *t, struct diagnose_result *out);
+/*
  * What the diagnosis reads besides the table: the confirmation's outcome (copied; NULL
  * forgets it; 0 or -ENOMEM) and where AS data of hop addresses comes from (fn NULL:
  * none). Both are kept until trace_free.

@@ -24,6 +24,7 @@
 
 #include "client/asn.h"
 #include "client/options.h"
+#include "client/tui_pane.h"
 
 /* Redraw period: often enough to look live, rarely enough to cost nothing. */
 #define TUI_TICK_US 200000
@@ -96,6 +97,7 @@ static const char tui_blocks[] = ".123abc>";
 static const char tui_help[][TUI_HELP_COLS] = {
 	"Command:",
 	"  ?|h     help",
+	"  a       toggle the findings pane (the shown target's diagnosis, each round)",
 	"  d       switch display mode (statistics, blockmap, scaled blockmap)",
 	"  e       toggle MPLS information on/off",
 	"  n       toggle names on/off (numeric addresses when off)",
@@ -134,6 +136,7 @@ struct tui_view {
 	int32_t *hist;	  /* us, or TUI_UNSENT/PENDING/LOST */
 	size_t hist_hops; /* rows in hist */
 	int newest_round; /* highest round seen, -1 = none */
+	int pane_round;	  /* highest round begun, for the findings pane; -1 = none */
 };
 
 /* What the bottom (or, for 'o', the status) line is reading; 0 = nothing. */
@@ -165,6 +168,16 @@ struct tui {
 	char note[TUI_NOTE_MAX]; /* one-off message on the status line */
 	int err;
 	char msg[TUI_ERR_MAX];
+	/*
+	 * 'a': the findings pane, of the shown target, made again at each of its rounds (and
+	 * when the pane opens, the target changes or the counters reset). With or without
+	 * --analyze: the pane asks the trace for a diagnosis of its own.
+	 */
+	int analysis;
+	struct diagnose_result *diag; /* NULL until the pane first opens */
+	int diag_err;		      /* 0, or why there is no diagnosis */
+	int diag_need;		      /* rounds still needed before one is made */
+	int diag_rounds;	      /* rounds done when it was made */
 };
 
 static void set_msg(struct tui *t, int err, const char *msg)
@@ -236,6 +249,40 @@ static int32_t *history_cell(const struct tui_view *v, int ttl, int round)
 	return &v->hist[(size_t)(ttl - 1) * TUI_HISTORY + (size_t)(round % TUI_HISTORY)];
 }
 
+/* The shown target's findings as its table stands now, once every hop has enough probes. */
+static void pane_update(struct tui *t)
+{
+	struct trace *tr = t->views[t->cur].trace;
+
+	if (!t->analysis)
+		return;
+	t->diag_rounds = trace_rounds(tr);
+	t->diag_need = tui_pane_rounds_needed(trace_table(tr));
+	if (t->diag_need > 0)
+		return;
+	if (!t->diag)
+		t->diag = malloc(sizeof(*t->diag));
+	t->diag_err = t->diag ? trace_diagnose(tr, t->diag) : -ENOMEM;
+}
+
+/*
+ * A round of view v began (its first probe went) or ended: the pane of the shown target
+ * follows. Both, because a round with a lost probe ends only at its timeout, and the
+ * last round has no next one.
+ */
+static void pane_round(struct tui_view *v)
+{
+	if (v == &v->tui->views[v->tui->cur])
+		pane_update(v->tui);
+}
+
+static void on_round(void *ctx, struct trace *tr, int round)
+{
+	(void)tr;
+	(void)round;
+	pane_round(ctx);
+}
+
 static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t seq)
 {
 	struct tui_view *v = ctx;
@@ -243,6 +290,10 @@ static void on_sent(void *ctx, struct trace *tr, int ttl, int round, uint32_t se
 
 	(void)tr;
 	(void)seq;
+	if (round > v->pane_round) {
+		v->pane_round = round;
+		pane_round(v);
+	}
 	if (history_grow(v, ttl))
 		return;
 	history_round(v, round);
@@ -825,6 +876,56 @@ static int asking(const struct tui *t)
 	return t->prompting != TUI_PROMPT_NONE && t->prompting != TUI_PROMPT_FIELDS;
 }
 
+/* The pane's lines from row top down to row bottom (not included), over what is there. */
+static void draw_pane(struct tui *t, int top, int bottom)
+{
+	struct tui_pane_line lines[TUI_PANE_ROWS_MAX];
+	struct tui_pane_input in = {
+		.diag = t->diag_err || !t->diag ? NULL : t->diag,
+		.err = t->diag_err ? t->diag_err : -ENOMEM,
+		.need = t->diag_need,
+		.rounds = t->diag_rounds,
+	};
+	size_t i, n;
+
+	if (top < 0 || bottom <= top || COLS <= 0)
+		return;
+	n = tui_pane_lines(&in, (size_t)(bottom - top), (size_t)COLS, lines);
+	for (i = 0; i < n; i++) {
+		int y = top + (int)i;
+		attr_t a = lines[i].style == TUI_PANE_HEADER   ? A_REVERSE
+			   : lines[i].style == TUI_PANE_STRONG ? A_BOLD
+							       : A_NORMAL;
+
+		move(y, 0);
+		clrtoeol();
+		attron(a);
+		put_line(y, 0, lines[i].text, strlen(lines[i].text));
+		attroff(a);
+	}
+}
+
+/*
+ * Rows the pane takes at the bottom of the rows the table has (avail): its lines, at most
+ * half of them, so the table stays in view; at least the header when a row is left.
+ */
+static int pane_rows(const struct tui *t, int avail)
+{
+	struct tui_pane_line lines[TUI_PANE_ROWS_MAX];
+	struct tui_pane_input in = {
+		.diag = t->diag_err || !t->diag ? NULL : t->diag,
+		.err = t->diag_err ? t->diag_err : -ENOMEM,
+		.need = t->diag_need,
+		.rounds = t->diag_rounds,
+	};
+	int want;
+
+	if (!t->analysis || avail < 2)
+		return 0;
+	want = (int)tui_pane_lines(&in, TUI_PANE_ROWS_MAX, 1, lines);
+	return want < avail / 2 ? want : avail / 2;
+}
+
 static void draw(struct tui *t)
 {
 	/* With several targets the last two rows are kept for the others' summary. */
@@ -839,8 +940,16 @@ static void draw(struct tui *t)
 	} else {
 		/* A number prompt takes the last two rows, as the summary does. */
 		int bottom = LINES - (several ? 2 : 0) - (asking(t) ? 2 : 0);
+		int pane = pane_rows(t, bottom - (TUI_TOP_ROWS - 1));
 
-		y = draw_table(t, bottom);
+		y = draw_table(t, bottom - pane);
+		if (pane) {
+			/* Right under the table (a blank row between when there is room). */
+			int top = y + 1 <= bottom - pane ? y + 1 : bottom - pane;
+
+			draw_pane(t, top, bottom);
+			y = bottom - 1;
+		}
 		if (several)
 			draw_summary(t, y + 1 < bottom + 2 ? y + 1 : bottom + 1);
 		if (asking(t))
@@ -1047,6 +1156,7 @@ static void reset_all(struct tui *t)
 		stats_table_reset(trace_table(t->views[i].trace));
 		history_clear(&t->views[i]);
 	}
+	pane_update(t);
 }
 
 /* Tab, ], Shift-Tab, [ and 1-9 pick the target shown; 1 if the key was one of them. */
@@ -1062,6 +1172,7 @@ static int switch_key(struct tui *t, int ch)
 		t->cur = (size_t)(ch - '1') < n ? (size_t)(ch - '1') : t->cur;
 	else
 		return 0;
+	pane_update(t);
 	return 1;
 }
 
@@ -1172,6 +1283,10 @@ static void handle_key(struct tui *t, int ch)
 	case 'r':
 		reset_all(t);
 		break;
+	case 'a':
+		t->analysis = !t->analysis;
+		pane_update(t);
+		break;
 	case 'd':
 		t->mode = (enum tui_mode)((t->mode + 1) % TUI_MODE__COUNT);
 		break;
@@ -1280,6 +1395,7 @@ void tui_restore_terminal(void)
 static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err, size_t errlen)
 {
 	struct trace_hooks hooks = {
+		.round_done = on_round,
 		.finished = on_finished,
 		.sent = on_sent,
 		.answer = on_answer,
@@ -1299,6 +1415,7 @@ static int make_traces(struct tui *t, const struct trace_config *cfgs, char *err
 
 		v->tui = t;
 		v->newest_round = -1;
+		v->pane_round = -1;
 		hooks.ctx = v; /* the hooks find their view without a search */
 		rc = trace_new(&v->trace, t->cfg.base, t->cfg.conn, tc, &hooks);
 		if (rc) {
@@ -1445,6 +1562,7 @@ struct tui *tui_free(struct tui *t)
 		free(t->views[i].hist);
 	}
 	free(t->views);
+	free(t->diag);
 	curses_end(t);
 	if (t->hup_ev)
 		event_free(t->hup_ev);

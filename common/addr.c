@@ -72,6 +72,8 @@ enum addr_kind addr_kind(int family, const union addr_ip *u)
 			return ADDR_KIND_UNSPECIFIED;
 		if (b[0] == ADDR_V6_MCAST_BYTE)
 			return ADDR_KIND_MULTICAST;
+		if (IN6_IS_ADDR_V4MAPPED(&u->v6))
+			return ADDR_KIND_MAPPED;
 		return ADDR_KIND_UNICAST;
 	default:
 		return ADDR_KIND_OTHER;

@@ -37,6 +37,7 @@ enum addr_kind {
 	ADDR_KIND_UNSPECIFIED, /* 0.0.0.0, :: ("this host, any address") */
 	ADDR_KIND_MULTICAST,   /* 224.0.0.0/4, ff00::/8 */
 	ADDR_KIND_BROADCAST,   /* 255.255.255.255 (a subnet's own broadcast is not known here) */
+	ADDR_KIND_MAPPED,      /* ::ffff:0:0/96, an IPv4 address written as IPv6 */
 	ADDR_KIND_OTHER,       /* a family other than AF_INET and AF_INET6 */
 };
 

@@ -443,6 +443,8 @@ static const char *destination_check(int family, const struct proto_command *c)
 		return "multicast-address";
 	case ADDR_KIND_BROADCAST:
 		return "broadcast-address";
+	case ADDR_KIND_MAPPED:
+		return "v4-mapped-address";
 	case ADDR_KIND_OTHER:
 	default:
 		return "address-family-mismatch";

@@ -953,12 +953,22 @@ int monitor_config_init(struct monitor_config *c)
 	return 0;
 }
 
-void monitor_config_deinit(struct monitor_config *c)
+void monitor_config_drop_targets(struct monitor_config *c)
 {
 	if (!c)
 		return;
 	free(c->targets);
 	free(c->index);
+	c->targets = NULL;
+	c->index = NULL;
+	c->ntargets = c->cap = c->index_cap = 0;
+}
+
+void monitor_config_deinit(struct monitor_config *c)
+{
+	if (!c)
+		return;
+	monitor_config_drop_targets(c);
 	monitor_config_init(c);
 }
 

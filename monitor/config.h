@@ -185,6 +185,11 @@ struct monitor_config {
 int monitor_config_init(struct monitor_config *c);
 /* Frees what c holds; c is then as after monitor_config_init(). NULL-safe. */
 void monitor_config_deinit(struct monitor_config *c);
+/*
+ * Free the targets (and their index) but keep every setting: what a running monitor
+ * holds once each target has its watch. NULL-safe.
+ */
+void monitor_config_drop_targets(struct monitor_config *c);
 /* A deep copy (targets and index) into dst, which need not be initialised. 0 or -ENOMEM. */
 int monitor_config_copy(struct monitor_config *dst, const struct monitor_config *src);
 

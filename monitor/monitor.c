@@ -139,18 +139,6 @@ static void on_ended(void *ctx, struct watch *w, int err, const char *msg)
 	}
 }
 
-/* A monitor-wide event line (no target). */
-static struct json_object *status_event(const char *type)
-{
-	struct json_object *o = json_object_new_object();
-	char when[CLOCK_UTC_MAX];
-
-	clock_format_utc(when, sizeof(when), NULL);
-	json_object_object_add(o, "type", json_object_new_string(type));
-	json_object_object_add(o, "time", json_object_new_string(when));
-	return o;
-}
-
 static int make_watch(struct monitor *m, const struct monitor_target_config *tc, size_t i, size_t n,
 		      struct watch **out)
 {
@@ -188,7 +176,7 @@ static void went_up(struct monitor *m)
 	m->connecting = 0;
 	m->backoff_us = MONITOR_RECONNECT_MIN_US;
 	if (m->ever_up) {
-		struct json_object *o = status_event("engine_back");
+		struct json_object *o = watch_line_head("engine_back");
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
@@ -245,15 +233,6 @@ static int wants_flow_id(const struct monitor *m)
  * Each watch keeps its own copy of its target's settings: the monitor's copy of the list
  * goes once they are made (over a kilobyte a target, labels inline).
  */
-static void drop_targets(struct monitor_config *c)
-{
-	free(c->targets);
-	free(c->index);
-	c->targets = NULL;
-	c->index = NULL;
-	c->ntargets = c->cap = c->index_cap = 0;
-}
-
 static void on_checked(void *ctx, int rc, const char *msg)
 {
 	struct monitor *m = ctx;
@@ -288,7 +267,7 @@ static void on_lost(void *ctx, const char *err)
 	/* What each target measured until now is written, marked interrupted; the gap stays empty. */
 	for (i = 0; i < m->nwatches; i++)
 		watch_detach(m->watches[i]);
-	o = status_event("engine_lost");
+	o = watch_line_head("engine_lost");
 	json_object_object_add(o, "error", json_object_new_string(err));
 	write_line(m, o);
 	json_object_put(o);
@@ -379,7 +358,7 @@ int monitor_new(struct monitor **out, struct event_base *base, const struct moni
 		monitor_free(m);
 		return rc;
 	}
-	drop_targets(&m->cfg);
+	monitor_config_drop_targets(&m->cfg);
 	*out = m;
 	return 0;
 }
@@ -531,7 +510,7 @@ int monitor_reload(struct monitor *m, const struct monitor_config *cfg)
 	m->nwatches = next.ntargets;
 	monitor_config_deinit(&m->cfg);
 	m->cfg = next;
-	drop_targets(&m->cfg);
+	monitor_config_drop_targets(&m->cfg);
 	m->reloads++;
 	m->generation++;
 	log_info("configuration reloaded: %zu targets, %zu unchanged", m->nwatches, kept);

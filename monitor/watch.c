@@ -86,16 +86,26 @@ struct watch {
 
 static void start_trace(struct watch *w);
 
-/* A line's common head: its type, when, which target. */
-static struct json_object *line_new(const struct watch *w, const char *type)
+struct json_object *watch_line_head(const char *type)
 {
 	struct json_object *o = json_object_new_object();
 	char when[WATCH_TIME_MAX];
 
+	if (!o)
+		return NULL;
 	clock_format_utc(when, sizeof(when), NULL);
 	json_object_object_add(o, "type", json_object_new_string(type));
 	json_object_object_add(o, "time", json_object_new_string(when));
-	json_object_object_add(o, "target", json_object_new_string(w->cfg.name));
+	return o;
+}
+
+/* A target's line: the common head and which target. */
+static struct json_object *line_new(const struct watch *w, const char *type)
+{
+	struct json_object *o = watch_line_head(type);
+
+	if (o)
+		json_object_object_add(o, "target", json_object_new_string(w->cfg.name));
 	return o;
 }
 

@@ -45,6 +45,12 @@ struct watch_hooks {
 };
 
 /* A watch of cfg (copied), not yet probing: it starts once its address is known. */
+/*
+ * The head every JSON line of the monitor starts with: {"type": type, "time": now in
+ * UTC}. A target's lines add "target". NULL when out of memory.
+ */
+struct json_object *watch_line_head(const char *type);
+
 int watch_new(struct watch **out, const struct watch_env *env,
 	      const struct monitor_target_config *cfg, const struct watch_hooks *hooks);
 struct watch *watch_free(struct watch *w);

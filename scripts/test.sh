@@ -34,6 +34,14 @@ record() {
 
 bash scripts/setup.sh </dev/null || note "setup.sh reported a failure; testing what was built"
 
+# Namespaces the tests make are named hw-*, hwsim-*, hwseq-*, hwval-* with their pid: one
+# that is still there after every run is a test's leak. It is removed here (nothing may be
+# left on the host) and counted as a failure, so the leak gets fixed rather than swept.
+ns_ours() {
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hw(sim|seq|val)?-[0-9]+-' | sort
+}
+NS_BEFORE=$(ns_ours)
+
 declare -A checked
 # Checked before any test runs, so a tree edited during the run cannot look like a failure.
 for run in "${RUNS[@]}"; do
@@ -148,6 +156,15 @@ EOF
 		record "$label" FAIL "(meson test exited $rc)"
 	fi
 done
+
+mapfile -t ns_left < <(comm -13 <(printf '%s\n' "$NS_BEFORE") <(ns_ours) | grep .)
+if ((${#ns_left[@]})); then
+	record "host" FAIL "(namespaces left behind by a test: ${ns_left[*]})"
+	for ns in "${ns_left[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns delete "$ns" 2>/dev/null
+	done
+fi
 
 python3 - "$RESULTS" <<'EOF'
 import sys

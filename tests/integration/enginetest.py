@@ -11,7 +11,10 @@ import contextlib
 import os
 import queue
 import re
+import signal
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -21,6 +24,9 @@ QUICK_S = 3.0
 PROBE_S = 5.0
 # Seconds an engine gets to exit after its input ends and its probes are done.
 EXIT_S = 10.0
+# Seconds a socket-mode engine gets to accept connections, and to exit on SIGTERM.
+SOCKET_START_S = 5.0
+SOCKET_EXIT_S = 5.0
 # Name of the nftables table the helpers below create (and delete) in a namespace.
 NFT_TABLE = "hwtest"
 
@@ -265,3 +271,57 @@ class Engine(ReplyReader):
         self._reader.join(timeout=2)
         if self.proc.stdout and not self._reader.is_alive():
             self.proc.stdout.close()
+
+
+class SocketDaemon:
+    """hopwatchd --listen PATH [ARGS] in the lab's source namespace, stderr to a file.
+
+    proc: an already started engine to manage instead (socket activation starts its own).
+    """
+
+    def __init__(self, lab, path, *args, proc=None):
+        self.path = path
+        self.log = tempfile.TemporaryFile(mode="w+")
+        if proc is None:
+            cmd = ["ip", "netns", "exec", lab.src, lab.engine, "--listen", path] + list(args)
+            # ip netns exec execs the daemon in place: proc.pid is hopwatchd.
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=self.log)
+        self.proc = proc
+        self.pid = proc.pid
+
+    def wait_ready(self, timeout=SOCKET_START_S):
+        """True once PATH accepts connections (or False when the daemon died)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(self.path)
+                return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def stderr(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def terminate(self, timeout=SOCKET_EXIT_S):
+        """SIGTERM; the exit status, or None when it did not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.terminate() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

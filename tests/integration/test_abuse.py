@@ -24,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-from enginetest import Lab
+from enginetest import Lab, SocketDaemon
 
 # Seconds the abuse lasts, and the idle timeout the daemon gets for it.
 ABUSE_S = 20
@@ -60,9 +60,6 @@ RATIO_MAX = 2.5
 # The good trace: cycles, and the CLI's limit on the whole run.
 GOOD_CYCLES = 4
 CLI_TIMEOUT_S = 60
-# Seconds for the daemon to create its socket and to exit after SIGTERM.
-START_S = 5.0
-EXIT_S = 5.0
 REFUSE_UID = b"0 unexpected-error reason too-many-connections-for-uid\n"
 IDLE_LINE = b"0 unexpected-error reason idle-timeout\n"
 
@@ -287,46 +284,6 @@ def idle(path, n, secs):
     return st
 
 
-class Daemon:
-    def __init__(self, path, *args):
-        self.path = path
-        self.log = tempfile.TemporaryFile(mode="w+")
-        cmd = ["ip", "netns", "exec", LAB.src, LAB.engine, "--listen", path] + list(args)
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.log)
-        self.pid = self.proc.pid
-
-    def wait_ready(self):
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.connect(self.path)
-                return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    def fds(self):
-        return len(os.listdir("/proc/%d/fd" % self.pid))
-
-    def stderr(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=EXIT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 class AbuseCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="hwabuse.")
@@ -337,7 +294,7 @@ class AbuseCase(unittest.TestCase):
                                os.path.join(os.path.dirname(LAB.engine), ".."))
         shutil.copy(os.path.join(build, "client", "hopwatch"), self.cli)
         os.chmod(self.cli, 0o755)
-        self.daemon = Daemon(self.path, "--idle-timeout", str(IDLE_S))
+        self.daemon = SocketDaemon(LAB, self.path, "--idle-timeout", str(IDLE_S))
         self.assertTrue(self.daemon.wait_ready(), "daemon not serving: " +
                         self.daemon.stderr())
         self.children = []

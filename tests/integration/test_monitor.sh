@@ -5,7 +5,10 @@
 # inside that namespace, so /metrics and Prometheus listen on the namespace's own loopback.
 #   1. accuracy and findings: on four scenarios, the JSON lines and /metrics give each
 #      hop's loss within one probe and Avg within max(0.1 ms, 1%) of the simulator's log
-#      (kernel-stamped truth), and each window's diagnosis names the expected finding;
+#      (kernel-stamped truth), and each window's diagnosis names the expected finding and
+#      conclusion; every window line (here and in 4 and 5) has a diagnosis array and a
+#      conclusion with an id that agree, and a window of fewer than 10 rounds (5: windows
+#      of 5 rounds) says insufficient_data rather than making a claim;
 #   2. Prometheus: promtool accepts the exposition; a real Prometheus server scrapes the
 #      monitor and a PromQL query for hop 2's loss ratio returns the log's ratio; a path
 #      change (the scenario's hop 2 changes address) writes one path_change line and
@@ -90,11 +93,12 @@ scrape() { # NAME: /metrics into NAME.prom
 }
 
 # ---- 1. accuracy and findings ----
+# name, the finding every complete window must have, its conclusion (- any)
 runs=(
-	"clean clean@0"
-	"throttle_hop icmp_rate_limit@2"
-	"loss_from_hop real_loss@3"
-	"latency_step latency_step@3"
+	"clean clean@0 clean"
+	"throttle_hop icmp_rate_limit@2 no_exception"
+	"loss_from_hop real_loss@3 problem"
+	"latency_step latency_step@3 -"
 )
 cat >"$out/one.conf" <<'EOF'
 # one target, ten rounds a second, windows of 30 rounds (3 s)
@@ -103,7 +107,7 @@ target t1 host 203.0.113.1 interval 0.1 window 3 max-ttl 10 timeout 1
 EOF
 netsim_create "$scn_dir/clean.scn"
 for run in "${runs[@]}"; do
-	read -r name expect <<<"$run"
+	read -r name expect conclusion <<<"$run"
 	netsim_restart "$scn_dir/$name.scn"
 	start_monitor "$name" "$out/one.conf"
 	sleep 7.8 # two full windows (a lost probe is known lost 1 s on)
@@ -111,7 +115,7 @@ for run in "${runs[@]}"; do
 	stop_monitor
 	netsim_flush
 	cp "$NETSIM_LOG" "$out/$name.log"
-	python3 "$check" accuracy "$out" "$name" "$expect" || fail "accuracy: $name"
+	python3 "$check" accuracy "$out" "$name" "$expect" "$conclusion" || fail "accuracy: $name"
 done
 
 # ---- 2. Prometheus and a path change ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_monitor_check: the checks of test_monitor.sh, one mode per part.
 
-  accuracy DIR NAME KIND@HOP  NAME.jsonl, NAME.prom and NAME.log against each other
+  accuracy DIR NAME KIND@HOP [CONCLUSION]  NAME.jsonl, NAME.prom and NAME.log against each
+                              other; every window's diagnosis; the complete ones' finding
   prometheus DIR              the PromQL answer and the path change
   reload DIR                  /metrics before and after a SIGHUP
   gap DIR                     the lines and counters around a killed engine
@@ -82,7 +83,43 @@ def avg_ok(got, truth):
     return abs(got - truth) <= max(AVG_TOL_MS, AVG_TOL_REL * truth)
 
 
-def accuracy(d, name, expect):
+MIN_PROBES = 10  # a hop is judged only after this many finished probes (diagnose.h)
+SEVERITIES = {"info", "warning", "problem"}
+CONCLUSIONS = {"clean", "no_exception", "check", "problem", "insufficient_data",
+               "dest_drops_icmp"}
+
+
+def window_diagnosis(name, wins):
+    """Every window line carries its own diagnosis and conclusion, consistent with it and
+    with the window's probe counts: fewer than MIN_PROBES at every hop is too few."""
+    for i, w in enumerate(wins):
+        diag, concl = w.get("diagnosis"), w.get("conclusion")
+        tag = "%s: window %d" % (name, i)
+        if not check(isinstance(diag, list) and diag, "%s: no diagnosis array: %s" % (tag, diag)):
+            continue
+        if not check(isinstance(concl, dict) and concl.get("id") in CONCLUSIONS,
+                     "%s: conclusion %s" % (tag, concl)):
+            continue
+        for f in diag:
+            check(isinstance(f.get("kind"), str) and f["kind"] not in ("", "unknown")
+                  and f.get("severity") in SEVERITIES and isinstance(f.get("hop"), int),
+                  "%s: finding %s" % (tag, f))
+        kinds = [f["kind"] for f in diag]
+        sev = {f.get("severity") for f in diag}
+        check((concl["id"] == "problem") == ("problem" in sev),
+              "%s: conclusion %s with severities %s" % (tag, concl["id"], sev))
+        most = max([h["sent"] for h in w["hops"]] or [0])
+        if most < MIN_PROBES:
+            check(kinds == ["insufficient_data"] and concl["id"] == "insufficient_data",
+                  "%s: %d probes at most per hop, yet findings %s, conclusion %s"
+                  % (tag, most, kinds, concl["id"]))
+        elif not w["interrupted"]:
+            # Complete: every probe is in, so a hop with MIN_PROBES sent is judged.
+            check("insufficient_data" not in kinds and concl["id"] != "insufficient_data",
+                  "%s: %d probes at a hop, yet %s / %s" % (tag, most, kinds, concl["id"]))
+
+
+def accuracy(d, name, expect, want_conclusion="-"):
     log = Log("%s/%s.log" % (d, name))
     wins = [x for x in lines("%s/%s.jsonl" % (d, name)) if x["type"] == "window"]
     full = [w for w in wins if not w["interrupted"]]
@@ -128,9 +165,14 @@ def accuracy(d, name, expect):
             check(avg_ok(a, log.avg(ttl)),
                   "%s: hop %d: /metrics Avg %.3f ms, simulator %.3f ms" % (name, ttl, a, log.avg(ttl)))
     # The diagnosis of each complete window names the scenario's finding.
+    window_diagnosis(name, wins)
     for i, w in enumerate(full):
         got = ["%s@%d" % (f["kind"], f["hop"]) for f in w.get("diagnosis", [])]
         check(expect in got, "%s: window %d: findings %s, want %s" % (name, i, got, expect))
+        if want_conclusion != "-":
+            got = w.get("conclusion", {}).get("id")
+            check(got == want_conclusion, "%s: window %d: conclusion %s, want %s"
+                  % (name, i, got, want_conclusion))
     print("%s: %d windows, hops %s; findings %s" % (
         name, len(wins), ", ".join("%d:%d/%d" % (t, rcv[t], sent[t]) for t in sorted(sent)),
         [["%s@%d" % (f["kind"], f["hop"]) for f in w.get("diagnosis", [])] for w in full]))
@@ -207,6 +249,7 @@ def gap(d):
     for w in ls:
         if w["type"] == "window":
             check(w["rounds"] <= 20, "a window of %d rounds (max 20)" % w["rounds"])
+    window_diagnosis("gap", [x for x in ls if x["type"] == "window"])
     s = prom(d + "/gap.prom")
     key = ("hopwatch_monitor_engine_reconnects_total", frozenset())
     check(s.get(key) == 1, "engine_reconnects_total %s, want 1" % s.get(key))
@@ -240,6 +283,12 @@ def rename(d):
     check(ch[0]["old"] == "203.0.113.10" and ch[0]["new"] == "203.0.113.20",
           "address change %s -> %s" % (ch[0]["old"], ch[0]["new"]))
     at = ls.index(ch[0])
+    # Windows of 5 rounds: too few probes for any claim, and each says so.
+    wins = [x for x in ls if x["type"] == "window"]
+    window_diagnosis("rename", wins)
+    check(wins and all(x["conclusion"]["id"] == "insufficient_data" for x in wins
+                       if isinstance(x.get("conclusion"), dict)),
+          "rename: 5-round windows concluded %s" % [x.get("conclusion") for x in wins])
     before = [x["address"] for x in ls[:at] if x["type"] == "window"]
     after = [x["address"] for x in ls[at + 1:] if x["type"] == "window"]
     check(before and set(before) == {"203.0.113.10"}, "windows before: %s" % set(before))
@@ -270,7 +319,7 @@ def prune(d):
 def main():
     mode = sys.argv[1]
     if mode == "accuracy":
-        accuracy(sys.argv[2], sys.argv[3], sys.argv[4])
+        accuracy(*sys.argv[2:6])
     elif mode == "prometheus":
         prometheus(sys.argv[2])
     elif mode == "reload":

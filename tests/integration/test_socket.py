@@ -24,7 +24,7 @@ import threading
 import time
 import unittest
 
-from enginetest import Lab, Reply, ReplyReader
+from enginetest import Lab, Reply, ReplyReader, SocketDaemon
 
 # Seconds for a reply the daemon gives at once, and for probe results in the lab.
 QUICK_S = 3.0
@@ -191,52 +191,8 @@ class Client(ReplyReader):
         self._reader.join(timeout=2)
 
 
-class Daemon:
-    """hopwatchd --listen PATH in the lab's source namespace, stderr to a file."""
-
-    def __init__(self, path, *args, proc=None):
-        self.path = path
-        self.log = tempfile.TemporaryFile(mode="w+")
-        if proc is None:
-            cmd = ["ip", "netns", "exec", LAB.src, LAB.engine, "--listen", path] + list(args)
-            # ip netns exec execs the daemon in place: proc.pid is hopwatchd.
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=self.log)
-        self.proc = proc
-        self.pid = proc.pid
-
-    def wait_ready(self):
-        """True once PATH accepts connections (or False when the daemon died)."""
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.connect(self.path)
-                return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    def stderr(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def terminate(self):
-        """SIGTERM; the exit status, or None when it did not exit in time."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=EXIT_S)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self):
-        if self.terminate() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def Daemon(path, *args, proc=None):
+    return SocketDaemon(LAB, path, *args, proc=proc)
 
 
 class SocketCase(unittest.TestCase):

@@ -53,39 +53,8 @@ SOCK=$work/tmux.sock # a server of our own, never the user's
 LAB_CLEANUP+=("tmux -S '$SOCK' kill-server 2>/dev/null" "rm -rf '$work'")
 lab_create "$ROUTERS"
 
-fails=0
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- pane:" >&2
-	pane >&2
-	echo "---" >&2
-	fails=$((fails + 1))
-}
-ok() { echo "ok: $*"; }
-
-# expect MSG CMD...: ok MSG when CMD succeeds, else fail MSG.
-expect() {
-	local msg=$1
-	shift
-	if "$@"; then
-		ok "$msg"
-	else
-		fail "$msg"
-	fi
-}
-
-pane() { tmux -S "$SOCK" capture-pane -p -t tui 2>/dev/null; }
-keys() { tmux -S "$SOCK" send-keys -t tui "$@"; }
-
-# wait_for REGEX: poll the pane until a line matches (ERE), up to WAIT_S.
-wait_for() {
-	local i
-	for ((i = 0; i < WAIT_S * 10; i++)); do
-		pane | grep -Eq -- "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=tests/integration/tui_lib.sh
+source "$HERE/tui_lib.sh"
 
 # snt ADDR: the Snt column of the hop row for ADDR (default fields "LS NABWV").
 snt() {
@@ -97,11 +66,8 @@ snt() {
 start() {
 	local name=$1
 	shift
-	tmux -S "$SOCK" kill-server 2>/dev/null
-	# The server needs a moment to go before the next one binds the same socket.
-	sleep 0.2
 	rm -f "$work/pid"
-	tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$ROWS" \
+	tui_session "$COLS" "$ROWS" \
 		"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= HOPWATCH_RESOLV_CONF='$work/resolv.conf' \
 		ip netns exec '$LAB_SRC' \
 		sh -c 'echo \$\$ > \"$work/pid\"; exec \"$HOPWATCH\" \"\$@\"' hopwatch $*; \
@@ -361,8 +327,4 @@ expect "multi: 9 (no such target) keeps target 1/3" shown 1 "$dst"
 keys q
 restored "multi q"
 
-if ((fails)); then
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "all live-view checks passed"
+tui_summary "all live-view checks passed"

@@ -24,7 +24,7 @@ export HOPWATCH_BUILD=$BUILD
 source "$SRC/tests/netsim/netsim_lab.sh"
 
 INTERVAL=0.2 # -i: root may go below 1 s
-WAIT_S=10    # longest wait for anything to show up in the pane
+WAIT_S=10    # longest wait for anything to show up in the pane (tui_lib.sh)
 COLS=110
 ROWS=30
 SHORT_ROWS=10 # 4 title rows, the column titles, hops 1-5: hop 6 does not fit
@@ -72,44 +72,8 @@ engine.wait()
 EOF
 chmod +x "$work/engine"
 
-fails=0
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- pane:" >&2
-	pane >&2
-	echo "---" >&2
-	fails=$((fails + 1))
-}
-ok() { echo "ok: $*"; }
-expect() {
-	local msg=$1
-	shift
-	if "$@"; then
-		ok "$msg"
-	else
-		fail "$msg"
-	fi
-}
-
-pane() { tmux -S "$SOCK" capture-pane -p -t tui 2>/dev/null; }
-keys() { tmux -S "$SOCK" send-keys -t tui "$@"; }
-wait_for() {
-	local i
-	for ((i = 0; i < WAIT_S * 10; i++)); do
-		pane | grep -Eq -- "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-# gone REGEX: poll until no line matches.
-gone() {
-	local i
-	for ((i = 0; i < WAIT_S * 10; i++)); do
-		pane | grep -Eq -- "$1" || return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=tests/integration/tui_lib.sh
+source "$HERE/tui_lib.sh"
 # snt N: the Snt column of hop N (default fields "LS NABWV").
 snt() { pane | awk -v n="$1." '$1 == n { print $4; exit }'; }
 # asked WORDS: a send-probe written since mark (log line number) with these words.
@@ -128,10 +92,8 @@ asked() {
 start() {
 	local rows=$1
 	shift
-	tmux -S "$SOCK" kill-server 2>/dev/null
-	sleep 0.2
 	: >"$LOG"
-	tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$rows" \
+	tui_session "$COLS" "$rows" \
 		"HOPWATCH_OPTIONS= ip netns exec '$NETSIM_NS' '$HOPWATCH' --engine '$work/engine' \
 		-n -i $INTERVAL $*; echo HW_EXIT=\$?; exec sleep 600" || {
 		fail "tmux would not start"
@@ -322,8 +284,4 @@ done
 keys q
 expect "prompts: q exits 0" wait_for '^HW_EXIT=0'
 
-if ((fails)); then
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "all live-view key checks passed"
+tui_summary "all live-view key checks passed"

@@ -22,7 +22,7 @@ DST=203.0.113.1
 HOPS=7         # the scenario's hops and its destination
 CAPTURE_S=5.6  # after the start: round 5 (at 5 s) is out and answered, round 6 not yet
 QUIT_S=3.6     # the second run quits here, well before any probe's 10 s timeout
-WAIT_S=15      # longest wait for the table or the exit to show
+WAIT_S=15      # longest wait for the table or the exit to show (tui_lib.sh)
 MIN_SILENT=8   # silent probes the log must hold for the test to mean anything
 COLS=120
 ROWS=40
@@ -45,31 +45,17 @@ work=$(mktemp -d)
 SOCK=$work/tmux.sock # a server of our own, never the user's
 NETSIM_CLEANUP+=("tmux -S '$SOCK' kill-server 2>/dev/null" "rm -rf '$work'")
 
-fails=0
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
-pane() { tmux -S "$SOCK" capture-pane -p -t tui 2>/dev/null; }
-
-# wait_for REGEX: poll the pane until a line matches (ERE), up to WAIT_S.
-wait_for() {
-	local i
-	for ((i = 0; i < WAIT_S * 10; i++)); do
-		pane | grep -Eq -- "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=tests/integration/tui_lib.sh
+source "$src/tests/integration/tui_lib.sh"
 
 # Loss%, Drop, Rcv and Snt, in that order after the host column.
-t0=$(date +%s.%N)
-tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$ROWS" \
+tui_session "$COLS" "$ROWS" \
 	"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= ip netns exec '$NETSIM_NS' \
 	'$HOPWATCH' -n -o LDRS $DST; echo HW_EXIT=\$?; exec sleep 600" || {
 	echo "FAIL: tmux would not start" >&2
 	exit 1
 }
+t0=$(date +%s.%N) # hopwatch started just now (tui_session waits before it starts it)
 sleep "$(echo "$t0 + $CAPTURE_S - $(date +%s.%N)" | bc)"
 shot=$(pane)
 netsim_flush # the log is complete up to now
@@ -123,7 +109,7 @@ done
 ((total_silent >= MIN_SILENT)) ||
 	fail "the log holds only $total_silent silent probes: the scenario throttles nothing?"
 
-tmux -S "$SOCK" send-keys -t tui q
+keys q
 wait_for '^HW_EXIT=' || fail "hopwatch did not exit on q"
 st=$(pane | sed -n 's/^HW_EXIT=//p')
 [[ $st == 0 ]] || fail "exit status '$st' after q, want 0"
@@ -134,17 +120,17 @@ st=$(pane | sed -n 's/^HW_EXIT=//p')
 tmux -S "$SOCK" kill-server 2>/dev/null
 sleep 0.2
 netsim_restart "$SCENARIO"
-t0=$(date +%s.%N)
-tmux -S "$SOCK" -f /dev/null new-session -d -s tui -x "$COLS" -y "$ROWS" \
+tui_session "$COLS" "$ROWS" \
 	"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= ip netns exec '$NETSIM_NS' \
 	'$HOPWATCH' -n -o LDRS --report-on-exit $DST; echo HW_EXIT=\$?; exec sleep 600" || {
 	echo "FAIL: tmux would not start" >&2
 	exit 1
 }
+t0=$(date +%s.%N)
 sleep "$(echo "$t0 + $QUIT_S - $(date +%s.%N)" | bc)"
 lost_now=$(awk -v t=$((HOPS - 1)) '$1 ~ /^[0-9]+\.$/ && $1 + 0 <= t { d += $4 } END { print d + 0 }' \
 	<<<"$(pane)")
-tmux -S "$SOCK" send-keys -t tui q
+keys q
 wait_for '^HW_EXIT=' || fail "--report-on-exit: hopwatch did not exit on q"
 netsim_flush
 echo "--- pane after q (--report-on-exit):"
@@ -169,9 +155,5 @@ for ((ttl = 1; ttl <= HOPS; ttl++)); do
 done
 echo "ok: the view showed $lost_now lost probes at hops 1..$((HOPS - 1)); the report after q none"
 
-if ((fails)); then
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "ok: every hop's Loss%, Drop and Rcv within one probe of the probe log at ${CAPTURE_S} s"
+tui_summary "ok: every hop's Loss%, Drop and Rcv within one probe of the probe log at ${CAPTURE_S} s"
 exit 0

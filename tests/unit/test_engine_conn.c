@@ -174,6 +174,31 @@ static void test_parse_reply_extras(void **state)
 	assert_int_equal(r.from.family, 0);
 }
 
+/* A refusal's reason is kept for the error line, and only as harmless characters. */
+static void test_parse_reason(void **state)
+{
+	static const char l1[] = "7 invalid-argument reason v4-mapped-address";
+	static const char l2[] = "7 invalid-argument reason Odd_Word%";
+	static const char l4[] = "7 invalid-argument reason \x1b[2J";
+	static const char l3[] = "7 invalid-argument reason "
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct engine_result r;
+	int64_t tok;
+
+	(void)state;
+	assert_int_equal(engine_conn_parse_reply(l1, strlen(l1), &tok, &r, NULL), 0);
+	assert_int_equal(r.reply, PROTO_REPLY_INVALID_ARGUMENT);
+	assert_string_equal(r.reason, "v4-mapped-address");
+	assert_int_equal(engine_conn_parse_reply(l2, strlen(l2), &tok, &r, NULL), 0);
+	assert_string_equal(r.reason, "?dd??ord?");
+	/* The line parser already refuses control characters in a text value. */
+	assert_int_equal(engine_conn_parse_reply(l4, strlen(l4), &tok, &r, NULL), -EINVAL);
+	assert_int_equal(engine_conn_parse_reply(l3, strlen(l3), &tok, &r, NULL), 0);
+	assert_int_equal(strlen(r.reason), ENGINE_CONN_REASON_MAX);
+	assert_int_equal(engine_conn_parse_reply("7 no-reply", 10, &tok, &r, NULL), 0);
+	assert_string_equal(r.reason, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_format_source_as_given),
 		cmocka_unit_test(test_format_refuses),
 		cmocka_unit_test(test_parse_reply_extras),
+		cmocka_unit_test(test_parse_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
