@@ -1525,6 +1525,11 @@ static void print_finding(const struct diagnose_result *r, const struct diagnose
 		fputc('\n', out);
 	}
 	print_explanation(r, f, out);
+	if (f->confirm_sent && !f->confirmed)
+		fprintf(out,
+			"    Other protocols to the destination: %u of %u answered, which settles "
+			"neither reading (lost traffic or ICMP policy).\n",
+			f->confirm_answered, f->confirm_sent);
 	if (f->confidence >= 0)
 		fprintf(out, "    Confidence %.2f (from the loss counts' %d%% intervals).\n",
 			f->confidence, DIAGNOSE_LOSS_LEVEL);

@@ -1245,6 +1245,7 @@ static void test_confirm_end_loss(void **state)
 	r = run_in(last_carrier_loss, 5, 30, &in);
 	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 4}}, 1);
 	assert_false(r->findings[0].confirmed);
+	assert_non_null(strstr(print(r), "3 of 3 answered, which settles neither reading"));
 	/* Loss only at the destination, and TCP loses as much: real loss in region C. */
 	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 30, 25, 25, TARGET);
 	in.confirm = confirm_of(p, 1);
