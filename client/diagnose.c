@@ -1,8 +1,13 @@
 /*
- * diagnose: the seed document's way of reading an mtr table, as code. Loss is judged by
- * what the later hops show (throttling when they are clean, real loss when it carries on
- * to the end), latency by each hop's own median and spread, and every hop gets a region
- * (A local, B carrier, C destination) that says whom to contact.
+ * diagnose: how a network engineer reads an mtr table, as code. Loss is judged by where
+ * it starts and whether every later hop carries it, each rate read with its binomial
+ * interval (Wilson score, from the hop's finished probes): throttling when later hops
+ * are clean, real loss when it carries on to the end, the destination's own policy when
+ * it starts inside the destination's network. Latency is judged by each hop's own median
+ * and spread, and every hop gets a region (A local, B carrier, C destination, by AS when
+ * known, else by prefix) that says whom to contact. A confirmation with other protocols,
+ * when one ran, settles what an ICMP trace cannot: a silent destination versus a cut
+ * path, ICMP policy versus lost traffic.
  */
 #include "client/diagnose.h"
 
@@ -19,13 +24,20 @@
  */
 #define DIAG_LOSS_MIN_PCT 2.0
 /*
- * Mixed loss: a hop inside a lossy run shows extra loss over the reference (the last
- * hop's rate) only when the difference is both large (at least this many points) and
- * unlikely from binomial noise between two hops with the same real rate
- * (DIAG_LOSS_Z standard errors, one-sided: about 1 in 160).
+ * Two loss rates differ when their intervals (DIAGNOSE_LOSS_Z) do not overlap and, as a
+ * floor for long runs whose narrow intervals part over a few points, by at least this
+ * many points: a later hop that loses less than that below a hop still carries its loss,
+ * and a hop that loses more than that above the reference has throttling on top.
  */
 #define DIAG_LOSS_EXCESS_MIN_PCT 10.0
-#define DIAG_LOSS_Z		 2.5
+/*
+ * A finding's confidence is the level of the widest intervals under which what it says
+ * still holds, looked for by bisection up to DIAG_Z_MAX (99.9999%) in DIAG_Z_STEPS steps.
+ */
+#define DIAG_Z_MAX   5.0
+#define DIAG_Z_STEPS 40
+/* The reverse-path command: as many probes as a careful report uses. */
+#define DIAG_REVERSE_CYCLES 100
 /* Answers needed before a hop's median and spread mean anything. */
 #define DIAG_MIN_ANSWERS 5
 /*
@@ -62,26 +74,39 @@
  */
 #define DIAG_HOP_SPIKE_MIN_MS 5.0
 /*
- * Region C by address: hops sharing the destination's /24 (IPv4) or /48 (IPv6), the
- * smallest blocks commonly routed on the Internet, so a shared one is the destination's
- * own network. Without any, the destination and the hop before it (its provider's edge).
+ * Region C by evidence: hops with the destination's origin AS when the AS lookup knows
+ * both; else hops sharing the destination's /24 (IPv4) or /48 (IPv6), the smallest
+ * blocks commonly routed on the Internet, so a shared one is the destination's own
+ * network; and the destination itself. Nearness to the end alone is no evidence: the
+ * last carrier hop before the destination is still a carrier's.
  */
-#define DIAG_PREFIX_V4	    24
-#define DIAG_PREFIX_V6	    48
-#define DIAG_DEST_EDGE_HOPS 1
+#define DIAG_PREFIX_V4 24
+#define DIAG_PREFIX_V6 48
 /* A routing loop: a cycle of at most this many hops, seen at least twice in full. */
 #define DIAG_LOOP_MAX_PERIOD 16
 /* A cycle of one hop (a router answering for many TTLs) must repeat this often. */
 #define DIAG_LOOP_MIN_SINGLE 3
 /* Text: longest hop list "2, 3, 4" and address text. */
-#define DIAG_LIST_MAX 160
-#define DIAG_ADDR_MAX 64
-#define DIAG_NUM_MAX  32
+#define DIAG_LIST_MAX	 160
+#define DIAG_ADDR_MAX	 64
+#define DIAG_NUM_MAX	 32
+#define DIAG_CONTACT_MAX 256
+#define DIAG_CMD_MAX	 192
+#define DIAG_PCT	 100.0
+/* The floor written as a count: DIAG_LOSS_MIN_PCT of this many. */
+#define DIAG_FLOOR_SCALE 10000
+
+/* A loss count: k of n finished probes lost. */
+struct rate {
+	uint32_t k, n;
+};
 
 struct hv {
 	struct diagnose_hop d;
 	const struct stats_hop *h;
-	int judged; /* enough probes finished */
+	struct rate loss;
+	uint32_t asn; /* origin AS of the hop's address, 0 = not known */
+	int judged;   /* enough probes finished */
 	int lossy;
 	int timed; /* enough answers for latency */
 	int private_addr;
@@ -91,9 +116,16 @@ struct hv {
 struct view {
 	const struct stats_table *t;
 	const struct addr *target;
+	diagnose_as_fn as_of;
+	void *as_ctx;
+	uint32_t target_asn;
 	int n; /* hops 1..n */
 	int dest_reached;
 	int end; /* last hop analysed for loss and latency */
+	/* Findings the confirmation may settle: index + 1 into the result, 0 = none. */
+	size_t silence; /* the trace ended in silence after hop silent_after */
+	int silent_after;
+	size_t end_loss; /* the loss that reaches the destination */
 	struct hv hop[STATS_MAX_HOPS + 1];
 };
 
@@ -226,12 +258,154 @@ static enum diagnose_contact contact_of(enum diagnose_region r)
 	return DIAGNOSE_CONTACT_NONE;
 }
 
+/* ---- loss intervals ---- */
+
+/* Wilson score interval of k lost in n at z standard errors, as fractions. */
+static void wilson(struct rate r, double z, double *lo, double *hi)
+{
+	double p, z2, den, c, h, n = r.n;
+
+	if (!r.n) {
+		*lo = 0;
+		*hi = 1;
+		return;
+	}
+	p = r.k / n;
+	z2 = z * z;
+	den = 1 + z2 / n;
+	c = (p + z2 / (2 * n)) / den;
+	h = z / den * sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+	*lo = fmax(0, c - h);
+	*hi = fmin(1, c + h);
+}
+
+static double frac(struct rate r)
+{
+	return r.n ? (double)r.k / r.n : 0;
+}
+
+/* Two-sided level of an interval z standard errors wide. */
+static double level(double z)
+{
+	return erf(z / sqrt(2.0));
+}
+
+/* a's interval lies wholly above b's at z. */
+static int above_at(struct rate a, struct rate b, double z)
+{
+	double alo, ahi, blo, bhi;
+
+	wilson(a, z, &alo, &ahi);
+	wilson(b, z, &blo, &bhi);
+	return alo > bhi;
+}
+
+static int above(struct rate a, struct rate b)
+{
+	return a.n && b.n && above_at(a, b, DIAGNOSE_LOSS_Z);
+}
+
+/*
+ * The widest z (at most DIAG_Z_MAX) at which holds(z) is still true, for a claim that
+ * holds at z 0 and, once false, stays false for wider intervals (Wilson intervals grow
+ * with z, nested). 0 when it does not hold even for the bare rates.
+ */
+static double widest(int (*holds)(struct rate, struct rate, double), struct rate a, struct rate b)
+{
+	double zl = 0, zh = DIAG_Z_MAX;
+	int i;
+
+	if (!holds(a, b, 0))
+		return 0;
+	if (holds(a, b, zh))
+		return zh;
+	for (i = 0; i < DIAG_Z_STEPS; i++) {
+		double m = (zl + zh) / 2;
+
+		if (holds(a, b, m))
+			zl = m;
+		else
+			zh = m;
+	}
+	return zl;
+}
+
+/* DIAG_LOSS_MIN_PCT as a rate, for above_floor_at. */
+static const struct rate loss_floor = {(uint32_t)(DIAG_LOSS_MIN_PCT * DIAG_FLOOR_SCALE / DIAG_PCT),
+				       DIAG_FLOOR_SCALE};
+
+/* a's interval lies at or above the bare rate b (a floor written as a rate). */
+static int above_floor_at(struct rate a, struct rate b, double z)
+{
+	double lo, hi;
+
+	wilson(a, z, &lo, &hi);
+	return lo >= frac(b);
+}
+
+/* How sure a is higher than b: the level at which their intervals part. */
+static double apart_level(struct rate a, struct rate b)
+{
+	if (!a.n || !b.n)
+		return 0;
+	return level(widest(above_at, a, b));
+}
+
+/* How sure the loss a is above the floor (DIAG_LOSS_MIN_PCT). */
+static double floor_level(struct rate a)
+{
+	if (!a.n)
+		return 0;
+	return level(widest(above_floor_at, a, loss_floor));
+}
+
+/*
+ * A later judged hop carries hop i's loss when it loses too (at least the floor) at a
+ * rate that agrees with i's: their intervals overlap, it loses more, or it loses less by
+ * under DIAG_LOSS_EXCESS_MIN_PCT points.
+ */
+static int carries(const struct hv *later, const struct hv *i)
+{
+	if (!later->lossy)
+		return 0;
+	return !above(i->loss, later->loss) ||
+	       i->d.loss_pct - later->d.loss_pct < DIAG_LOSS_EXCESS_MIN_PCT;
+}
+
+/* ---- regions ---- */
+
+static const struct diagnose_as *as_lookup(const struct view *v, const struct addr *a)
+{
+	const struct diagnose_as *as;
+
+	if (!v->as_of || !a || !a->family)
+		return NULL;
+	as = v->as_of(v->as_ctx, a);
+	return as && (as->asn || as->name[0] || as->prefix[0]) ? as : NULL;
+}
+
+/* In the destination's network by evidence: its origin AS, else its prefix. */
+static int in_dest_net(const struct view *v, const struct hv *x)
+{
+	if (!v->target || !x->d.addr.family)
+		return 0;
+	if (addr_equal(&x->d.addr, v->target))
+		return 1;
+	if (v->target_asn && x->asn)
+		return x->asn == v->target_asn;
+	return same_prefix(&x->d.addr, v->target);
+}
+
 static void build_view(struct view *v)
 {
-	int i, first_pub = 0, share = 0;
+	const struct diagnose_as *tas = v->target ? as_lookup(v, v->target) : NULL;
+	double lo, hi;
+	int i, first_pub = 0;
 
+	v->target_asn = tas ? tas->asn : 0;
 	for (i = 1; i <= v->n; i++) {
 		struct hv *x = &v->hop[i];
+		const struct diagnose_as *as;
 		struct stats_summary s;
 
 		x->h = stats_table_hop(v->t, i);
@@ -247,16 +421,21 @@ static void build_view(struct view *v)
 		x->d.worst = s.worst;
 		x->d.stdev = s.stdev;
 		x->d.p50 = s.p50;
+		x->loss.n = x->d.done;
+		x->loss.k = x->d.done > x->d.received ? x->d.done - x->d.received : 0;
+		if (x->loss.n) {
+			wilson(x->loss, DIAGNOSE_LOSS_Z, &lo, &hi);
+			x->d.loss_lo = DIAG_PCT * lo;
+			x->d.loss_hi = DIAG_PCT * hi;
+		}
 		x->judged = x->d.done >= DIAGNOSE_MIN_PROBES;
 		x->lossy = x->judged && x->d.loss_pct >= DIAG_LOSS_MIN_PCT;
 		x->timed = x->judged && x->d.received >= DIAG_MIN_ANSWERS;
 		x->private_addr = addr_private(&x->d.addr);
+		as = as_lookup(v, &x->d.addr);
+		x->asn = as ? as->asn : 0;
 		if (!first_pub && x->d.addr.family && !x->private_addr)
 			first_pub = i;
-		/* The destination itself shares its prefix by definition: not evidence. */
-		if (v->target && same_prefix(&x->d.addr, v->target) &&
-		    !addr_equal(&x->d.addr, v->target))
-			share = 1;
 	}
 	for (i = 1; i <= v->n; i++) {
 		struct hv *x = &v->hop[i];
@@ -265,10 +444,7 @@ static void build_view(struct view *v)
 		/* A: before the first public hop; a public first hop is the local carrier. */
 		is_a = first_pub ? (i < first_pub || i == 1)
 				 : (x->private_addr || !x->d.addr.family);
-		is_c = (v->dest_reached && i == v->n) ||
-		       (v->target && same_prefix(&x->d.addr, v->target));
-		if (!is_c && !share && !is_a && v->dest_reached && i >= v->n - DIAG_DEST_EDGE_HOPS)
-			is_c = 1;
+		is_c = (v->dest_reached && i == v->n) || in_dest_net(v, x);
 		x->d.region = is_c   ? DIAGNOSE_REGION_C
 			      : is_a ? DIAGNOSE_REGION_A
 				     : DIAGNOSE_REGION_B;
@@ -291,10 +467,21 @@ static struct diagnose_finding *add(struct diagnose_result *r, const struct view
 	f->kind = kind;
 	f->severity = sev;
 	f->hop = hop;
-	if (hop >= 1 && hop <= v->n)
+	f->confidence = -1;
+	if (hop >= 1 && hop <= v->n) {
+		const struct diagnose_as *as = as_lookup(v, &v->hop[hop].d.addr);
+
 		f->region = v->hop[hop].d.region;
+		if (as)
+			f->as = *as;
+	}
 	f->contact = sev == DIAGNOSE_INFO ? DIAGNOSE_CONTACT_NONE : contact_of(f->region);
 	return f;
+}
+
+static size_t index_of(const struct diagnose_result *r, const struct diagnose_finding *f)
+{
+	return f ? (size_t)(f - r->findings) + 1 : 0;
 }
 
 static void add_hop(struct diagnose_finding *f, const struct view *v, int ttl)
@@ -312,22 +499,6 @@ static void add_clean(struct diagnose_finding *f, int ttl)
 {
 	if (f && f->nclean < DIAGNOSE_MAX_HOPS)
 		f->clean[f->nclean++] = ttl;
-}
-
-/*
- * Extra loss at a hop over the reference, beyond binomial noise: two-proportion z with
- * the pooled rate.
- */
-static int excess_loss(const struct hv *x, const struct hv *ref)
-{
-	double pi = x->d.loss_pct / 100.0, pr = ref->d.loss_pct / 100.0;
-	double ni = x->d.done, nr = ref->d.done, p, se;
-
-	if (x->d.loss_pct - ref->d.loss_pct < DIAG_LOSS_EXCESS_MIN_PCT)
-		return 0;
-	p = (pi * ni + pr * nr) / (ni + nr);
-	se = sqrt(p * (1 - p) * (1 / ni + 1 / nr));
-	return se <= 0 || (pi - pr) / se >= DIAG_LOSS_Z;
 }
 
 /*
@@ -356,11 +527,97 @@ static int find_loop(const struct view *v, int *period)
 	return 0;
 }
 
-/* Loss: throttling where later hops are clean, real loss where it carries on. */
+/*
+ * The loss that reaches the end, from hop start (whose loss every later judged hop
+ * carries): the destination's own policy when it starts in the destination's network
+ * (or at the destination), else real loss, mixed when a hop has throttling on top.
+ */
+static void loss_run(struct diagnose_result *r, struct view *v, int start)
+{
+	const struct hv *ref = &v->hop[v->end], *first = &v->hop[start];
+	struct diagnose_finding *f;
+	double agree = 1;
+	int i, mixed = 0;
+
+	for (i = start + 1; i <= v->end; i++) {
+		const struct hv *x = &v->hop[i];
+
+		if (!x->judged)
+			continue;
+		/* A later hop losing less is the near miss: how far from parting they are. */
+		agree = fmin(agree, 1 - apart_level(first->loss, x->loss));
+		if (i < v->end && x->d.loss_pct - ref->d.loss_pct >= DIAG_LOSS_EXCESS_MIN_PCT &&
+		    above(x->loss, ref->loss))
+			mixed = 1;
+	}
+	if (v->dest_reached && first->d.region == DIAGNOSE_REGION_C) {
+		f = add(r, v, DIAGNOSE_DEST_LOSS, DIAGNOSE_WARNING, start);
+	} else {
+		/* A loss the sample cannot tell from the floor is a warning, not a fault. */
+		int sure = above_floor_at(ref->loss, loss_floor, DIAGNOSE_LOSS_Z);
+
+		f = add(r, v, mixed ? DIAGNOSE_MIXED_LOSS : DIAGNOSE_REAL_LOSS,
+			sure ? DIAGNOSE_PROBLEM : DIAGNOSE_WARNING, start);
+	}
+	if (!f)
+		return;
+	v->end_loss = index_of(r, f);
+	f->reverse_path = 1;
+	f->ref_loss_pct = ref->d.loss_pct;
+	f->ref_lo = ref->d.loss_lo;
+	f->ref_hi = ref->d.loss_hi;
+	f->confidence = floor_level(ref->loss) * agree;
+	for (i = start; i <= v->end; i++)
+		add_hop(f, v, i);
+}
+
+/* Rate limiting at hops i..j-1: the later judged hops that carry none of it prove it. */
+static void rate_limit(struct diagnose_result *r, struct view *v, int i, int j)
+{
+	struct diagnose_finding *f = add(r, v, DIAGNOSE_RATE_LIMIT, DIAGNOSE_INFO, i);
+	struct rate run = {0, 0}, clean = {0, 0};
+	double lo, hi;
+	int k, m;
+
+	if (!f)
+		return;
+	for (k = i; k < j; k++) {
+		add_hop(f, v, k);
+		run.k += v->hop[k].loss.k;
+		run.n += v->hop[k].loss.n;
+	}
+	for (k = j; k <= v->end; k++) {
+		if (!v->hop[k].judged)
+			continue;
+		for (m = i; m < j; m++)
+			if (v->hop[m].judged && !carries(&v->hop[k], &v->hop[m]))
+				break;
+		if (m == j)
+			continue;
+		add_clean(f, k);
+		clean.k += v->hop[k].loss.k;
+		clean.n += v->hop[k].loss.n;
+	}
+	if (!clean.n) {
+		f->confidence = 0; /* no later hop judged: a guess */
+		return;
+	}
+	wilson(clean, DIAGNOSE_LOSS_Z, &lo, &hi);
+	f->clean_pct = DIAG_PCT * frac(clean);
+	f->clean_lo = DIAG_PCT * lo;
+	f->clean_hi = DIAG_PCT * hi;
+	f->confidence = apart_level(run, clean);
+}
+
+/*
+ * Loss: where it starts and whether every later hop carries it. The run of lossy hops
+ * that reaches the end starts real loss at its first hop whose loss every later judged
+ * hop carries; lossy hops before it, and any not followed by loss to the end, are
+ * throttling.
+ */
 static void judge_loss(struct diagnose_result *r, struct view *v)
 {
-	int end = v->end, start = 0, limit = end, i, j;
-	struct diagnose_finding *f;
+	int end = v->end, start, limit = end, i, j;
 
 	if (end < 1)
 		return;
@@ -369,42 +626,26 @@ static void judge_loss(struct diagnose_result *r, struct view *v)
 		start = end;
 		while (start > 1 && (v->hop[start - 1].lossy || !v->hop[start - 1].judged))
 			start--;
-		while (!v->hop[start].lossy)
-			start++;
-		limit = start - 1;
-		if (v->dest_reached && v->hop[start].d.region == DIAGNOSE_REGION_C) {
-			f = add(r, v, DIAGNOSE_DEST_LOSS, DIAGNOSE_WARNING, start);
-			if (f) {
-				f->reverse_path = 1;
-				f->ref_loss_pct = v->hop[end].d.loss_pct;
-			}
-		} else {
-			int mixed = 0;
-
-			for (i = start; i < end; i++)
-				if (v->hop[i].judged && excess_loss(&v->hop[i], &v->hop[end]))
-					mixed = 1;
-			f = add(r, v, mixed ? DIAGNOSE_MIXED_LOSS : DIAGNOSE_REAL_LOSS,
-				DIAGNOSE_PROBLEM, start);
-			if (f) {
-				f->reverse_path = 1;
-				f->ref_loss_pct = v->hop[end].d.loss_pct;
-			}
+		for (; start < end; start++) {
+			if (!v->hop[start].lossy)
+				continue;
+			for (j = start + 1; j <= end; j++)
+				if (v->hop[j].judged && !carries(&v->hop[j], &v->hop[start]))
+					break;
+			if (j > end)
+				break;
 		}
-		for (i = start; i <= end; i++)
-			add_hop(f, v, i);
+		limit = start - 1;
+		loss_run(r, v, start);
 	}
-	/* Before that run (or everywhere): lossy runs followed by a clean hop. */
+	/* Before that run (or everywhere): lossy hops whose loss is not carried. */
 	for (i = 1; i <= limit; i++) {
 		if (!v->hop[i].lossy)
 			continue;
-		f = add(r, v, DIAGNOSE_RATE_LIMIT, DIAGNOSE_INFO, i);
 		for (j = i; j <= limit && v->hop[j].lossy; j++)
-			add_hop(f, v, j);
+			;
+		rate_limit(r, v, i, j);
 		i = j;
-		for (; j <= end; j++)
-			if (v->hop[j].judged && !v->hop[j].lossy)
-				add_clean(f, j);
 	}
 }
 
@@ -542,16 +783,23 @@ static void judge_end(struct diagnose_result *r, struct view *v)
 		return; /* everything shown answered: the path is just longer than -m */
 	if (last < v->n && !v->hop[last + 1].judged)
 		return; /* too few probes past the last answer to say anything */
-	if (last && v->target && same_prefix(&v->hop[last].d.addr, v->target)) {
+	v->silent_after = last;
+	if (last && in_dest_net(v, &v->hop[last])) {
 		f = add(r, v, DIAGNOSE_DEST_DROPS_ICMP, DIAGNOSE_WARNING, last + 1);
 		if (f) {
+			const struct diagnose_as *as = as_lookup(v, v->target);
+
 			add_hop(f, v, last + 1);
 			f->region = f->hops[0].region = DIAGNOSE_REGION_C;
 			f->contact = DIAGNOSE_CONTACT_DEST;
+			if (as)
+				f->as = *as;
 		}
+		v->silence = index_of(r, f);
 		return;
 	}
 	f = add(r, v, DIAGNOSE_PATH_INTERRUPTION, DIAGNOSE_PROBLEM, last);
+	v->silence = index_of(r, f);
 	if (!f)
 		return;
 	f->reverse_path = 1;
@@ -563,6 +811,148 @@ static void judge_end(struct diagnose_result *r, struct view *v)
 	add_hop(f, v, last);
 	if (last < v->n)
 		add_hop(f, v, last + 1);
+}
+
+/* ---- the confirmation ---- */
+
+/* Did any of the hop's responders send this address? */
+static int hop_has(const struct stats_hop *h, const struct addr *a)
+{
+	size_t i;
+
+	if (h->acc.received && addr_equal(&h->last_addr, a))
+		return 1;
+	for (i = 0; i < h->nresponders; i++)
+		if (addr_equal(&h->responders[i].addr, a))
+			return 1;
+	return 0;
+}
+
+/* Something past hop n answered this entry: the destination, or a router beyond n. */
+static int answered_beyond(const struct view *v, const struct diagnose_confirm_probe *p, int n)
+{
+	int i;
+
+	if (!p->answered)
+		return 0;
+	if (p->from_dest)
+		return 1;
+	if (p->ttl != DIAGNOSE_CONFIRM_TTL_DEST && p->ttl <= n)
+		return 0;
+	if (!p->from.family)
+		return 1; /* an answer from someone unnamed: not proof of silence */
+	for (i = 1; i <= n && i <= v->n; i++)
+		if (hop_has(v->hop[i].h, &p->from))
+			return 0;
+	return 1;
+}
+
+/*
+ * The trace went silent after hop n: the destination answering another protocol means
+ * it drops the trace's probes (the path works); nothing past n answering any protocol
+ * confirms the interruption.
+ */
+static void confirm_silence(struct view *v, struct diagnose_finding *f,
+			    const struct diagnose_confirm *c)
+{
+	const struct diagnose_as *as;
+	int n = v->silent_after, dest = 0, beyond = 0, sent = 0;
+	size_t i;
+
+	for (i = 0; i < c->n && i < DIAGNOSE_CONFIRM_MAX; i++) {
+		dest |= c->p[i].from_dest > 0;
+		beyond |= answered_beyond(v, &c->p[i], n);
+		sent |= c->p[i].sent > 0;
+	}
+	if (dest) {
+		f->kind = DIAGNOSE_DEST_DROPS_ICMP;
+		f->severity = DIAGNOSE_INFO;
+		f->contact = DIAGNOSE_CONTACT_NONE;
+		f->region = DIAGNOSE_REGION_C;
+		f->reverse_path = 0;
+		f->no_route = 0;
+		f->hop = n + 1;
+		f->nhops = 0;
+		f->truncated = 0;
+		add_hop(f, v, n + 1);
+		if (f->nhops)
+			f->hops[0].region = DIAGNOSE_REGION_C;
+		memset(&f->as, 0, sizeof(f->as));
+		as = as_lookup(v, v->target);
+		if (as)
+			f->as = *as;
+		f->confirmed = 1;
+	} else if (sent && !beyond) {
+		f->kind = DIAGNOSE_PATH_INTERRUPTION;
+		f->severity = DIAGNOSE_PROBLEM;
+		f->hop = n;
+		f->region = n >= 1 && n <= v->n ? v->hop[n].d.region : DIAGNOSE_REGION_A;
+		f->contact = contact_of(f->region);
+		f->reverse_path = 1;
+		f->no_route = n >= 1 && n <= v->n && v->hop[n].h->unreachable;
+		f->nhops = 0;
+		f->truncated = 0;
+		add_hop(f, v, n);
+		add_hop(f, v, n + 1);
+		memset(&f->as, 0, sizeof(f->as));
+		as = n >= 1 && n <= v->n ? as_lookup(v, &v->hop[n].d.addr) : NULL;
+		if (as)
+			f->as = *as;
+		f->confirmed = 1;
+	}
+}
+
+/*
+ * Loss that reaches the destination, against other protocols' probes to it (the entries
+ * it answered at all: a port it filters says nothing of loss): losing at an agreeing
+ * rate confirms real loss; every answer where the ICMP interval lies wholly above that
+ * makes it the ICMP policy of the hops from N and the destination.
+ */
+static void confirm_loss(struct view *v, struct diagnose_finding *f,
+			 const struct diagnose_confirm *c)
+{
+	const struct hv *ref = &v->hop[v->end];
+	struct rate other = {0, 0};
+	size_t i;
+
+	for (i = 0; i < c->n && i < DIAGNOSE_CONFIRM_MAX; i++) {
+		const struct diagnose_confirm_probe *p = &c->p[i];
+
+		if (p->ttl != DIAGNOSE_CONFIRM_TTL_DEST || !p->from_dest || !p->sent)
+			continue;
+		other.n += p->sent;
+		other.k += p->sent > p->from_dest ? p->sent - p->from_dest : 0;
+	}
+	if (!other.n)
+		return;
+	f->confirm_sent = other.n;
+	f->confirm_answered = other.n - other.k;
+	if (other.k && !above(ref->loss, other) && !above(other, ref->loss)) {
+		if (f->kind == DIAGNOSE_DEST_LOSS)
+			f->kind = DIAGNOSE_REAL_LOSS;
+		f->severity = DIAGNOSE_PROBLEM;
+		f->contact = contact_of(f->region);
+		f->reverse_path = 1;
+		f->confirmed = 1;
+	} else if (!other.k && above(ref->loss, other)) {
+		f->kind = DIAGNOSE_DEST_LOSS;
+		f->severity = DIAGNOSE_INFO;
+		f->contact = DIAGNOSE_CONTACT_NONE;
+		f->reverse_path = 0;
+		f->confirmed = 1;
+		f->confidence = apart_level(ref->loss, other);
+	}
+}
+
+static void judge_confirm(struct diagnose_result *r, struct view *v,
+			  const struct diagnose_confirm *c)
+{
+	if (!c || !c->ran)
+		return;
+	if (v->silence)
+		confirm_silence(v, &r->findings[v->silence - 1], c);
+	else if (v->end_loss && v->dest_reached)
+		confirm_loss(v, &r->findings[v->end_loss - 1], c);
 }
 
 static void sort_findings(struct diagnose_result *r)
@@ -584,11 +974,14 @@ static enum diagnose_conclusion conclude(const struct diagnose_result *r)
 	enum diagnose_conclusion c = DIAGNOSE_CONCLUDE_CLEAN;
 	size_t i;
 
+	int drops = 0;
+
 	for (i = 0; i < r->nfindings; i++) {
 		const struct diagnose_finding *f = &r->findings[i];
 
 		if (f->severity == DIAGNOSE_PROBLEM)
 			return DIAGNOSE_CONCLUDE_PROBLEM;
+		drops |= f->kind == DIAGNOSE_DEST_DROPS_ICMP && f->confirmed;
 		if (f->severity == DIAGNOSE_WARNING)
 			c = DIAGNOSE_CONCLUDE_CHECK;
 		else if (c == DIAGNOSE_CONCLUDE_CLEAN && f->kind == DIAGNOSE_INSUFFICIENT)
@@ -596,7 +989,8 @@ static enum diagnose_conclusion conclude(const struct diagnose_result *r)
 		else if (c == DIAGNOSE_CONCLUDE_CLEAN && f->kind != DIAGNOSE_CLEAN)
 			c = DIAGNOSE_CONCLUDE_NO_EXCEPTION;
 	}
-	return c;
+	/* Another protocol reached the destination: that is the verdict, warnings aside. */
+	return drops ? DIAGNOSE_CONCLUDE_DEST_DROPS_ICMP : c;
 }
 
 int diagnose_run(const struct diagnose_input *in, struct diagnose_result *out)
@@ -619,9 +1013,14 @@ int diagnose_run(const struct diagnose_input *in, struct diagnose_result *out)
 		out->local = *in->local;
 	if (in->target_name)
 		snprintf(out->target_name, sizeof(out->target_name), "%s", in->target_name);
+	if (target)
+		out->target = *target;
 	out->protocol = in->protocol;
+	out->port = in->port;
 	v.t = t;
 	v.target = target && target->family ? target : NULL;
+	v.as_of = in->as_of;
+	v.as_ctx = in->as_ctx;
 	v.dest_reached = dest_reached && t->dest_ttl > 0;
 	v.n = stats_last_hop(t);
 	if (!v.n && t->max_ttl_seen)
@@ -653,6 +1052,7 @@ int diagnose_run(const struct diagnose_input *in, struct diagnose_result *out)
 	if (!v.dest_reached)
 		judge_end(out, &v);
 	judge_loss(out, &v);
+	judge_confirm(out, &v, in->confirm);
 	judge_spread(out, &v);
 	judge_steps(out, &v);
 	if (!out->nfindings)
@@ -759,13 +1159,88 @@ static const char *contact_text(enum diagnose_contact c)
 	case DIAGNOSE_CONTACT_LOCAL_ADMIN:
 		return "your network administrator (LAN) or your local carrier";
 	case DIAGNOSE_CONTACT_CARRIER:
-		return "the carrier that operates this hop (look up who owns its address)";
+		return "the carrier that operates this hop";
 	case DIAGNOSE_CONTACT_DEST:
 		return "the destination's administrator or hosting provider";
 	case DIAGNOSE_CONTACT_NONE:
 		break;
 	}
 	return "nobody: no action needed";
+}
+
+/* Whom to contact, named by the AS of the hop when it is known. */
+static const char *contact_line(const struct diagnose_finding *f, char *buf, size_t len)
+{
+	const struct diagnose_as *as = &f->as;
+	int w;
+
+	if (f->contact == DIAGNOSE_CONTACT_NONE || (!as->asn && !as->name[0])) {
+		snprintf(buf, len, "%s%s", contact_text(f->contact),
+			 f->contact == DIAGNOSE_CONTACT_CARRIER ? " (look up who owns its address)"
+								: "");
+		return buf;
+	}
+	w = snprintf(buf, len, "%s: ", contact_text(f->contact));
+	if (w < 0 || (size_t)w >= len)
+		return buf;
+	if (as->asn)
+		w += snprintf(buf + w, len - (size_t)w, "AS%u%s", as->asn, as->name[0] ? " " : "");
+	if ((size_t)w < len && as->name[0])
+		w += snprintf(buf + w, len - (size_t)w, "%s", as->name);
+	if ((size_t)w < len && as->prefix[0])
+		snprintf(buf + w, len - (size_t)w, " (%s)", as->prefix);
+	return buf;
+}
+
+static const char *proto_text(enum proto_protocol p)
+{
+	switch (p) {
+	case PROTO_PROTOCOL_ICMP:
+		return "ICMP";
+	case PROTO_PROTOCOL_UDP:
+		return "UDP";
+	case PROTO_PROTOCOL_TCP:
+		return "TCP";
+	case PROTO_PROTOCOL_SCTP:
+		return "SCTP";
+	case PROTO_PROTOCOL__COUNT:
+		break;
+	}
+	return "?";
+}
+
+/* "TCP 443" / "ICMP" / "UDP 33434 TTL 5" */
+static const char *probe_name(const struct diagnose_confirm_probe *p, char *buf, size_t len)
+{
+	int w = snprintf(buf, len, "%s", proto_text(p->protocol));
+
+	if (w >= 0 && (size_t)w < len && p->port)
+		w += snprintf(buf + w, len - (size_t)w, " %d", p->port);
+	if (w >= 0 && (size_t)w < len && p->ttl != DIAGNOSE_CONFIRM_TTL_DEST)
+		snprintf(buf + w, len - (size_t)w, " TTL %d", p->ttl);
+	return buf;
+}
+
+/* The entries that reached the destination, "TCP 443, TCP 80" ("" = none). */
+static const char *reached_list(const struct diagnose_confirm *c, int want_dest, char *buf,
+				size_t len)
+{
+	char one[DIAG_NUM_MAX];
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n && i < DIAGNOSE_CONFIRM_MAX && used < len; i++) {
+		int w;
+
+		if (!c->p[i].sent || (want_dest && !c->p[i].from_dest))
+			continue;
+		w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+			     probe_name(&c->p[i], one, sizeof(one)));
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
 }
 
 static const char *hop_addr(const struct diagnose_hop *h, char *buf, size_t len)
@@ -805,9 +1280,10 @@ static const char *hops_list(const struct diagnose_finding *f, char *buf, size_t
 	return list(ttls, f->nhops, f->truncated, buf, len);
 }
 
-static void print_explanation(const struct diagnose_finding *f, FILE *out)
+static void print_explanation(const struct diagnose_result *r, const struct diagnose_finding *f,
+			      FILE *out)
 {
-	char a[DIAG_LIST_MAX];
+	char a[DIAG_LIST_MAX], b[DIAG_LIST_MAX];
 
 	switch (f->kind) {
 	case DIAGNOSE_CLEAN:
@@ -822,24 +1298,44 @@ static void print_explanation(const struct diagnose_finding *f, FILE *out)
 		break;
 	case DIAGNOSE_RATE_LIMIT:
 		fprintf(out,
-			"    Later hops %s show no loss, so the loss is not carried forward: these "
-			"routers answer probes at a limited rate (ICMP throttling) while "
-			"forwarding traffic normally. No action needed.\n",
+			"    Later hops %s show no loss or clearly less, so the loss is not "
+			"carried "
+			"forward: these routers answer probes at a limited rate (ICMP throttling) "
+			"while forwarding traffic normally. No action needed.\n",
 			f->nclean ? list(f->clean, f->nclean, 0, a, sizeof(a)) : "(none judged)");
+		if (f->nclean)
+			fprintf(out,
+				"    Those hops together: %.1f%% loss (%d%% interval %.1f-%.1f%%), "
+				"below this loss's interval.\n",
+				f->clean_pct, DIAGNOSE_LOSS_LEVEL, f->clean_lo, f->clean_hi);
 		break;
 	case DIAGNOSE_REAL_LOSS:
 		fprintf(out,
-			"    Loss starts at hop %d and every later hop (%s) shows it at similar "
-			"rates: packets are really dropped there. Reference loss rate (last "
-			"hop): %.1f%%.\n",
-			f->hop, hops_list(f, a, sizeof(a)), f->ref_loss_pct);
+			"    Loss starts at hop %d and every later hop (%s) shows it at rates that "
+			"agree within their %d%% intervals: packets are really dropped there. "
+			"Reference loss rate (last hop): %.1f%% (%.1f-%.1f%%).\n",
+			f->hop, hops_list(f, a, sizeof(a)), DIAGNOSE_LOSS_LEVEL, f->ref_loss_pct,
+			f->ref_lo, f->ref_hi);
+		if (f->confirmed)
+			fprintf(out,
+				"    Confirmed: other protocols to the destination lost %u of %u "
+				"probes too.\n",
+				f->confirm_sent - f->confirm_answered, f->confirm_sent);
+		else if (f->severity != DIAGNOSE_PROBLEM)
+			fprintf(out, "    The sample is too small to tell this loss from the odd "
+				     "dropped probe: run again with more probes (-c).\n");
 		break;
 	case DIAGNOSE_MIXED_LOSS:
 		fprintf(out,
 			"    Loss from hop %d to the end (hops %s), at varying rates: real loss "
 			"plus ICMP throttling on top at some hops. Use the last affected hop's "
-			"rate as the reference: %.1f%%.\n",
-			f->hop, hops_list(f, a, sizeof(a)), f->ref_loss_pct);
+			"rate as the reference: %.1f%% (%.1f-%.1f%%).\n",
+			f->hop, hops_list(f, a, sizeof(a)), f->ref_loss_pct, f->ref_lo, f->ref_hi);
+		if (f->confirmed)
+			fprintf(out,
+				"    Confirmed: other protocols to the destination lost %u of %u "
+				"probes too.\n",
+				f->confirm_sent - f->confirm_answered, f->confirm_sent);
 		break;
 	case DIAGNOSE_HIGH_STDEV:
 		fprintf(out,
@@ -876,17 +1372,37 @@ static void print_explanation(const struct diagnose_finding *f, FILE *out)
 			DIAG_BRIEF_MAX_PCT);
 		break;
 	case DIAGNOSE_DEST_DROPS_ICMP:
-		fprintf(out, "    Every probe is lost at the final hop, after a hop in the "
-			     "destination's "
-			     "own network answered: the destination's security policy (firewall, "
-			     "iptables) blocks ICMP. Check it, or trace with -T or -u.\n");
+		if (f->confirmed)
+			fprintf(out,
+				"    The destination does not answer the trace's %s probes, but %s "
+				"reached it: the destination drops %s (its firewall policy) and "
+				"the "
+				"path works. No carrier is at fault.\n",
+				proto_text(r->protocol), reached_list(&r->confirm, 1, a, sizeof(a)),
+				r->protocol == PROTO_PROTOCOL_ICMP ? "ICMP echo" : "these probes");
+		else
+			fprintf(out,
+				"    Every probe is lost at the final hop, after a hop in the "
+				"destination's own network answered: the destination's security "
+				"policy (firewall, iptables) blocks ICMP. Check it, or trace with "
+				"-T or -u.\n");
 		break;
 	case DIAGNOSE_DEST_LOSS:
-		fprintf(out,
-			"    Loss only at the last hops (%s, %.1f%% at the end): the destination's "
-			"firewall or a throttling policy limits ICMP answers. Check the "
-			"destination's security policies.\n",
-			hops_list(f, a, sizeof(a)), f->ref_loss_pct);
+		if (f->confirmed)
+			fprintf(out,
+				"    ICMP loss from hop %d (%.1f%% at the end, %.1f-%.1f%%), but "
+				"other protocols to the destination got every answer (%u/%u): the "
+				"loss is the ICMP policy (throttling) of these hops and the "
+				"destination, not lost traffic. No action needed.\n",
+				f->hop, f->ref_loss_pct, f->ref_lo, f->ref_hi, f->confirm_answered,
+				f->confirm_sent);
+		else
+			fprintf(out,
+				"    Loss only at the last hops (%s, %.1f%% at the end), starting "
+				"inside the destination's network: the destination's firewall or a "
+				"throttling policy limits ICMP answers. Check the destination's "
+				"security policies.\n",
+				hops_list(f, a, sizeof(a)), f->ref_loss_pct);
 		break;
 	case DIAGNOSE_ROUTING_LOOP:
 		fprintf(out,
@@ -896,7 +1412,16 @@ static void print_explanation(const struct diagnose_finding *f, FILE *out)
 			hops_list(f, a, sizeof(a)), f->period, f->hop);
 		break;
 	case DIAGNOSE_PATH_INTERRUPTION:
-		if (!f->hop)
+		if (f->confirmed)
+			fprintf(out,
+				"    Nothing answers past hop %d by any protocol: the trace (%s) "
+				"and "
+				"the confirmation (%s) all stop there%s.\n",
+				f->hop, proto_text(r->protocol),
+				reached_list(&r->confirm, 0, b, sizeof(b)),
+				f->hop ? ": the next node is down or drops what it forwards"
+				       : ": check the local network first");
+		else if (!f->hop)
 			fprintf(out,
 				"    No hop answered at all: check the local network first.\n");
 		else
@@ -911,9 +1436,70 @@ static void print_explanation(const struct diagnose_finding *f, FILE *out)
 	}
 }
 
-static void print_finding(const struct diagnose_finding *f, FILE *out)
+/* Public for the reverse-path test: what the other end can trace to. */
+static int addr_public(const struct addr *a)
 {
-	char addr[DIAG_ADDR_MAX], hops[DIAG_LIST_MAX];
+	static const uint8_t any6[16];
+
+	if (!a->family || addr_private(a))
+		return 0;
+	if (a->family == AF_INET) {
+		const uint8_t *b = (const uint8_t *)&a->u.v4.s_addr;
+
+		return b[0] != 0 && b[0] < 224; /* not "this network", multicast, reserved */
+	}
+	return memcmp(a->u.v6.s6_addr, any6, sizeof(any6)) && a->u.v6.s6_addr[0] != 0xff;
+}
+
+int diagnose_reverse_command(const struct diagnose_result *r, char *buf, size_t len)
+{
+	char local[DIAG_ADDR_MAX], opt[DIAG_NUM_MAX] = "";
+	int w;
+
+	if (!r || !buf || !len)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (!addr_public(&r->local))
+		return 0;
+	if (r->protocol == PROTO_PROTOCOL_TCP)
+		snprintf(opt, sizeof(opt), r->port ? "-T -P %d " : "-T ", r->port);
+	else if (r->protocol == PROTO_PROTOCOL_UDP)
+		snprintf(opt, sizeof(opt), "-u ");
+	w = snprintf(buf, len, "mtr -r -c %d %s%s", DIAG_REVERSE_CYCLES, opt,
+		     addr_str(&r->local, local, sizeof(local)));
+	if (w < 0 || (size_t)w >= len) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return 1;
+}
+
+static void print_reverse(const struct diagnose_result *r, FILE *out)
+{
+	char cmd[DIAG_CMD_MAX], dst[DIAG_ADDR_MAX];
+
+	fprintf(out, "    Reverse-path test advised: paths are asymmetric, so trace from the "
+		     "other end back to this host.\n");
+	if (diagnose_reverse_command(r, cmd, sizeof(cmd)) == 1) {
+		fprintf(out, "    From %s, run: %s\n",
+			r->target_name[0]  ? r->target_name
+			: r->target.family ? addr_str(&r->target, dst, sizeof(dst))
+					   : "the destination",
+			cmd);
+		return;
+	}
+	fprintf(out,
+		"    This host's address is %s, so the other end cannot trace back to "
+		"it: trace from a third host with a public address toward both ends, or "
+		"ask the other end to trace toward your public address (what an "
+		"address-echo service such as ifconfig.me reports).\n",
+		r->local.family ? "private (behind NAT)" : "not known");
+}
+
+static void print_finding(const struct diagnose_result *r, const struct diagnose_finding *f,
+			  FILE *out)
+{
+	char addr[DIAG_ADDR_MAX], hops[DIAG_LIST_MAX], who[DIAG_CONTACT_MAX];
 	size_t i;
 
 	if (f->hop)
@@ -927,26 +1513,59 @@ static void print_finding(const struct diagnose_finding *f, FILE *out)
 	for (i = 0; i < f->nhops; i++) {
 		const struct diagnose_hop *h = &f->hops[i];
 
-		fprintf(out, "    hop %2d  %-22s %s  Loss %5.1f%% (%u/%u)", h->ttl,
+		fprintf(out, "    hop %2d  %-22s %s  Loss %5.1f%% (%u/%u", h->ttl,
 			hop_addr(h, addr, sizeof(addr)), diagnose_region_id(h->region), h->loss_pct,
 			h->done - h->received, h->done);
+		if (h->done)
+			fprintf(out, ", %.1f-%.1f%%", h->loss_lo, h->loss_hi);
+		fputc(')', out);
 		if (h->received)
 			fprintf(out, "  Avg %.1f  Best %.1f  Wrst %.1f  StDev %.1f  Median %.1f",
 				h->avg, h->best, h->worst, h->stdev, h->p50);
 		fputc('\n', out);
 	}
-	print_explanation(f, out);
+	print_explanation(r, f, out);
+	if (f->confirm_sent && !f->confirmed)
+		fprintf(out,
+			"    Other protocols to the destination: %u of %u answered, which settles "
+			"neither reading (lost traffic or ICMP policy).\n",
+			f->confirm_answered, f->confirm_sent);
+	if (f->confidence >= 0)
+		fprintf(out, "    Confidence %.2f (from the loss counts' %d%% intervals).\n",
+			f->confidence, DIAGNOSE_LOSS_LEVEL);
 	if (f->severity != DIAGNOSE_INFO)
-		fprintf(out, "    Contact: %s.\n", contact_text(f->contact));
+		fprintf(out, "    Contact: %s.\n", contact_line(f, who, sizeof(who)));
 	if (f->reverse_path)
-		fprintf(out, "    Reverse-path test advised: trace from the other end back to "
-			     "this host (paths are asymmetric).\n");
+		print_reverse(r, out);
+}
+
+/* "Confirmation: 12 probes sent (TCP 443: 3/3 from the destination, UDP 33434: 0/3)" */
+static void print_confirmation(const struct diagnose_confirm *c, FILE *out)
+{
+	char name[DIAG_NUM_MAX], from[DIAG_ADDR_MAX];
+	size_t i;
+
+	fprintf(out, "Confirmation: %u probes sent", c->probes_sent);
+	for (i = 0; i < c->n && i < DIAGNOSE_CONFIRM_MAX; i++) {
+		const struct diagnose_confirm_probe *p = &c->p[i];
+
+		fprintf(out, "%s%s: %u/%u", i ? ", " : " (", probe_name(p, name, sizeof(name)),
+			p->answered, p->sent);
+		if (p->from_dest)
+			fprintf(out,
+				p->from_dest == p->answered ? " from the destination"
+							    : " (%u from the destination)",
+				p->from_dest);
+		else if (p->answered && p->from.family)
+			fprintf(out, " from %s", addr_str(&p->from, from, sizeof(from)));
+	}
+	fprintf(out, "%s\n", c->n ? ")" : "");
 }
 
 static void print_conclusion(const struct diagnose_result *r, FILE *out)
 {
 	const struct diagnose_finding *p = NULL;
-	char addr[DIAG_ADDR_MAX];
+	char addr[DIAG_ADDR_MAX], who[DIAG_CONTACT_MAX];
 	size_t i;
 
 	switch (r->conclusion) {
@@ -973,7 +1592,8 @@ static void print_conclusion(const struct diagnose_result *r, FILE *out)
 	case DIAGNOSE_CONCLUDE_DEST_DROPS_ICMP:
 		fprintf(out,
 			"Conclusion: The destination drops ICMP; another protocol reached it, so "
-			"the path works.\n");
+			"the path works.%s\n",
+			r->nfindings > 1 ? " See the other findings above." : "");
 		return;
 	case DIAGNOSE_CONCLUDE_PROBLEM:
 		break;
@@ -987,7 +1607,7 @@ static void print_conclusion(const struct diagnose_result *r, FILE *out)
 		p->hop);
 	if (p->hop && p->nhops && p->hops[0].addr.family)
 		fprintf(out, " (%s)", hop_addr(&p->hops[0], addr, sizeof(addr)));
-	fprintf(out, ". Contact %s%s.\n", contact_text(p->contact),
+	fprintf(out, ". Contact %s%s.\n", contact_line(p, who, sizeof(who)),
 		p->reverse_path ? ", after a reverse-path test" : "");
 }
 
@@ -999,11 +1619,13 @@ int diagnose_print(const struct diagnose_result *r, FILE *out)
 		return -EINVAL;
 	fprintf(out, "Diagnosis:\n");
 	for (i = 0; i < r->nfindings; i++) {
-		print_finding(&r->findings[i], out);
+		print_finding(r, &r->findings[i], out);
 		fputc('\n', out);
 	}
 	if (r->dropped)
 		fprintf(out, "  (%zu more findings not shown)\n\n", r->dropped);
+	if (r->confirm.ran)
+		print_confirmation(&r->confirm, out);
 	print_conclusion(r, out);
 	return ferror(out) ? -EIO : 0;
 }
@@ -1016,6 +1638,35 @@ static struct json_object *num(double v)
 
 	snprintf(s, sizeof(s), "%.1f", v);
 	return json_object_new_double_s(v, s);
+}
+
+/* A 0..1 figure, three decimals. */
+static struct json_object *num3(double v)
+{
+	char s[DIAG_NUM_MAX];
+
+	snprintf(s, sizeof(s), "%.3f", v);
+	return json_object_new_double_s(v, s);
+}
+
+/* [lo, hi] in percent. */
+static struct json_object *interval(double lo, double hi)
+{
+	struct json_object *a = json_object_new_array();
+
+	json_object_array_add(a, num(lo));
+	json_object_array_add(a, num(hi));
+	return a;
+}
+
+static struct json_object *as_json(const struct diagnose_as *as)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "asn", json_object_new_int64(as->asn));
+	json_object_object_add(o, "name", json_object_new_string(as->name));
+	json_object_object_add(o, "prefix", json_object_new_string(as->prefix));
+	return o;
 }
 
 static struct json_object *hop_json(const struct diagnose_hop *h)
@@ -1032,6 +1683,8 @@ static struct json_object *hop_json(const struct diagnose_hop *h)
 	json_object_object_add(o, "Loss%", num(h->loss_pct));
 	json_object_object_add(o, "Snt", json_object_new_int64(h->done));
 	json_object_object_add(o, "Rcv", json_object_new_int64(h->received));
+	json_object_object_add(o, "loss_interval",
+			       h->done ? interval(h->loss_lo, h->loss_hi) : NULL);
 	json_object_object_add(o, "Avg", num(h->avg));
 	json_object_object_add(o, "Best", num(h->best));
 	json_object_object_add(o, "Wrst", num(h->worst));
@@ -1040,9 +1693,56 @@ static struct json_object *hop_json(const struct diagnose_hop *h)
 	return o;
 }
 
+static struct json_object *probe_json(const struct diagnose_confirm_probe *p)
+{
+	const struct proto_reply_info *ri = proto_reply_info(p->last_reply);
+	const char *pn = proto_protocol_name(p->protocol);
+	struct json_object *o = json_object_new_object();
+	char addr[DIAG_ADDR_MAX];
+
+	json_object_object_add(o, "protocol", pn ? json_object_new_string(pn) : NULL);
+	json_object_object_add(o, "port", json_object_new_int(p->port));
+	json_object_object_add(o, "ttl", json_object_new_int(p->ttl));
+	json_object_object_add(o, "sent", json_object_new_int64(p->sent));
+	json_object_object_add(o, "answered", json_object_new_int64(p->answered));
+	json_object_object_add(o, "from_dest", json_object_new_int64(p->from_dest));
+	json_object_object_add(o, "reply",
+			       p->answered && ri ? json_object_new_string(ri->name) : NULL);
+	json_object_object_add(
+		o, "from",
+		p->from.family ? json_object_new_string(addr_str(&p->from, addr, sizeof(addr)))
+			       : NULL);
+	return o;
+}
+
+/* The entries the destination answered (its evidence of a working path). */
+static struct json_object *reached_json(const struct diagnose_confirm *c)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < c->n && i < DIAGNOSE_CONFIRM_MAX; i++)
+		if (c->p[i].from_dest)
+			json_object_array_add(a, probe_json(&c->p[i]));
+	return a;
+}
+
+/* Every entry sent (none answered past the interruption). */
+static struct json_object *confirmed_json(const struct diagnose_confirm *c)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < c->n && i < DIAGNOSE_CONFIRM_MAX; i++)
+		if (c->p[i].sent)
+			json_object_array_add(a, probe_json(&c->p[i]));
+	return a;
+}
+
 struct json_object *diagnose_json(const struct diagnose_result *r)
 {
 	struct json_object *arr = json_object_new_array();
+	char cmd[DIAG_CMD_MAX];
 	size_t i, k;
 
 	if (!arr || !r)
@@ -1062,6 +1762,16 @@ struct json_object *diagnose_json(const struct diagnose_result *r)
 		json_object_object_add(o, "contact",
 				       json_object_new_string(diagnose_contact_id(f->contact)));
 		json_object_object_add(o, "reverse_path", json_object_new_boolean(f->reverse_path));
+		json_object_object_add(
+			o, "reverse_path_command",
+			f->reverse_path && diagnose_reverse_command(r, cmd, sizeof(cmd)) == 1
+				? json_object_new_string(cmd)
+				: NULL);
+		json_object_object_add(o, "confirmed", json_object_new_boolean(f->confirmed));
+		json_object_object_add(o, "confidence",
+				       f->confidence >= 0 ? num3(f->confidence) : NULL);
+		if (f->as.asn || f->as.name[0] || f->as.prefix[0])
+			json_object_object_add(o, "as", as_json(&f->as));
 		for (k = 0; k < f->nhops; k++)
 			json_object_array_add(hops, hop_json(&f->hops[k]));
 		json_object_object_add(o, "hops", hops);
@@ -1069,11 +1779,39 @@ struct json_object *diagnose_json(const struct diagnose_result *r)
 		for (k = 0; k < f->nclean; k++)
 			json_object_array_add(clean, json_object_new_int(f->clean[k]));
 		json_object_object_add(ev, "clean_hops", clean);
+		if (f->nhops && f->hops[0].done && f->confidence >= 0) {
+			json_object_object_add(ev, "loss_interval",
+					       interval(f->hops[0].loss_lo, f->hops[0].loss_hi));
+			json_object_object_add(ev, "interval_level",
+					       json_object_new_int(DIAGNOSE_LOSS_LEVEL));
+		}
 		switch (f->kind) {
 		case DIAGNOSE_REAL_LOSS:
 		case DIAGNOSE_MIXED_LOSS:
 		case DIAGNOSE_DEST_LOSS:
 			json_object_object_add(ev, "reference_loss", num(f->ref_loss_pct));
+			json_object_object_add(ev, "reference_interval",
+					       interval(f->ref_lo, f->ref_hi));
+			if (f->confirm_sent) {
+				struct json_object *c = json_object_new_object();
+
+				json_object_object_add(c, "sent",
+						       json_object_new_int64(f->confirm_sent));
+				json_object_object_add(c, "from_dest",
+						       json_object_new_int64(f->confirm_answered));
+				json_object_object_add(ev, "confirmation", c);
+			}
+			break;
+		case DIAGNOSE_RATE_LIMIT:
+			if (f->nclean) {
+				json_object_object_add(ev, "clean_loss", num(f->clean_pct));
+				json_object_object_add(ev, "clean_interval",
+						       interval(f->clean_lo, f->clean_hi));
+			}
+			break;
+		case DIAGNOSE_DEST_DROPS_ICMP:
+			if (f->confirmed)
+				json_object_object_add(ev, "reached_by", reached_json(&r->confirm));
 			break;
 		case DIAGNOSE_LATENCY_STEP:
 		case DIAGNOSE_HOP_SPIKE:
@@ -1086,13 +1824,14 @@ struct json_object *diagnose_json(const struct diagnose_result *r)
 		case DIAGNOSE_PATH_INTERRUPTION:
 			json_object_object_add(ev, "no_route",
 					       json_object_new_boolean(f->no_route));
+			if (f->confirmed)
+				json_object_object_add(ev, "confirmed_by",
+						       confirmed_json(&r->confirm));
 			break;
 		case DIAGNOSE_CLEAN:
 		case DIAGNOSE_INSUFFICIENT:
-		case DIAGNOSE_RATE_LIMIT:
 		case DIAGNOSE_HIGH_STDEV:
 		case DIAGNOSE_BRIEF_SPIKE:
-		case DIAGNOSE_DEST_DROPS_ICMP:
 		case DIAGNOSE_KIND__COUNT:
 			break;
 		}
@@ -1113,5 +1852,21 @@ struct json_object *diagnose_json_conclusion(const struct diagnose_result *r)
 	json_object_object_add(o, "dest_reached", json_object_new_boolean(r->dest_reached));
 	json_object_object_add(o, "avg_min", num(r->avg_min));
 	json_object_object_add(o, "avg_max", num(r->avg_max));
+	return o;
+}
+
+struct json_object *diagnose_json_confirmation(const struct diagnose_result *r)
+{
+	struct json_object *o = json_object_new_object(), *arr;
+	size_t i;
+
+	if (!o || !r)
+		return o;
+	json_object_object_add(o, "ran", json_object_new_boolean(r->confirm.ran));
+	json_object_object_add(o, "probes_sent", json_object_new_int64(r->confirm.probes_sent));
+	arr = json_object_new_array();
+	for (i = 0; i < r->confirm.n && i < DIAGNOSE_CONFIRM_MAX; i++)
+		json_object_array_add(arr, probe_json(&r->confirm.p[i]));
+	json_object_object_add(o, "probes", arr);
 	return o;
 }

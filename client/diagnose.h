@@ -1,7 +1,9 @@
 /*
- * diagnose: --analyze. Turns a finished hop table into findings with their evidence,
- * following the seed document's method (seeds/mtr-link-analysis-guide.txt). Owns the
- * judgement (thresholds, regions, who to contact) and its text and JSON forms.
+ * diagnose: --analyze. Turns a finished hop table into findings with their evidence, the
+ * way a network engineer reads an mtr report, with each loss rate read with its binomial
+ * interval, the AS data of the hops and the answers of a confirmation with other
+ * protocols when there was one. Owns the judgement (thresholds, regions, who to
+ * contact) and its text and JSON forms.
  * diagnose_run() is pure: no I/O, no allocation, no clock; the same table gives the
  * same findings. It never makes a strong claim from fewer than DIAGNOSE_MIN_PROBES.
  */
@@ -27,6 +29,13 @@
 #define DIAGNOSE_MIN_PROBES 10
 /* Longest target name kept for the reverse-path command (a DNS name). */
 #define DIAGNOSE_NAME_MAX 255
+/*
+ * Loss rates are read with their binomial interval (Wilson score) at this two-sided
+ * level, z = DIAGNOSE_LOSS_Z standard errors: a rate "agrees" with another when the
+ * intervals overlap.
+ */
+#define DIAGNOSE_LOSS_Z	    1.96
+#define DIAGNOSE_LOSS_LEVEL 95
 
 enum diagnose_kind {
 	DIAGNOSE_CLEAN,		    /* no problem found */
@@ -38,8 +47,8 @@ enum diagnose_kind {
 	DIAGNOSE_LATENCY_STEP,	    /* latency steps up at hop N and stays */
 	DIAGNOSE_HOP_SPIKE,	    /* latency up at hop N, back to normal after it */
 	DIAGNOSE_BRIEF_SPIKE,	    /* high Wrst from a few probes, the rest normal */
-	DIAGNOSE_DEST_DROPS_ICMP,   /* nothing from the final hop, in the destination's net */
-	DIAGNOSE_DEST_LOSS,	    /* loss only at the last hops (destination network) */
+	DIAGNOSE_DEST_DROPS_ICMP,   /* silent after its network, or another protocol reached it */
+	DIAGNOSE_DEST_LOSS,	    /* loss from the destination network on, or ICMP-only loss */
 	DIAGNOSE_ROUTING_LOOP,	    /* the same responders repeat from hop N */
 	DIAGNOSE_PATH_INTERRUPTION, /* nothing answers past hop N */
 	DIAGNOSE_KIND__COUNT,
@@ -56,7 +65,7 @@ enum diagnose_region {
 	DIAGNOSE_REGION_NONE, /* whole-path findings */
 	DIAGNOSE_REGION_A,    /* local network: private hops before the first public one */
 	DIAGNOSE_REGION_B,    /* carrier backbone */
-	DIAGNOSE_REGION_C,    /* destination network: its prefix, or the final hops */
+	DIAGNOSE_REGION_C,    /* destination network: its AS, else its prefix; the destination */
 };
 
 enum diagnose_contact {
@@ -120,6 +129,7 @@ struct diagnose_input {
 	const char *target_name;      /* as the user wrote it (reverse-path command) */
 	int dest_reached;	      /* it answered */
 	enum proto_protocol protocol; /* of the trace */
+	int port;		      /* of a TCP or UDP trace (-P), 0 = not known */
 	diagnose_as_fn as_of;	      /* AS data of hop addresses; NULL = none */
 	void *as_ctx;
 	const struct diagnose_confirm *confirm; /* NULL or .ran 0 = no confirmation */
@@ -134,6 +144,8 @@ struct diagnose_hop {
 	uint32_t done;	  /* probes answered or timed out */
 	uint32_t received;
 	double loss_pct;
+	/* Loss% interval (Wilson score, DIAGNOSE_LOSS_LEVEL), percent; 0, 0 when not judged */
+	double loss_lo, loss_hi;
 	double avg, best, worst, stdev, p50;
 };
 
@@ -159,8 +171,17 @@ struct diagnose_finding {
 	struct diagnose_as as;
 	/* Other protocols' answers (the confirmation) back this finding. */
 	int confirmed;
-	/* How sure: 0..1, from the loss rates' intervals (binomial, from Snt). */
+	/*
+	 * How sure: 0..1, from the loss rates' intervals (binomial, from Snt); negative when
+	 * the finding is not judged by loss rates (latency, loops, no answer at all).
+	 */
 	double confidence;
+	/* The reference hop's Loss% interval (real/mixed/destination loss), percent. */
+	double ref_lo, ref_hi;
+	/* Rate limiting: the clean later hops' pooled Loss% and interval, percent. */
+	double clean_pct, clean_lo, clean_hi;
+	/* Confirmation to the destination (loss findings): probes sent, answered by it. */
+	uint32_t confirm_sent, confirm_answered;
 };
 
 struct diagnose_result {
@@ -175,7 +196,9 @@ struct diagnose_result {
 	struct diagnose_confirm confirm;	 /* as given (ran 0 = none) */
 	struct addr local;			 /* as given, family 0 = unknown */
 	char target_name[DIAGNOSE_NAME_MAX + 1]; /* as given, "" = the address */
+	struct addr target;			 /* as given, family 0 = unknown */
 	enum proto_protocol protocol;
+	int port; /* as given */
 };
 
 /*
@@ -208,5 +231,20 @@ struct json_object *diagnose_json(const struct diagnose_result *r);
 
 /* The conclusion as {"id": ..., "text": ...} for JSON; NULL when out of memory. */
 struct json_object *diagnose_json_conclusion(const struct diagnose_result *r);
+
+/*
+ * The confirmation's evidence, for the report's "hopwatch": {"confirmation": ...}:
+ * {"ran", "probes_sent", "probes": [{"protocol", "port", "ttl", "sent", "answered",
+ * "from_dest", "reply", "from"}]} (ttl 0: to the destination). NULL when out of memory.
+ */
+struct json_object *diagnose_json_confirmation(const struct diagnose_result *r);
+
+/*
+ * The command to run on the other end for the reverse-path test, into buf (NUL-ended):
+ * "mtr -r -c 100 [-T -P port | -u] LOCAL" when this host's address (r->local) is public.
+ * Returns 1 when written, 0 when the local address is unknown or private (behind NAT:
+ * the advice is then a trace from a third, public host), -ENOSPC when buf is too small.
+ */
+int diagnose_reverse_command(const struct diagnose_result *r, char *buf, size_t len);
 
 #endif

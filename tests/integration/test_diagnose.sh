@@ -9,6 +9,13 @@
 # calls both a path interruption at hop 4 (its text names the other reading). The
 # destination case is also run on a copy whose last router sits in the destination's
 # /24 (its gateway), the evidence that makes the call: dest_drops_icmp at hop 5.
+#
+# dest_throttle.scn (ICMP answers limited at the last carrier hop and at the
+# destination) gives the same ICMP table as real loss starting at that carrier hop and
+# carried through the destination: without a hop in the destination's network, loss
+# that starts at a carrier hop is real loss there (a confirmation with other protocols
+# is what tells the two apart). Its copy with that hop moved into the destination's /24
+# is the destination's own policy: dest_loss at hop 4.
 set -u
 src=${HOPWATCH_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${HOPWATCH_BUILD:-$src/build}
@@ -38,7 +45,8 @@ runs=(
 	"brief_spike brief_spike brief_spike@3 only max=info -- -c 40"
 	"dest_drops_icmp dest_drops_icmp path_interruption@4 only max=problem"
 	"dest_drops_icmp_gw dest_drops_icmp_gw dest_drops_icmp@5 only max=warning"
-	"dest_throttle dest_throttle dest_loss@4 only max=warning"
+	"dest_throttle dest_throttle real_loss@4 only max=problem"
+	"dest_throttle_gw dest_throttle_gw dest_loss@4 only max=warning"
 	"loop loop routing_loop@3 only max=problem -- -m 10"
 	"interruption interruption path_interruption@4 only max=problem -- -m 10"
 	"realistic15 realistic15 icmp_rate_limit@2 brief_spike@4 icmp_rate_limit@6 hop_spike@9 max=info"
@@ -53,6 +61,13 @@ sed 's/198\.51\.100\.4 2001:db8:1::4/203.0.113.254 2001:db8:ffff::fe/' \
 	"$scn_dir/dest_drops_icmp.scn" >"$out/dest_drops_icmp_gw.scn"
 grep -q 203.0.113.254 "$out/dest_drops_icmp_gw.scn" || {
 	echo "FAIL: could not derive dest_drops_icmp_gw.scn" >&2
+	exit 1
+}
+
+sed 's/198\.51\.100\.4 2001:db8:1::4/203.0.113.254 2001:db8:ffff::fe/' \
+	"$scn_dir/dest_throttle.scn" >"$out/dest_throttle_gw.scn"
+grep -q 203.0.113.254 "$out/dest_throttle_gw.scn" || {
+	echo "FAIL: could not derive dest_throttle_gw.scn" >&2
 	exit 1
 }
 

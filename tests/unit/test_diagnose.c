@@ -1,8 +1,10 @@
 /*
  * test_diagnose: hand-built hop tables, fed probe by probe through the stats module, for
- * every case of the seed document (seeds/mtr-link-analysis-guide.txt) and its sample
- * analysis. Each test asserts the exact list of finding kinds and hops, so a diagnosis
- * that adds a false alarm or misses a case fails.
+ * every case of the method an engineer uses to read an mtr report and its sample
+ * analysis, the loss intervals' near misses both ways, region C by AS and by prefix,
+ * the confirmation's outcomes and the reverse-path advice. Each test asserts the exact
+ * list of finding kinds and hops, so a diagnosis that adds a false alarm or misses a
+ * case fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,20 +101,37 @@ static void feed(struct stats_table *t, int ttl, const struct hopspec *h, int pr
 	}
 }
 
-/* Build the table from specs (hop 1 first), diagnose it against TARGET. */
-static struct diagnose_result *run(const struct hopspec *hops, int n, int probes)
+/*
+ * Build the table from specs (hop 1 first), diagnose it against TARGET with what else
+ * extra gives (AS lookup, confirmation, local address, protocol; NULL = nothing).
+ */
+static struct diagnose_result *run_in(const struct hopspec *hops, int n, int probes,
+				      const struct diagnose_input *extra)
 {
 	static struct diagnose_result res;
+	struct diagnose_input in;
 	struct stats_table *t;
 	struct addr target = addr_of(TARGET);
 	int i;
 
+	memset(&in, 0, sizeof(in));
+	if (extra)
+		in = *extra;
 	assert_int_equal(stats_table_new(&t), 0);
 	for (i = 0; i < n; i++)
 		feed(t, i + 1, &hops[i], probes);
-	assert_int_equal(diag_run(t, &target, t->dest_ttl > 0, &res), 0);
+	in.t = t;
+	if (!in.target)
+		in.target = &target;
+	in.dest_reached = t->dest_ttl > 0;
+	assert_int_equal(diagnose_run(&in, &res), 0);
 	stats_table_free(t);
 	return &res;
+}
+
+static struct diagnose_result *run(const struct hopspec *hops, int n, int probes)
+{
+	return run_in(hops, n, probes, NULL);
 }
 
 static void dump(const struct diagnose_result *r)
@@ -577,25 +596,57 @@ static void test_dest_drops_icmp(void **state)
 	assert_false(r->dest_reached);
 }
 
-static void test_dest_throttle(void **state)
+/*
+ * Loss from the last carrier hop before the destination, carried through it: the
+ * destination's network starts nowhere on this path but at the destination, so this is
+ * real loss at a carrier's hop, not the destination's policy.
+ */
+static const struct hopspec last_carrier_loss[] = {
+	{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0},  {"198.51.100.2", 0, 2.0, 0.05, 0, 0, 0},
+	{"198.51.100.3", 0, 3.0, 0.05, 0, 0, 0},  {"198.51.100.4", 12, 4.0, 0.05, 0, 0, 0},
+	{"203.0.113.10", 15, 5.0, 0.05, 0, 0, 1},
+};
+
+static void test_last_carrier_hop_loss(void **state)
 {
-	static const struct hopspec h[] = {
-		{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0},  {"198.51.100.2", 0, 2.0, 0.05, 0, 0, 0},
-		{"198.51.100.3", 0, 3.0, 0.05, 0, 0, 0},  {"198.51.100.4", 12, 4.0, 0.05, 0, 0, 0},
-		{"203.0.113.10", 15, 5.0, 0.05, 0, 0, 1},
-	};
 	static const int hops[] = {4, 5};
-	const struct diagnose_result *r = run(h, 5, 30);
+	const struct diagnose_result *r = run(last_carrier_loss, 5, 30);
 	const struct diagnose_finding *f = &r->findings[0];
 
 	(void)state;
-	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_LOSS, 4}}, 1);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 4}}, 1);
 	expect_hops(f, hops, 2);
-	/* No hop shares the destination's /24: the hop before it is its provider's edge. */
-	assert_int_equal(f->region, DIAGNOSE_REGION_C);
-	assert_int_equal(f->contact, DIAGNOSE_CONTACT_DEST);
+	assert_int_equal(f->region, DIAGNOSE_REGION_B);
+	assert_int_equal(f->hops[0].region, DIAGNOSE_REGION_B);
+	assert_int_equal(f->hops[1].region, DIAGNOSE_REGION_C);
+	assert_int_equal(f->severity, DIAGNOSE_PROBLEM);
+	assert_int_equal(f->contact, DIAGNOSE_CONTACT_CARRIER);
 	assert_true(f->reverse_path);
 	assert_true(fabs(f->ref_loss_pct - 50.0) < ASSERT_EPS);
+	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_PROBLEM);
+}
+
+/* The same loss starting at the destination's gateway (in its /24): its own policy. */
+static void test_dest_throttle(void **state)
+{
+	struct hopspec h[5];
+	static const int hops[] = {4, 5};
+	const struct diagnose_result *r;
+	const struct diagnose_finding *f;
+
+	(void)state;
+	memcpy(h, last_carrier_loss, sizeof(h));
+	h[3].addr = "203.0.113.254";
+	r = run(h, 5, 30);
+	f = &r->findings[0];
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_LOSS, 4}}, 1);
+	expect_hops(f, hops, 2);
+	assert_int_equal(f->region, DIAGNOSE_REGION_C);
+	assert_int_equal(f->contact, DIAGNOSE_CONTACT_DEST);
+	assert_int_equal(f->severity, DIAGNOSE_WARNING);
+	assert_true(f->reverse_path);
+	assert_true(fabs(f->ref_loss_pct - 50.0) < ASSERT_EPS);
+	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_CHECK);
 }
 
 static void test_routing_loop(void **state)
@@ -749,6 +800,519 @@ static void test_deterministic_and_bad_args(void **state)
 	stats_table_free(t);
 }
 
+/* ---- loss intervals: near misses both ways ---- */
+
+/* A path of six hops, loss from hop 3 on: a, b at hops 3 and 4, c at hops 5 and 6. */
+static struct diagnose_result *run_loss(int a, int b, int c, int probes)
+{
+	struct hopspec h[] = {
+		{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0}, {"198.51.100.2", 0, 2.0, 0.05, 0, 0, 0},
+		{"198.51.100.3", a, 3.0, 0.05, 0, 0, 0}, {"198.51.100.4", b, 4.0, 0.05, 0, 0, 0},
+		{"198.51.100.5", c, 5.0, 0.05, 0, 0, 0}, {"203.0.113.10", c, 6.0, 0.05, 0, 0, 1},
+	};
+
+	return run(h, 6, probes);
+}
+
+/*
+ * 100 probes: 30% everywhere but 45% at hop 4 agrees (95% intervals 21.9-39.6% and
+ * 35.6-54.4% overlap): real loss. 50% at hop 4 (40.4-59.6%) lies wholly above the
+ * reference: throttling on top, mixed loss.
+ */
+static void test_interval_large_sample(void **state)
+{
+	const struct diagnose_result *r;
+
+	(void)state;
+	r = run_loss(30, 45, 30, 100);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	assert_true(fabs(r->findings[0].hops[0].loss_lo - 21.9) < 0.1);
+	assert_true(fabs(r->findings[0].hops[0].loss_hi - 39.6) < 0.1);
+	assert_true(fabs(r->findings[0].hops[1].loss_lo - 35.6) < 0.1);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_PROBLEM);
+	r = run_loss(30, 50, 30, 100);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_MIXED_LOSS, 3}}, 1);
+	assert_true(fabs(r->findings[0].hops[1].loss_lo - 40.4) < 0.1);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_PROBLEM);
+}
+
+/*
+ * 30 probes: 40% at hop 3 is carried by 10% later (intervals 24.6-57.7% and 3.5-25.6%
+ * touch), not by 6.7% (1.8-21.3%): then hop 3 is throttling and the loss from hop 4 on
+ * is too small a sample (its interval reaches below the floor) for more than a warning.
+ */
+static void test_interval_small_sample(void **state)
+{
+	const struct diagnose_result *r;
+	double sure, near;
+
+	(void)state;
+	r = run_loss(12, 3, 3, 30);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_PROBLEM);
+	near = r->findings[0].confidence;
+	r = run_loss(12, 2, 2, 30);
+	expect_exactly(
+		r, (const struct expect[]){{DIAGNOSE_RATE_LIMIT, 3}, {DIAGNOSE_REAL_LOSS, 4}}, 2);
+	assert_int_equal(r->findings[0].nclean, 3); /* hops 4-6 lose clearly less */
+	assert_int_equal(r->findings[0].clean[0], 4);
+	assert_int_equal(r->findings[1].severity, DIAGNOSE_WARNING);
+	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_CHECK);
+	assert_non_null(strstr(print(r), "too small to tell"));
+	/* The near miss is a weak claim; rates that agree outright a strong one. */
+	r = run_loss(9, 9, 9, 30);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	sure = r->findings[0].confidence;
+	assert_true(sure > 0.9 && sure <= 1.0);
+	assert_true(near >= 0 && near < 0.2);
+}
+
+/* 10 and 12 probes: wide intervals agree easily, and a single lost probe is no fault. */
+static void test_interval_tiny_sample(void **state)
+{
+	const struct diagnose_result *r;
+
+	(void)state;
+	/* 10: 4 lost (16.8-68.7%) and 1 lost (1.8-40.4%) agree. */
+	r = run_loss(4, 1, 1, 10);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_WARNING);
+	/* 12: 7 lost (32.0-80.7%) agrees with 1 (1.5-35.4%), 8 (39.1-86.2%) does not. */
+	r = run_loss(7, 1, 1, 12);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	r = run_loss(8, 1, 1, 12);
+	expect_exactly(
+		r, (const struct expect[]){{DIAGNOSE_RATE_LIMIT, 3}, {DIAGNOSE_REAL_LOSS, 4}}, 2);
+	assert_int_equal(r->findings[1].severity, DIAGNOSE_WARNING);
+	assert_false(has_severity(r, DIAGNOSE_PROBLEM));
+}
+
+/* Throttling's confidence: how far the lossy hop's interval is from the clean hops'. */
+static void test_rate_limit_confidence(void **state)
+{
+	const struct diagnose_result *r = run(throttle_hop, 5, 30);
+	const struct diagnose_finding *f = &r->findings[0];
+	struct json_object *arr, *ev, *v;
+
+	(void)state;
+	assert_true(f->confidence > 0.99);
+	assert_true(fabs(f->clean_pct) < ASSERT_EPS);
+	assert_true(f->clean_hi > 0 && f->clean_hi < f->hops[0].loss_lo);
+	assert_non_null(strstr(print(r), "Confidence 1.00"));
+	arr = diagnose_json(r);
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 0), "evidence", &ev));
+	assert_true(json_object_object_get_ex(ev, "clean_interval", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	assert_true(json_object_object_get_ex(ev, "loss_interval", &v));
+	assert_true(fabs(json_object_get_double(json_object_array_get_idx(v, 0)) - 24.6) < 0.1);
+	assert_true(json_object_object_get_ex(ev, "interval_level", &v));
+	assert_int_equal(json_object_get_int(v), DIAGNOSE_LOSS_LEVEL);
+	json_object_put(arr);
+}
+
+/* ---- region C by AS, contacts by AS ---- */
+
+struct as_row {
+	const char *addr;
+	struct diagnose_as as;
+};
+
+struct as_table {
+	const struct as_row *rows;
+	size_t n;
+	int calls;
+};
+
+static const struct diagnose_as *fake_as(void *ctx, const struct addr *a)
+{
+	struct as_table *t = ctx;
+	size_t i;
+
+	t->calls++;
+	for (i = 0; i < t->n; i++) {
+		struct addr x = addr_of(t->rows[i].addr);
+
+		if (addr_equal(&x, a))
+			return &t->rows[i].as;
+	}
+	return NULL;
+}
+
+#define AS_CARRIER                                                                                 \
+	{                                                                                          \
+		64500, "EXAMPLE-CARRIER", "198.51.100.0/24"                                        \
+	}
+#define AS_DEST                                                                                    \
+	{                                                                                          \
+		64501, "EXAMPLE-HOSTING", "203.0.113.0/24"                                         \
+	}
+
+static const struct as_row as_rows[] = {
+	{"198.51.100.1", AS_CARRIER},
+	{"198.51.100.2", AS_CARRIER},
+	{"192.0.2.1", AS_DEST}, /* the destination's own router, outside its /24 */
+	{"203.0.113.254", {64502, "OTHER-CARRIER", ""}}, /* in its /24, another AS */
+	{"203.0.113.10", AS_DEST},
+};
+
+/* Loss from hop 3 (addr) to the end. */
+static struct diagnose_result *run_as(const char *addr, int with_as)
+{
+	static struct as_table tab;
+	const struct hopspec h[] = {
+		{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0},
+		{"198.51.100.2", 0, 2.0, 0.05, 0, 0, 0},
+		{addr, 9, 3.0, 0.05, 0, 0, 0},
+		{"203.0.113.10", 9, 4.0, 0.05, 0, 0, 1},
+	};
+	struct diagnose_input in = {0};
+
+	tab = (struct as_table){as_rows, sizeof(as_rows) / sizeof(as_rows[0]), 0};
+	if (with_as) {
+		in.as_of = fake_as;
+		in.as_ctx = &tab;
+	}
+	return run_in(h, 4, 30, &in);
+}
+
+static void test_region_by_as(void **state)
+{
+	const struct diagnose_result *r;
+	const char *text;
+
+	(void)state;
+	/* Outside the destination's /24 but in its AS: its network, its own policy. */
+	r = run_as("192.0.2.1", 1);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_LOSS, 3}}, 1);
+	assert_int_equal(r->findings[0].region, DIAGNOSE_REGION_C);
+	assert_int_equal(r->findings[0].as.asn, 64501);
+	text = print(r);
+	assert_non_null(strstr(text, "Contact: the destination's administrator or hosting "
+				     "provider: AS64501 EXAMPLE-HOSTING (203.0.113.0/24)."));
+	/* Without AS data, by prefix: a carrier's hop, real loss. */
+	r = run_as("192.0.2.1", 0);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	assert_int_equal(r->findings[0].region, DIAGNOSE_REGION_B);
+	assert_int_equal(r->findings[0].as.asn, 0);
+	/* In the destination's /24 but another AS: the AS decides, a carrier's hop. */
+	r = run_as("203.0.113.254", 1);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	assert_int_equal(r->findings[0].region, DIAGNOSE_REGION_B);
+	assert_non_null(strstr(print(r), "Contact: the carrier that operates this hop: "
+					 "AS64502 OTHER-CARRIER."));
+	/* ... and by prefix without AS data: the destination's network. */
+	r = run_as("203.0.113.254", 0);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_LOSS, 3}}, 1);
+}
+
+static void test_contact_names_as(void **state)
+{
+	static struct as_table tab;
+	struct diagnose_input in = {0};
+	struct json_object *arr, *f, *as, *v;
+	const struct diagnose_result *r;
+	const char *text;
+	static const struct hopspec h[] = {
+		{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0},
+		{"198.51.100.2", 9, 2.0, 0.05, 0, 0, 0},
+		{"203.0.113.10", 9, 3.0, 0.05, 0, 0, 1},
+	};
+
+	(void)state;
+	tab = (struct as_table){as_rows, sizeof(as_rows) / sizeof(as_rows[0]), 0};
+	in.as_of = fake_as;
+	in.as_ctx = &tab;
+	r = run_in(h, 3, 30, &in);
+	assert_true(tab.calls > 0);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 2}}, 1);
+	text = print(r);
+	assert_non_null(strstr(text, "Contact: the carrier that operates this hop: AS64500 "
+				     "EXAMPLE-CARRIER (198.51.100.0/24)."));
+	assert_non_null(strstr(text, "Contact the carrier that operates this hop: AS64500 "
+				     "EXAMPLE-CARRIER (198.51.100.0/24), after a reverse-path"));
+	assert_null(strstr(text, "look up who owns"));
+	arr = diagnose_json(r);
+	f = json_object_array_get_idx(arr, 0);
+	assert_true(json_object_object_get_ex(f, "as", &as));
+	assert_true(json_object_object_get_ex(as, "asn", &v));
+	assert_int_equal(json_object_get_int64(v), 64500);
+	assert_true(json_object_object_get_ex(as, "name", &v));
+	assert_string_equal(json_object_get_string(v), "EXAMPLE-CARRIER");
+	assert_true(json_object_object_get_ex(as, "prefix", &v));
+	assert_string_equal(json_object_get_string(v), "198.51.100.0/24");
+	json_object_put(arr);
+	/* Without AS data: look the owner up, and no "as" in the JSON. */
+	r = run(h, 3, 30);
+	assert_non_null(strstr(print(r), "this hop (look up who owns its address)."));
+	arr = diagnose_json(r);
+	assert_false(json_object_object_get_ex(json_object_array_get_idx(arr, 0), "as", &v));
+	json_object_put(arr);
+}
+
+/* ---- the confirmation ---- */
+
+/* Hops 1-4 answer, nothing after (ten hops shown): an ICMP trace ending in silence. */
+static const struct hopspec silent_end[10] = {
+	{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0},
+	{"198.51.100.2", 0, 2.0, 0.05, 0, 0, 0},
+	{"198.51.100.3", 0, 3.0, 0.05, 0, 0, 0},
+	{"198.51.100.4", 0, 4.0, 0.05, 0, 0, 0},
+};
+
+static struct diagnose_confirm_probe cprobe(enum proto_protocol p, int port, int ttl, uint32_t sent,
+					    uint32_t answered, uint32_t from_dest, const char *from)
+{
+	struct diagnose_confirm_probe c;
+
+	memset(&c, 0, sizeof(c));
+	c.protocol = p;
+	c.port = port;
+	c.ttl = ttl;
+	c.sent = sent;
+	c.answered = answered;
+	c.from_dest = from_dest;
+	c.last_reply = answered ? (from_dest ? PROTO_REPLY_REPLY : PROTO_REPLY_TTL_EXPIRED)
+				: PROTO_REPLY_NO_REPLY;
+	if (from)
+		c.from = addr_of(from);
+	return c;
+}
+
+static struct diagnose_confirm *confirm_of(const struct diagnose_confirm_probe *p, size_t n)
+{
+	static struct diagnose_confirm c;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.ran = 1;
+	for (i = 0; i < n; i++) {
+		c.p[i] = p[i];
+		c.probes_sent += p[i].sent;
+	}
+	c.n = n;
+	return &c;
+}
+
+/* (a) The destination answers TCP: it drops ICMP echo, the path works. */
+static void test_confirm_dest_drops_icmp(void **state)
+{
+	const struct diagnose_confirm_probe p[] = {
+		cprobe(PROTO_PROTOCOL_TCP, 443, 0, 3, 3, 3, TARGET),
+		cprobe(PROTO_PROTOCOL_UDP, 33434, 0, 3, 0, 0, NULL),
+	};
+	struct diagnose_input in = {.confirm = confirm_of(p, 2)};
+	struct json_object *o, *f, *ev, *v;
+	const struct diagnose_result *r;
+	const char *text;
+
+	(void)state;
+	r = run_in(silent_end, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_DROPS_ICMP, 5}}, 1);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_INFO);
+	assert_int_equal(r->findings[0].contact, DIAGNOSE_CONTACT_NONE);
+	assert_false(r->findings[0].reverse_path);
+	assert_true(r->findings[0].confirmed);
+	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_DEST_DROPS_ICMP);
+	text = print(r);
+	assert_non_null(strstr(text, "but TCP 443 reached it: the destination drops ICMP echo"));
+	assert_non_null(strstr(text, "Confirmation: 6 probes sent (TCP 443: 3/3 from the "
+				     "destination, UDP 33434: 0/3)\n"));
+	assert_non_null(strstr(text, "Conclusion: The destination drops ICMP"));
+	assert_null(strstr(text, "Contact"));
+	o = diagnose_json(r);
+	f = json_object_array_get_idx(o, 0);
+	assert_true(json_object_object_get_ex(f, "confirmed", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(f, "evidence", &ev));
+	assert_true(json_object_object_get_ex(ev, "reached_by", &v));
+	assert_int_equal(json_object_array_length(v), 1);
+	json_object_put(o);
+	o = diagnose_json_conclusion(r);
+	assert_true(json_object_object_get_ex(o, "id", &v));
+	assert_string_equal(json_object_get_string(v), "dest_drops_icmp");
+	json_object_put(o);
+	o = diagnose_json_confirmation(r);
+	assert_true(json_object_object_get_ex(o, "probes_sent", &v));
+	assert_int_equal(json_object_get_int(v), 6);
+	assert_true(json_object_object_get_ex(o, "probes", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	f = json_object_array_get_idx(v, 0);
+	assert_true(json_object_object_get_ex(f, "protocol", &v));
+	assert_string_equal(json_object_get_string(v), "tcp");
+	assert_true(json_object_object_get_ex(f, "port", &v));
+	assert_int_equal(json_object_get_int(v), 443);
+	assert_true(json_object_object_get_ex(f, "from_dest", &v));
+	assert_int_equal(json_object_get_int(v), 3);
+	assert_true(json_object_object_get_ex(f, "reply", &v));
+	assert_string_equal(json_object_get_string(v), "reply");
+	assert_true(json_object_object_get_ex(f, "from", &v));
+	assert_string_equal(json_object_get_string(v), TARGET);
+	json_object_put(o);
+}
+
+/* (b) Nothing answers past hop 4 by any protocol: a confirmed interruption. */
+static void test_confirm_interruption(void **state)
+{
+	const struct diagnose_confirm_probe p[] = {
+		cprobe(PROTO_PROTOCOL_TCP, 443, 0, 3, 0, 0, NULL),
+		cprobe(PROTO_PROTOCOL_TCP, 80, 5, 3, 0, 0, NULL),
+		cprobe(PROTO_PROTOCOL_UDP, 33434, 4, 3, 3, 0, "198.51.100.4"), /* hop 4 itself */
+	};
+	struct diagnose_confirm_probe beyond[4];
+	struct diagnose_input in = {.confirm = confirm_of(p, 3)};
+	const struct diagnose_result *r;
+	struct hopspec gw[10];
+
+	(void)state;
+	r = run_in(silent_end, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_PATH_INTERRUPTION, 4}}, 1);
+	assert_true(r->findings[0].confirmed);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_PROBLEM);
+	assert_int_equal(r->findings[0].contact, DIAGNOSE_CONTACT_CARRIER);
+	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_PROBLEM);
+	assert_non_null(strstr(print(r), "Nothing answers past hop 4 by any protocol: the trace "
+					 "(ICMP) and the confirmation (TCP 443, TCP 80 TTL 5, "
+					 "UDP 33434 TTL 4) all stop there"));
+	/* Hop 4 itself refusing a probe to the destination is no answer from beyond it. */
+	memcpy(beyond, p, sizeof(p));
+	beyond[3] = cprobe(PROTO_PROTOCOL_TCP, 22, 0, 3, 3, 0, "198.51.100.4");
+	in.confirm = confirm_of(beyond, 4);
+	r = run_in(silent_end, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_PATH_INTERRUPTION, 4}}, 1);
+	assert_true(r->findings[0].confirmed);
+	/* A router past hop 4 answered TCP: not proof of an interruption. */
+	memcpy(beyond, p, sizeof(p));
+	beyond[3] = cprobe(PROTO_PROTOCOL_TCP, 443, 6, 3, 3, 0, "198.51.100.6");
+	in.confirm = confirm_of(beyond, 4);
+	r = run_in(silent_end, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_PATH_INTERRUPTION, 4}}, 1);
+	assert_false(r->findings[0].confirmed);
+	/* Silent after the destination's gateway, and by every protocol: no ICMP policy. */
+	memcpy(gw, silent_end, sizeof(gw));
+	gw[3].addr = "203.0.113.254";
+	in.confirm = NULL;
+	r = run_in(gw, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_DROPS_ICMP, 5}}, 1);
+	assert_false(r->findings[0].confirmed);
+	in.confirm = confirm_of(p, 2);
+	r = run_in(gw, 10, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_PATH_INTERRUPTION, 4}}, 1);
+	assert_true(r->findings[0].confirmed);
+	assert_int_equal(r->findings[0].region, DIAGNOSE_REGION_C);
+	assert_int_equal(r->findings[0].contact, DIAGNOSE_CONTACT_DEST);
+}
+
+/* (c) Loss at the last hops against TCP to the destination. */
+static void test_confirm_end_loss(void **state)
+{
+	struct diagnose_confirm_probe p[] = {
+		cprobe(PROTO_PROTOCOL_TCP, 443, 0, 20, 20, 20, TARGET),
+		cprobe(PROTO_PROTOCOL_TCP, 80, 0, 3, 0, 0, NULL), /* filtered: no evidence */
+	};
+	struct diagnose_input in = {.confirm = confirm_of(p, 2)};
+	const struct diagnose_result *r;
+	const struct diagnose_finding *f;
+
+	(void)state;
+	/* Every TCP answer (0-16.1%) while ICMP loses 50% (33.2-66.8%): ICMP policy. */
+	r = run_in(last_carrier_loss, 5, 30, &in);
+	f = &r->findings[0];
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_DEST_LOSS, 4}}, 1);
+	assert_true(f->confirmed);
+	assert_int_equal(f->severity, DIAGNOSE_INFO);
+	assert_int_equal(f->contact, DIAGNOSE_CONTACT_NONE);
+	assert_int_equal(f->confirm_sent, 20);
+	assert_int_equal(f->confirm_answered, 20);
+	assert_int_equal(r->conclusion, DIAGNOSE_CONCLUDE_NO_EXCEPTION);
+	assert_non_null(strstr(print(r), "got every answer (20/20)"));
+	/* TCP loses 9 of 20 (45%): agrees with the ICMP loss, real loss confirmed. */
+	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 20, 11, 11, TARGET);
+	in.confirm = confirm_of(p, 2);
+	r = run_in(last_carrier_loss, 5, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 4}}, 1);
+	assert_true(r->findings[0].confirmed);
+	assert_int_equal(r->findings[0].severity, DIAGNOSE_PROBLEM);
+	assert_non_null(strstr(print(r), "lost 9 of 20 probes too"));
+	/* TCP loses 1 of 30 (0.6-16.7%), far below ICMP's 50%: neither reading fits. */
+	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 30, 29, 29, TARGET);
+	in.confirm = confirm_of(p, 2);
+	r = run_in(last_carrier_loss, 5, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 4}}, 1);
+	assert_false(r->findings[0].confirmed);
+	/* Three answers of three cannot exclude 50%: nothing settled. */
+	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 3, 3, 3, TARGET);
+	in.confirm = confirm_of(p, 2);
+	r = run_in(last_carrier_loss, 5, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 4}}, 1);
+	assert_false(r->findings[0].confirmed);
+	assert_non_null(strstr(print(r), "3 of 3 answered, which settles neither reading"));
+	/* Loss only at the destination, and TCP loses as much: real loss in region C. */
+	p[0] = cprobe(PROTO_PROTOCOL_TCP, 443, 0, 30, 25, 25, TARGET);
+	in.confirm = confirm_of(p, 1);
+	r = run_in((const struct hopspec[]){{"198.51.100.1", 0, 1.0, 0.05, 0, 0, 0},
+					    {"198.51.100.2", 0, 2.0, 0.05, 0, 0, 0},
+					    {"203.0.113.10", 5, 3.0, 0.05, 0, 0, 1}},
+		   3, 30, &in);
+	expect_exactly(r, (const struct expect[]){{DIAGNOSE_REAL_LOSS, 3}}, 1);
+	assert_true(r->findings[0].confirmed);
+	assert_int_equal(r->findings[0].contact, DIAGNOSE_CONTACT_DEST);
+}
+
+/* ---- the reverse-path command ---- */
+
+static const char *reverse_text(const char *local, enum proto_protocol proto, int port,
+				const char *name)
+{
+	struct addr a;
+	struct diagnose_input in = {.protocol = proto, .port = port, .target_name = name};
+
+	if (local) {
+		a = addr_of(local);
+		in.local = &a;
+	}
+	return print(run_in(last_carrier_loss, 5, 30, &in));
+}
+
+static void test_reverse_command(void **state)
+{
+	struct addr a = addr_of("192.0.2.7");
+	struct diagnose_input in = {.local = &a, .protocol = PROTO_PROTOCOL_TCP, .port = 443};
+	struct json_object *arr, *v;
+	char cmd[128];
+
+	(void)state;
+	/* Documentation space counts as public, so lab paths get the command. */
+	assert_non_null(strstr(reverse_text("192.0.2.7", PROTO_PROTOCOL_ICMP, 0, "example.net"),
+			       "From example.net, run: mtr -r -c 100 192.0.2.7\n"));
+	assert_non_null(strstr(reverse_text("192.0.2.7", PROTO_PROTOCOL_TCP, 443, NULL),
+			       "From 203.0.113.10, run: mtr -r -c 100 -T -P 443 192.0.2.7\n"));
+	assert_non_null(strstr(reverse_text("2001:db8::7", PROTO_PROTOCOL_UDP, 33434, "h"),
+			       "From h, run: mtr -r -c 100 -u 2001:db8::7\n"));
+	/* Private, CGNAT, ULA or unknown: the third-host advice, no command. */
+	static const char *const priv[] = {"192.168.1.10", "100.64.1.1", "10.1.2.3",
+					   "fd00::1",	   "fe80::1",	 NULL};
+	for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
+		const char *t = reverse_text(priv[i], PROTO_PROTOCOL_ICMP, 0, "example.net");
+
+		assert_null(strstr(t, "run: mtr"));
+		assert_non_null(strstr(t, "trace from a third host with a public address"));
+		assert_non_null(strstr(t, priv[i] ? "private (behind NAT)" : "not known"));
+	}
+	arr = diagnose_json(run_in(last_carrier_loss, 5, 30, &in));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 0),
+					      "reverse_path_command", &v));
+	assert_string_equal(json_object_get_string(v), "mtr -r -c 100 -T -P 443 192.0.2.7");
+	json_object_put(arr);
+	assert_int_equal(diagnose_reverse_command(run_in(last_carrier_loss, 5, 30, &in), cmd, 8),
+			 -ENOSPC);
+	in.local = NULL;
+	arr = diagnose_json(run_in(last_carrier_loss, 5, 30, &in));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, 0),
+					      "reverse_path_command", &v));
+	assert_null(v);
+	json_object_put(arr);
+}
+
 /* ---- names and JSON ---- */
 
 static void test_ids(void **state)
@@ -827,6 +1391,7 @@ int main(void)
 		cmocka_unit_test(test_brief_spike),
 		cmocka_unit_test(test_frequent_spikes_are_not_brief),
 		cmocka_unit_test(test_dest_drops_icmp),
+		cmocka_unit_test(test_last_carrier_hop_loss),
 		cmocka_unit_test(test_dest_throttle),
 		cmocka_unit_test(test_routing_loop),
 		cmocka_unit_test(test_interruption),
@@ -836,6 +1401,16 @@ int main(void)
 		cmocka_unit_test(test_too_few_probes),
 		cmocka_unit_test(test_too_few_probes_interruption),
 		cmocka_unit_test(test_deterministic_and_bad_args),
+		cmocka_unit_test(test_interval_large_sample),
+		cmocka_unit_test(test_interval_small_sample),
+		cmocka_unit_test(test_interval_tiny_sample),
+		cmocka_unit_test(test_rate_limit_confidence),
+		cmocka_unit_test(test_region_by_as),
+		cmocka_unit_test(test_contact_names_as),
+		cmocka_unit_test(test_confirm_dest_drops_icmp),
+		cmocka_unit_test(test_confirm_interruption),
+		cmocka_unit_test(test_confirm_end_loss),
+		cmocka_unit_test(test_reverse_command),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_json),
 	};
