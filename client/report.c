@@ -606,50 +606,6 @@ static struct json_object *json_flow_hub(const struct ctx *c, int flow, int ttl)
 	return hub;
 }
 
-/*
- * --analyze's confirmation, the evidence behind its reading of a silent or lossy end:
- * "confirmation": {"probes_sent", "probes": [{"protocol", "port", "ttl" ("dest" or a
- * number), "sent", "answered", "from_dest", "last_reply", "from"}]}.
- */
-static struct json_object *report_confirmation_json(const struct diagnose_confirm *cf)
-{
-	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-	char addr[REPORT_ADDR_MAX];
-	size_t i;
-
-	if (!o || !arr) {
-		json_object_put(o);
-		json_object_put(arr);
-		return NULL;
-	}
-	json_object_object_add(o, "probes_sent", json_object_new_int64(cf->probes_sent));
-	for (i = 0; i < cf->n && i < DIAGNOSE_CONFIRM_MAX; i++) {
-		const struct diagnose_confirm_probe *p = &cf->p[i];
-		const struct proto_reply_info *ri = proto_reply_info(p->last_reply);
-		const char *proto = proto_protocol_name(p->protocol);
-		struct json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "protocol", json_object_new_string(proto ? proto : "?"));
-		json_object_object_add(e, "port", json_object_new_int(p->port));
-		json_object_object_add(e, "ttl",
-				       p->ttl == DIAGNOSE_CONFIRM_TTL_DEST
-					       ? json_object_new_string("dest")
-					       : json_object_new_int(p->ttl));
-		json_object_object_add(e, "sent", json_object_new_int64(p->sent));
-		json_object_object_add(e, "answered", json_object_new_int64(p->answered));
-		json_object_object_add(e, "from_dest", json_object_new_int64(p->from_dest));
-		json_object_object_add(e, "last_reply",
-				       json_object_new_string(ri ? ri->name : "?"));
-		json_object_object_add(e, "from",
-				       p->from.family ? json_object_new_string(addr_str(
-								&p->from, addr, sizeof(addr)))
-						      : NULL);
-		json_object_array_add(arr, e);
-	}
-	json_object_object_add(o, "probes", arr);
-	return o;
-}
-
 /* --flows: "hopwatch": {"flows": {"count", "differ": [TTL...], "paths": [...]}}. */
 static struct json_object *json_flows(const struct ctx *c)
 {
@@ -736,7 +692,7 @@ static int render_json(struct ctx *c)
 				       diagnose_json_conclusion(c->m->diagnosis));
 		if (c->m->diagnosis->confirm.ran)
 			json_object_object_add(hw, "confirmation",
-					       report_confirmation_json(&c->m->diagnosis->confirm));
+					       diagnose_json_confirmation(c->m->diagnosis));
 	}
 	if (c->m->flows)
 		json_object_object_add(hw, "flows", json_flows(c));

@@ -362,6 +362,7 @@ int trace_diagnose(struct trace *t, struct diagnose_result *out)
 	in.target_name = t->cfg.name;
 	in.dest_reached = t->table->dest_ttl > 0;
 	in.protocol = t->cfg.tmpl.protocol;
+	in.port = t->cfg.tmpl.port;
 	in.as_of = t->as_of;
 	in.as_ctx = t->as_ctx;
 	in.confirm = t->confirm;
