@@ -26,8 +26,12 @@
 #define PATH_LEN    4096
 #define BIG_TARGETS 1000
 #define BIG_HOPS    10
-/* The budget of the big render, ms: the exposition is scraped every few seconds. */
-#define BIG_RENDER_MS 100
+/*
+ * The big render against a tenth of it: linear is 10, quadratic 100. The render's speed
+ * itself (some tens of ms for 1,000 targets) is the benchmark's business, not a test's.
+ */
+#define BIG_SCALE_MAX	   50.0
+#define BIG_SCALE_SLACK_MS 5.0
 
 static const char *const families[] = {
 	"hopwatch_hop_probes_sent_total",
@@ -314,7 +318,7 @@ static void test_big_render_time(void **state)
 	struct metrics_finding f = {4, "loss-at-hop", "warning"};
 	struct metrics_health h = {1, 2, 3, 4, 5, 1, 0.001, 500, 1, 1700000000.25};
 	char(*names)[32] = calloc(BIG_TARGETS, sizeof(*names));
-	double best = 1e9;
+	double best = 1e9, best_small = 1e9;
 	size_t bytes = 0;
 
 	(void)state;
@@ -344,25 +348,36 @@ static void test_big_render_time(void **state)
 					       100,	 &f,
 					       1};
 	}
-	/* Best of three, so that one preempted run on a shared machine does not decide. */
-	for (int run = 0; run < 3; run++) {
+	/*
+	 * Best of three, so that one preempted run on a shared machine does not decide; run
+	 * over a tenth of the targets and over all of them: the render must scale linearly
+	 * (at most BIG_SCALE_MAX times as long for ten times the targets), a bound that a
+	 * per-target search over the others would break, without a wall-clock limit.
+	 */
+	for (int run = 0; run < 6; run++) {
 		struct evbuffer *out = evbuffer_new();
+		size_t n = run % 2 ? BIG_TARGETS : BIG_TARGETS / 10;
 		double t0 = now_ms();
 
 		assert_non_null(out);
-		assert_int_equal(metrics_render(out, t, BIG_TARGETS, &h, 0), 0);
+		assert_int_equal(metrics_render(out, t, n, &h, 0), 0);
 		double ms = now_ms() - t0;
 
-		if (ms < best)
-			best = ms;
-		bytes = evbuffer_get_length(out);
+		if (n == BIG_TARGETS) {
+			if (ms < best)
+				best = ms;
+			bytes = evbuffer_get_length(out);
+		} else if (ms < best_small) {
+			best_small = ms;
+		}
 		evbuffer_free(out);
 	}
-	print_message("metrics_render %d targets x %d hops: %.1f ms, %zu bytes\n", BIG_TARGETS,
-		      BIG_HOPS, best, bytes);
+	print_message(
+		"metrics_render %d targets x %d hops: %.1f ms (a tenth: %.1f ms), %zu bytes\n",
+		BIG_TARGETS, BIG_HOPS, best, best_small, bytes);
 	/* Under valgrind (tests/valgrind/run.sh) only the work is checked, not its speed. */
 	if (!getenv("HOPWATCH_VALGRIND"))
-		assert_true(best < BIG_RENDER_MS);
+		assert_true(best < BIG_SCALE_MAX * best_small + BIG_SCALE_SLACK_MS);
 	free(names);
 	free(hops);
 	free(t);
