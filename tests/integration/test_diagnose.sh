@@ -16,6 +16,13 @@
 # that starts at a carrier hop is real loss there (a confirmation with other protocols
 # is what tells the two apart). Its copy with that hop moved into the destination's /24
 # is the destination's own policy: dest_loss at hop 4.
+#
+# Those runs read ICMP alone (--no-confirm). The runs marked "confirm" let --analyze send
+# its confirmation (TCP and UDP to the destination and past the silence), which tells the
+# look-alikes apart: the destination that drops ICMP answers TCP (dest_drops_icmp, the path
+# works, conclusion dest_drops_icmp), the interruption stays silent by every protocol
+# (confirmed), and the destination whose ICMP answers are throttled answers every TCP
+# probe, so no carrier is blamed for its loss.
 set -u
 src=${HOPWATCH_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${HOPWATCH_BUILD:-$src/build}
@@ -33,7 +40,10 @@ engine=$build/daemon/hopwatchd
 }
 
 # name scenario expectations [-- hopwatch options]. Expectations: kind@hop (required),
-# max=SEVERITY (no finding above it), only (nothing but the required kinds).
+# max=SEVERITY (no finding above it), only (nothing but the required kinds), concl=ID
+# (the conclusion), confirm (run with the confirmation; every required finding must say
+# it is confirmed, and the JSON must count the probes), noblame (no finding with a
+# carrier contact).
 runs=(
 	"clean clean clean@0 only max=info"
 	"throttle_hop throttle_hop icmp_rate_limit@2 only max=info"
@@ -50,6 +60,10 @@ runs=(
 	"loop loop routing_loop@3 only max=problem -- -m 10"
 	"interruption interruption path_interruption@4 only max=problem -- -m 10"
 	"realistic15 realistic15 icmp_rate_limit@2 brief_spike@4 icmp_rate_limit@6 hop_spike@9 max=info"
+	"dest_drops_icmp_confirm dest_drops_icmp dest_drops_icmp@5 only max=info concl=dest_drops_icmp confirm noblame"
+	"interruption_confirm interruption path_interruption@4 only max=problem concl=problem confirm -- -m 10"
+	"dest_throttle_confirm dest_throttle max=warning noblame confirm_ran"
+	"clean_confirm clean clean@0 only max=info concl=clean"
 )
 
 # shellcheck disable=SC2034 # read by netsim_lab.sh
@@ -86,9 +100,11 @@ for run in "${runs[@]}"; do
 		fi
 		exp+=("${w[i]}")
 	done
+	confirm=(--no-confirm)
+	[[ " ${exp[*]} " == *" confirm"* || $name == *_confirm ]] && confirm=()
 	netsim_restart "$scn"
 	netsim_run "$hopwatch" --engine "$engine" -j -n -c "$CYCLES" -i "$INTERVAL" -G 1 \
-		--analyze "${opts[@]}" 203.0.113.1 >"$out/$name.json" 2>"$out/$name.err" ||
+		--analyze "${confirm[@]}" "${opts[@]}" 203.0.113.1 >"$out/$name.json" 2>"$out/$name.err" ||
 		echo "hopwatch failed on $name: $(head -3 "$out/$name.err")" >&2
 	printf '%s\n' "$name ${exp[*]}" >>"$out/expect"
 done
@@ -124,6 +140,25 @@ for line in open(out + "/expect"):
             top = max((rank[f["severity"]] for f in diag), default=0)
             if top > rank[e[4:]]:
                 bad.append("severity above " + e[4:])
+    conf = rep["hopwatch"].get("confirmation")
+    for e in exp:
+        if e.startswith("concl=") and concl != e[6:]:
+            bad.append("conclusion %s, want %s" % (concl, e[6:]))
+    if "confirm" in exp or "confirm_ran" in exp:
+        if not conf or not conf.get("ran") or conf.get("probes_sent", 0) <= 0:
+            bad.append("no confirmation in the JSON")
+        else:
+            print("%s: %d confirmation probes" % (name, conf["probes_sent"]))
+    elif conf and "_confirm" not in name:
+        bad.append("a confirmation ran with --no-confirm")
+    if "confirm" in exp:
+        for f in diag:
+            if "%s@%d" % (f["kind"], f["hop"]) in want and not f.get("confirmed"):
+                bad.append("%s@%d not confirmed" % (f["kind"], f["hop"]))
+    if "noblame" in exp:
+        for f in diag:
+            if f["contact"] == "carrier":
+                bad.append("%s@%d blames a carrier" % (f["kind"], f["hop"]))
     for f in diag:
         # Structure every consumer relies on.
         for key in ("kind", "severity", "hop", "region", "contact", "reverse_path", "hops",
@@ -133,7 +168,7 @@ for line in open(out + "/expect"):
         if f["severity"] == "info" and f["contact"] != "none":
             bad.append("%s: info finding with a contact" % f["kind"])
         if f["kind"] in ("real_loss", "mixed_loss", "latency_step", "path_interruption",
-                         "dest_loss") and not f["reverse_path"]:
+                         "dest_loss") and f["severity"] != "info" and not f["reverse_path"]:
             bad.append("%s without reverse-path advice" % f["kind"])
     if bad:
         print("FAIL %s: %s (found: %s)" % (name, "; ".join(bad), ", ".join(got)))

@@ -180,6 +180,12 @@ static enum path_fate dest_kind(const struct scenario_hop *d, enum path_proto pr
 	return PATH_FATE_DROPPED;
 }
 
+/* The answer is held for rtt (µs, clamped to what a delay can hold). */
+static void answer_after(struct path_result *out, double rtt)
+{
+	out->delay_us = rtt <= 0 ? 0 : rtt >= UINT32_MAX ? UINT32_MAX : (uint32_t)(rtt + 0.5);
+}
+
 void path_decide(struct path *p, const struct path_probe *pr, uint64_t now_us,
 		 struct path_result *out)
 {
@@ -224,6 +230,14 @@ void path_decide(struct path *p, const struct path_probe *pr, uint64_t now_us,
 		out->fate = dest_kind(h, pr->proto, &out->kind);
 		if (out->fate != PATH_FATE_ANSWER)
 			return;
+		/*
+		 * reply and ratelimit model a host's ICMP throttling: a TCP RST or SYN-ACK is
+		 * not ICMP, and a real host's ICMP limits never hold it back.
+		 */
+		if (pr->proto == PATH_PROTO_TCP) {
+			answer_after(out, rtt + sample(&st, &h->local));
+			return;
+		}
 	}
 	if (h->reply_prob < 1.0 && !(unit(&st) < h->reply_prob)) {
 		out->fate = PATH_FATE_SILENT;
@@ -233,8 +247,7 @@ void path_decide(struct path *p, const struct path_probe *pr, uint64_t now_us,
 		out->fate = PATH_FATE_RATELIMITED;
 		return;
 	}
-	rtt += sample(&st, &h->local);
-	out->delay_us = rtt <= 0 ? 0 : rtt >= UINT32_MAX ? UINT32_MAX : (uint32_t)(rtt + 0.5);
+	answer_after(out, rtt + sample(&st, &h->local));
 }
 
 const char *path_fate_name(enum path_fate f)

@@ -128,6 +128,39 @@ static void test_path_loss_and_silence(void **state)
 	assert_int_equal(r.fate, PATH_FATE_ANSWER);
 }
 
+/*
+ * A destination's reply and ratelimit are ICMP throttling: its echo replies and port
+ * unreachables are held back, its TCP answers never; a hop's TTL-exceeded always is.
+ */
+static void test_path_dest_throttle_icmp_only(void **state)
+{
+	struct path_result r;
+	int i, icmp = 0, udp = 0, tcp = 0;
+
+	(void)state;
+	load("hop\naddr 198.51.100.1\ndest\naddr 203.0.113.1\nreply never\n");
+	for (i = 0; i < 100; i++) {
+		decide(2, PATH_PROTO_ICMP, 0, 0, &r);
+		icmp += r.fate == PATH_FATE_ANSWER;
+		decide(2, PATH_PROTO_UDP, 0, 0, &r);
+		udp += r.fate == PATH_FATE_ANSWER;
+		decide(2, PATH_PROTO_TCP, 0, 0, &r);
+		tcp += r.fate == PATH_FATE_ANSWER;
+		assert_int_equal(r.kind, PATH_KIND_TCP_RST);
+	}
+	assert_int_equal(icmp, 0);
+	assert_int_equal(udp, 0);
+	assert_int_equal(tcp, 100);
+	/* Real loss on the way still takes TCP probes. */
+	load("hop\naddr 198.51.100.1\nloss 100%\ndest\naddr 203.0.113.1\nreply never\n");
+	decide(2, PATH_PROTO_TCP, 0, 0, &r);
+	assert_int_equal(r.fate, PATH_FATE_LOST);
+	/* A hop answers a TCP probe with ICMP: its reply still applies. */
+	load("hop\naddr 198.51.100.1\nreply never\ndest\naddr 203.0.113.1\n");
+	decide(1, PATH_PROTO_TCP, 0, 0, &r);
+	assert_int_equal(r.fate, PATH_FATE_SILENT);
+}
+
 static void test_path_ratelimit(void **state)
 {
 	struct path_result r;
@@ -526,6 +559,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_basic),
 		cmocka_unit_test(test_path_loss_and_silence),
+		cmocka_unit_test(test_path_dest_throttle_icmp_only),
 		cmocka_unit_test(test_path_ratelimit),
 		cmocka_unit_test(test_path_ecmp),
 		cmocka_unit_test(test_path_loop),
