@@ -14,6 +14,8 @@
 #     destination's /24 but in its AS, so the finding is in region C and names AS64511.
 #  3. Without --analyze no AS-name query is made; without -z no TXT query at all (as mtr
 #     users expect); and the server saw the name queries of the runs with both.
+#  4. The live view (tmux) with -z --analyze -c: the diagnosis printed after it names the
+#     carrier too.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,7 @@ MAX_TTL=8    # the interruption's silent hops end here
 DNS_ADDR=127.0.0.53
 RUN_TIMEOUT_S=90
 READY_TRIES=50 # x 0.1 s for the server to bind
-LOSS_PCT=50
+LOSS_PCT=30 # of each direction through r3: about half the probes of hops 4 and 5 lost
 BUILD=${HOPWATCH_BUILD:-$HERE/../../build}
 ENGINE=$(readlink -f "$BUILD/daemon/hopwatchd")
 HOPWATCH=$(readlink -f "$BUILD/client/hopwatch")
@@ -146,7 +148,7 @@ else
 	fail "-r -z --analyze: no contact line naming $carrier"
 	show int_report
 fi
-grep -q 'EXAMPLE-UPSTREAM\|64496' "$work/int_report.out" &&
+grep '^ *Contact:' "$work/int_report.out" | grep -q 'EXAMPLE-UPSTREAM\|64496' &&
 	fail "-r -z --analyze: hop 1's AS named, though the problem starts at hop 2"
 if f=$(finding "$work/int_json.out" path_interruption 2); then
 	if has_as "$f" 64500 EXAMPLE-CARRIER 198.51.100.4/30; then
@@ -208,6 +210,35 @@ sys.exit(0 if f.get("region") == "C" and f.get("contact") == "destination_provid
 else
 	fail "-j -z --analyze (loss): no problem finding at hop 4"
 	show loss_json
+fi
+
+# 4. The live view: -c ends it, the diagnosis follows on the normal screen.
+if command -v tmux >/dev/null; then
+	lab_ns "${LAB_ROUTERS[2]}" nft flush chain inet lab forward ||
+		fail "cannot clear r3's rule"
+	lab_nft 2 'drop'
+	SOCK=$work/tmux.sock # a server of our own, never the user's
+	LAB_CLEANUP+=("tmux -S '$SOCK' kill-server 2>/dev/null")
+	tmux -S "$SOCK" -f /dev/null new-session -d -s live -x 160 -y 50 \
+		"HOPWATCH_ENGINE='$ENGINE' HOPWATCH_OPTIONS= \
+		HOPWATCH_RESOLV_CONF='$work/resolv.conf' ip netns exec '$LAB_SRC' \
+		'$HOPWATCH' -n -z --analyze -i $INTERVAL -c $COUNT -m $MAX_TTL $LAB_DST4 \
+		2>'$work/live.err'; echo exit \$? >'$work/live.rc'; exec sleep 600"
+	for ((i = 0; i < RUN_TIMEOUT_S * 10; i++)); do
+		[[ -s $work/live.rc ]] && break
+		sleep 0.1
+	done
+	tmux -S "$SOCK" capture-pane -p -J -S - -t live >"$work/live.tty" 2>/dev/null
+	if [[ ! -s $work/live.rc ]]; then
+		fail "live: the view did not end after -c $COUNT"
+	elif ! grep -q '^exit 0$' "$work/live.rc"; then
+		fail "live: $(cat "$work/live.rc") ($(head -1 "$work/live.err"))"
+	elif LC_ALL=C grep -a '^ *Contact:' "$work/live.tty" | grep -qF "$carrier"; then
+		echo "ok: after the live view, the contact names $carrier"
+	else
+		fail "live -z --analyze: no contact line naming $carrier"
+		LC_ALL=C grep -a -A12 'Diagnosis:' "$work/live.tty" >&2
+	fi
 fi
 
 if ((FAILS)); then
