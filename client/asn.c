@@ -727,23 +727,25 @@ static void pump(struct asn *a);
 
 /*
  * Queue the lookup of asnum's name unless its entry is there and fresh; no query is
- * sent here (pump() does). Nothing when the names cache is all pending: asked again later.
+ * sent here (pump() does). 1 when queued; 0 also when the names cache is all pending
+ * (asked again on a later call).
  */
-static void name_want(struct asn *a, uint32_t asnum)
+static int name_want(struct asn *a, uint32_t asnum)
 {
 	struct asn_entry *e;
 
 	if (!asnum)
-		return;
+		return 0;
 	e = asn_cache_find_as(&a->names, asnum);
 	if (e && !asn_cache_stale(e, now_s()))
-		return;
+		return 0;
 	if (!e)
 		e = asn_cache_add_as(&a->names, asnum);
 	if (!e)
-		return;
+		return 0;
 	e->state = ASN_STATE_PENDING;
 	e->asked = 0;
+	return 1;
 }
 
 /* The query's answer (txt, or NULL for none) goes to the cache; its slot is freed. */
@@ -1009,10 +1011,8 @@ const char *asn_lookup(struct asn *a, const struct addr *addr)
 		return NULL;
 	e = asn_cache_find(&a->cache, addr);
 	if (e && e->state == ASN_STATE_FOUND) {
-		if (a->want_names) {
-			name_want(a, entry_asnum(e));
+		if (a->want_names && name_want(a, entry_asnum(e)))
 			pump(a);
-		}
 		return e->txt;
 	}
 	if (e && e->state == ASN_STATE_PENDING)

@@ -32,7 +32,7 @@
 #define ASN_QUERY_MAX (12 + ASN_QNAME_MAX + 2 + 4)
 /* UDP DNS without EDNS (RFC 1035 4.2.1); a longer datagram is cut and parsed as such. */
 #define ASN_MSG_MAX 512
-/* Addresses remembered; the least recently used answered one makes room. */
+/* Addresses remembered, and AS names apart; the least recently used answered one makes room. */
 #define ASN_CACHE_MAX 256
 /* A failed or empty lookup is retried after this long. */
 #define ASN_NEGATIVE_TTL_S 300
