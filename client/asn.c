@@ -1,15 +1,16 @@
 /*
- * asn: Team Cymru's origin TXT records for hop addresses, asked over UDP of our own
- * (libevent's evdns has no TXT query), answered from a bounded cache. The message
- * builder, the parser, the field splitter and the cache are pure so that tests and the
- * fuzzer drive them without a network; the rest ties them to one socket on the caller's
- * event base.
+ * asn: Team Cymru's origin TXT records for hop addresses, and the AS name records the
+ * diagnosis wants, asked over UDP of our own (libevent's evdns has no TXT query),
+ * answered from bounded caches. The message builder, the parser, the field splitters and
+ * the caches are pure so that tests and the fuzzer drive them without a network; the rest
+ * ties them to one socket on the caller's event base.
  */
 #include "client/asn.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,105 @@ int asn_qname(const struct addr *addr, char *out, size_t cap)
 	}
 	n = snprintf(out + off, cap - off, "origin6.asn.cymru.com");
 	return n < 0 || (size_t)n >= cap - off ? -ENOSPC : (int)(off + (size_t)n);
+}
+
+int asn_name_qname(uint32_t asnum, char *out, size_t cap)
+{
+	int n;
+
+	if (!asnum || !out || !cap)
+		return -EINVAL;
+	n = snprintf(out, cap, "AS%" PRIu32 ".asn.cymru.com", asnum);
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+}
+
+/* An AS number as Cymru writes it: digits only, 1 .. 2^32 - 1; 0 when not one. */
+static uint32_t as_number(const char *s, size_t len)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!len || len > ASN_NUMBER_DIGITS)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v <= UINT32_MAX ? (uint32_t)v : 0;
+}
+
+/* A prefix is written with hex digits, dots, colons and one slash: anything else is not one. */
+static int prefix_chars(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s) && *s != '.' && *s != ':' && *s != '/')
+			return 0;
+	return 1;
+}
+
+int asn_origin_split(const char *txt, uint32_t *asnum, char *prefix, size_t cap)
+{
+	char field[ASN_TXT_MAX + 1];
+	size_t len;
+	int n;
+
+	if (prefix && cap)
+		prefix[0] = '\0';
+	if (!asnum)
+		return -EINVAL;
+	*asnum = 0;
+	n = asn_field(txt, 0, field, sizeof(field));
+	/* A prefix announced by several ASes lists them all, space-separated. */
+	len = strcspn(field, " \t");
+	*asnum = as_number(field, len);
+	if (!*asnum)
+		return -ENOENT;
+	if (n < 2 || !prefix || !cap)
+		return 0;
+	asn_field(txt, 1, field, sizeof(field));
+	if (prefix_chars(field) && strlen(field) < cap)
+		snprintf(prefix, cap, "%s", field);
+	return 0;
+}
+
+int asn_name_split(const char *txt, uint32_t asnum, char *name, size_t cap)
+{
+	char field[ASN_TXT_MAX + 1], cc[ASN_TXT_MAX + 1];
+	size_t len, cclen, i;
+
+	if (!name || !cap)
+		return -EINVAL;
+	name[0] = '\0';
+	if (asn_field(txt, 0, field, sizeof(field)) < ASN_NAME_FIELDS ||
+	    as_number(field, strlen(field)) != asnum || !asnum)
+		return -ENOENT;
+	asn_field(txt, 1, cc, sizeof(cc));
+	asn_field(txt, ASN_NAME_FIELD, field, sizeof(field));
+	/* "NAME, CC": the country is already a field of its own. */
+	len = strlen(field);
+	cclen = strlen(cc);
+	if (cclen && len > cclen + 1 && !strcasecmp(field + len - cclen, cc)) {
+		size_t cut = len - cclen;
+
+		while (cut && field[cut - 1] == ' ')
+			cut--;
+		if (cut && field[cut - 1] == ',') {
+			field[cut - 1] = '\0';
+			len = cut - 1;
+			while (len && isspace((unsigned char)field[len - 1]))
+				field[--len] = '\0';
+		}
+	}
+	if (!len)
+		return -ENOENT;
+	/* Untrusted text goes into a text line and a JSON string: printable ASCII only. */
+	for (i = 0; i < len && i < cap - 1; i++)
+		name[i] = field[i] >= ' ' && field[i] < 0x7f ? field[i] : '?';
+	name[i] = '\0';
+	return 0;
 }
 
 static void put16(uint8_t *p, unsigned int v)
@@ -388,7 +488,27 @@ struct asn_entry *asn_cache_find(struct asn_cache *c, const struct addr *addr)
 	return e;
 }
 
-struct asn_entry *asn_cache_add(struct asn_cache *c, const struct addr *addr)
+static struct asn_entry *name_slot(struct asn_cache *c, uint32_t asnum)
+{
+	size_t i;
+
+	for (i = 0; asnum && i < c->n; i++)
+		if (!c->entries[i].addr.family && c->entries[i].asnum == asnum)
+			return &c->entries[i];
+	return NULL;
+}
+
+struct asn_entry *asn_cache_find_as(struct asn_cache *c, uint32_t asnum)
+{
+	struct asn_entry *e = name_slot(c, asnum);
+
+	if (e)
+		e->used = ++c->tick;
+	return e;
+}
+
+/* A fresh PENDING entry, evicting the LRU non-pending one when full; NULL if none. */
+static struct asn_entry *cache_take(struct asn_cache *c)
 {
 	struct asn_entry *e = NULL;
 	size_t i;
@@ -407,13 +527,31 @@ struct asn_entry *asn_cache_add(struct asn_cache *c, const struct addr *addr)
 			return NULL;
 	}
 	memset(e, 0, sizeof(*e));
+	e->state = ASN_STATE_PENDING;
+	e->used = ++c->tick;
+	return e;
+}
+
+struct asn_entry *asn_cache_add(struct asn_cache *c, const struct addr *addr)
+{
+	struct asn_entry *e = cache_take(c);
+
+	if (!e)
+		return NULL;
 	e->addr.family = addr->family;
 	if (addr->family == AF_INET)
 		e->addr.u.v4 = addr->u.v4;
 	else
 		e->addr.u.v6 = addr->u.v6;
-	e->state = ASN_STATE_PENDING;
-	e->used = ++c->tick;
+	return e;
+}
+
+struct asn_entry *asn_cache_add_as(struct asn_cache *c, uint32_t asnum)
+{
+	struct asn_entry *e = asnum ? cache_take(c) : NULL;
+
+	if (e)
+		e->asnum = asnum;
 	return e;
 }
 
@@ -436,10 +574,34 @@ int asn_cache_stale(const struct asn_entry *e, int64_t now_s)
 	       (e->state == ASN_STATE_MISSING && now_s - e->stamp_s >= ASN_NEGATIVE_TTL_S);
 }
 
-/* One query out: its slot is free when addr.family is 0. */
+const struct diagnose_as *asn_cache_as(struct asn_cache *origins, struct asn_cache *names,
+				       const struct addr *addr)
+{
+	struct asn_entry *e, *ne;
+	struct diagnose_as *as;
+
+	if (!origins || !addr || (addr->family != AF_INET && addr->family != AF_INET6))
+		return NULL;
+	e = cache_slot(origins, addr);
+	if (!e || e->state != ASN_STATE_FOUND)
+		return NULL;
+	as = &e->as;
+	memset(as, 0, sizeof(*as));
+	if (asn_origin_split(e->txt, &as->asn, as->prefix, sizeof(as->prefix)))
+		return NULL;
+	ne = names ? name_slot(names, as->asn) : NULL;
+	if (ne && ne->state == ASN_STATE_FOUND)
+		asn_name_split(ne->txt, as->asn, as->name, sizeof(as->name));
+	return as;
+}
+
+/* One query out (busy): for an address's origin, or (names) for an AS number's name. */
 struct asn_query {
 	struct asn *asn;
-	struct addr addr;
+	int busy;
+	struct asn_cache *cache; /* where its entry is */
+	struct addr addr;	 /* origin queries */
+	uint32_t asnum;		 /* name queries */
 	uint16_t id;
 	int tries; /* sent so far */
 	struct event *timer;
@@ -466,7 +628,9 @@ struct asn {
 	struct asn_query queries[ASN_INFLIGHT_MAX];
 	struct asn_waiter *waiters;
 	int fields_seen;
-	struct asn_cache cache;
+	int want_names;
+	struct asn_cache cache; /* origin records by address */
+	struct asn_cache names; /* name records by AS number (want_names only) */
 };
 
 static int64_t now_s(void)
@@ -474,17 +638,37 @@ static int64_t now_s(void)
 	return clock_now_us() / CLOCK_US_PER_S;
 }
 
+/* The AS number of a found origin entry, 0 when none. */
+static uint32_t entry_asnum(const struct asn_entry *e)
+{
+	uint32_t asnum = 0;
+
+	if (e->state == ASN_STATE_FOUND)
+		asn_origin_split(e->txt, &asnum, NULL, 0);
+	return asnum;
+}
+
+/* Lookups of addrs still out: the origin, or with want_names the AS's name. */
 static size_t count_pending(struct asn *a, const struct addr *addrs, size_t n)
 {
 	size_t i, pending = 0;
 
 	for (i = 0; i < n; i++) {
-		const struct asn_entry *e;
+		const struct asn_entry *e, *ne;
 
 		if (addrs[i].family != AF_INET && addrs[i].family != AF_INET6)
 			continue;
 		e = cache_slot(&a->cache, &addrs[i]);
-		pending += e && e->state == ASN_STATE_PENDING;
+		if (!e)
+			continue;
+		if (e->state == ASN_STATE_PENDING) {
+			pending++;
+			continue;
+		}
+		if (!a->want_names)
+			continue;
+		ne = name_slot(&a->names, entry_asnum(e));
+		pending += ne && ne->state == ASN_STATE_PENDING;
 	}
 	return pending;
 }
@@ -541,24 +725,53 @@ static void query_send(struct asn_query *q)
 
 static void pump(struct asn *a);
 
+/*
+ * Queue the lookup of asnum's name unless its entry is there and fresh; no query is
+ * sent here (pump() does). 1 when queued; 0 also when the names cache is all pending
+ * (asked again on a later call).
+ */
+static int name_want(struct asn *a, uint32_t asnum)
+{
+	struct asn_entry *e;
+
+	if (!asnum)
+		return 0;
+	e = asn_cache_find_as(&a->names, asnum);
+	if (e && !asn_cache_stale(e, now_s()))
+		return 0;
+	if (!e)
+		e = asn_cache_add_as(&a->names, asnum);
+	if (!e)
+		return 0;
+	e->state = ASN_STATE_PENDING;
+	e->asked = 0;
+	return 1;
+}
+
 /* The query's answer (txt, or NULL for none) goes to the cache; its slot is freed. */
 static void query_done(struct asn_query *q, const char *txt)
 {
 	struct asn *a = q->asn;
-	struct asn_entry *e = cache_slot(&a->cache, &q->addr);
+	struct asn_entry *e = q->cache == &a->names ? name_slot(q->cache, q->asnum)
+						    : cache_slot(q->cache, &q->addr);
 
 	evtimer_del(q->timer);
 	if (e) {
 		asn_cache_answer(e, txt, now_s());
-		if (e->state == ASN_STATE_FOUND) {
+		if (e->state == ASN_STATE_FOUND && q->cache == &a->cache) {
 			char field[2];
 			int n = asn_field(e->txt, 0, field, sizeof(field));
 
 			if (n > a->fields_seen)
 				a->fields_seen = n;
+			/* Before the waiters look: the name is part of what they wait for. */
+			if (a->want_names)
+				name_want(a, entry_asnum(e));
 		}
 	}
+	q->busy = 0;
 	memset(&q->addr, 0, sizeof(q->addr));
+	q->asnum = 0;
 	pump(a);
 	check_waiters(a);
 }
@@ -587,16 +800,19 @@ static uint16_t fresh_id(const struct asn *a)
 		evutil_secure_rng_get_bytes(&id, sizeof(id));
 		clash = 0;
 		for (i = 0; i < ASN_INFLIGHT_MAX; i++)
-			clash |= a->queries[i].addr.family && a->queries[i].id == id;
+			clash |= a->queries[i].busy && a->queries[i].id == id;
 	} while (clash);
 	return id;
 }
 
-static int query_start(struct asn *a, struct asn_query *q, struct asn_entry *e)
+static int query_start(struct asn *a, struct asn_query *q, struct asn_cache *c, struct asn_entry *e)
 {
 	int n;
 
-	n = asn_qname(&e->addr, q->qname, sizeof(q->qname));
+	if (e->addr.family)
+		n = asn_qname(&e->addr, q->qname, sizeof(q->qname));
+	else
+		n = asn_name_qname(e->asnum, q->qname, sizeof(q->qname));
 	if (n < 0)
 		return n;
 	q->id = fresh_id(a);
@@ -604,29 +820,37 @@ static int query_start(struct asn *a, struct asn_query *q, struct asn_entry *e)
 	if (n < 0)
 		return n;
 	q->msglen = (size_t)n;
+	q->cache = c;
 	q->addr = e->addr;
+	q->asnum = e->asnum;
+	q->busy = 1;
 	q->tries = 0;
 	e->asked = 1;
 	query_send(q);
 	return 0;
 }
 
-/* Queued lookups take the free slots, oldest entry first. */
+/* Queued lookups take the free slots, oldest entry first; origins before names. */
 static void pump(struct asn *a)
 {
-	size_t i, s = 0;
+	struct asn_cache *caches[] = {&a->cache, &a->names};
+	size_t i, k, s = 0;
 
-	for (i = 0; i < a->cache.n; i++) {
-		struct asn_entry *e = &a->cache.entries[i];
+	for (k = 0; k < sizeof(caches) / sizeof(caches[0]); k++) {
+		struct asn_cache *c = caches[k];
 
-		if (e->state != ASN_STATE_PENDING || e->asked)
-			continue;
-		while (s < ASN_INFLIGHT_MAX && a->queries[s].addr.family)
-			s++;
-		if (s == ASN_INFLIGHT_MAX)
-			return;
-		if (query_start(a, &a->queries[s], e))
-			asn_cache_answer(e, NULL, now_s());
+		for (i = 0; i < c->n; i++) {
+			struct asn_entry *e = &c->entries[i];
+
+			if (e->state != ASN_STATE_PENDING || e->asked)
+				continue;
+			while (s < ASN_INFLIGHT_MAX && a->queries[s].busy)
+				s++;
+			if (s == ASN_INFLIGHT_MAX)
+				return;
+			if (query_start(a, &a->queries[s], c, e))
+				asn_cache_answer(e, NULL, now_s());
+		}
 	}
 }
 
@@ -648,7 +872,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			struct asn_query *q = &a->queries[i];
 			int rc;
 
-			if (!q->addr.family)
+			if (!q->busy)
 				continue;
 			rc = asn_parse(msg, (size_t)len, q->id, q->qname, txt, sizeof(txt));
 			if (rc == -ENOMSG)
@@ -737,6 +961,7 @@ int asn_new(struct asn **out, struct event_base *base, const char *resolv_conf)
 		return -ENOMEM;
 	a->base = base;
 	asn_cache_init(&a->cache);
+	asn_cache_init(&a->names);
 	a->fd = open_socket(&ns);
 	if (a->fd < 0) {
 		rc = a->fd;
@@ -785,8 +1010,11 @@ const char *asn_lookup(struct asn *a, const struct addr *addr)
 	if (!a || !addr || (addr->family != AF_INET && addr->family != AF_INET6))
 		return NULL;
 	e = asn_cache_find(&a->cache, addr);
-	if (e && e->state == ASN_STATE_FOUND)
+	if (e && e->state == ASN_STATE_FOUND) {
+		if (a->want_names && name_want(a, entry_asnum(e)))
+			pump(a);
 		return e->txt;
+	}
 	if (e && e->state == ASN_STATE_PENDING)
 		return NULL;
 	if (e && !asn_cache_stale(e, now_s()))
@@ -799,6 +1027,19 @@ const char *asn_lookup(struct asn *a, const struct addr *addr)
 	e->asked = 0;
 	pump(a);
 	return NULL;
+}
+
+void asn_want_names(struct asn *a, int on)
+{
+	if (a)
+		a->want_names = !!on;
+}
+
+const struct diagnose_as *asn_diagnose_as(void *asn, const struct addr *addr)
+{
+	struct asn *a = asn;
+
+	return a ? asn_cache_as(&a->cache, &a->names, addr) : NULL;
 }
 
 int asn_fields_seen(const struct asn *a)

@@ -179,6 +179,9 @@ static int wait_names(struct item *it)
 	rc = dns_wait(b->cfg.dns, addrs, n, DNS_REPORT_WAIT_US, names_done, it, &it->waiter);
 	if (rc == 0)
 		it->waits++;
+	/* --analyze: the destination's AS too (region C is its network), answered or not. */
+	if (trace_config(it->trace)->analyze && n < DNS_WAIT_MAX)
+		addrs[n++] = trace_config(it->trace)->dst;
 	if (rc >= 0 && b->cfg.asn && n <= ASN_WAIT_MAX) {
 		rc = asn_wait(b->cfg.asn, addrs, n, ASN_REPORT_WAIT_US, asn_done, it,
 			      &it->asn_waiter);
@@ -311,6 +314,8 @@ static int start_item(struct item *it)
 	rc = trace_new(&it->trace, b->cfg.base, b->cfg.conn, &b->tcfg[it->index], &hooks);
 	if (rc)
 		return rc;
+	if (b->cfg.asn)
+		trace_set_as(it->trace, asn_diagnose_as, b->cfg.asn);
 	it->start = b->cfg.meta.start ? b->cfg.meta.start : time(NULL);
 	it->state = ITEM_RUNNING;
 	b->running++;

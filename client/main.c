@@ -97,6 +97,7 @@ static const char *hop_asinfo(const struct addr *addr, void *ctx)
 		rc = asn_new(&r->asn, r->base, getenv(DNS_RESOLV_CONF_ENV));
 		if (rc)
 			log_debug("AS lookup unavailable (%s)", strerror(-rc));
+		asn_want_names(r->asn, r->opt->analyze);
 	}
 	return asn_lookup(r->asn, addr);
 }
@@ -464,6 +465,54 @@ static void confirm_live(struct run *r)
 	free(lc);
 }
 
+static void on_live_as(void *ctx, size_t pending)
+{
+	struct run *r = ctx;
+
+	if (pending)
+		log_debug("some AS data did not arrive in time");
+	stop_loop(r);
+}
+
+/*
+ * --analyze with AS lookups on (-z, -y, or 'z' in the view): each diagnosis names the AS
+ * of its hops and the destination's, so it waits for them (bounded, ASN_REPORT_WAIT_US).
+ */
+static void live_as(struct run *r)
+{
+	struct asn_waiter *w = NULL;
+	struct addr *addrs;
+	size_t i, j, n = 0;
+	int ttl;
+
+	if (!r->asn || !r->opt->analyze)
+		return;
+	addrs = calloc(ASN_WAIT_MAX, sizeof(*addrs));
+	for (i = 0; addrs && i < tui_ntraces(r->tui); i++) {
+		struct trace *t = tui_trace(r->tui, i);
+		const struct stats_table *tab = trace_table(t);
+
+		trace_set_as(t, asn_diagnose_as, r->asn);
+		if (n < ASN_WAIT_MAX)
+			addrs[n++] = trace_config(t)->dst;
+		for (ttl = 1; tab && ttl <= STATS_MAX_HOPS; ttl++) {
+			const struct stats_hop *h = stats_table_hop(tab, ttl);
+
+			if (!h || n + STATS_MAX_RESPONDERS + 1 > ASN_WAIT_MAX)
+				break;
+			if (!h->acc.received)
+				continue;
+			addrs[n++] = h->last_addr;
+			for (j = 0; j < h->nresponders; j++)
+				addrs[n++] = h->responders[j].addr;
+		}
+	}
+	if (addrs && asn_wait(r->asn, addrs, n, ASN_REPORT_WAIT_US, on_live_as, r, &w) == 0)
+		run_loop(r);
+	asn_waiter_free(w);
+	free(addrs);
+}
+
 /* After the view: --report-on-exit's reports, or --analyze's diagnoses. */
 static int after_live(struct run *r)
 {
@@ -472,6 +521,7 @@ static int after_live(struct run *r)
 
 	if (r->opt->analyze)
 		confirm_live(r);
+	live_as(r);
 	for (i = 0; !rc && i < tui_ntraces(r->tui); i++) {
 		struct trace *t = tui_trace(r->tui, i);
 		struct report_meta meta = *tui_meta(r->tui, i);
@@ -522,6 +572,9 @@ static int run_live(struct run *r, struct trace_config *tc, size_t n, const char
 	if (atexit(tui_restore_terminal))
 		log_debug("no exit handler for the terminal");
 	rc = tui_new(&r->tui, &cfg, r->msg, sizeof(r->msg));
+	/* The findings as they form name the AS too (made later by 'z': see live_as). */
+	for (i = 0; !rc && r->asn && i < tui_ntraces(r->tui); i++)
+		trace_set_as(tui_trace(r->tui, i), asn_diagnose_as, r->asn);
 	if (!rc) {
 		run_loop(r);
 		rc = r->err;
@@ -685,6 +738,8 @@ int main(int argc, char **argv)
 		rc = asn_new(&r.asn, r.base, getenv(DNS_RESOLV_CONF_ENV));
 		if (rc)
 			log_warnx("AS lookup unavailable (%s); showing AS???", strerror(-rc));
+		/* --analyze names the AS of a problem's hop: only with AS lookups on. */
+		asn_want_names(r.asn, opt.analyze);
 	}
 	rc = engine_conn_open(&r.conn, r.base, opt.engine, self_exe(exe, sizeof(exe)) ? NULL : exe,
 			      err, sizeof(err));

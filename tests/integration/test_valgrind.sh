@@ -103,6 +103,7 @@ for a in "${LAB_HOP4[@]}" "$LAB_DST4"; do
 	IFS=. read -r o1 o2 o3 o4 <<<"$a"
 	txt+=(--txt "$o4.$o3.$o2.$o1.origin.asn.cymru.com=64500 | 198.51.100.0/24 | ZZ | test | 2026-01-01")
 done
+txt+=(--txt "AS64500.asn.cymru.com=64500 | ZZ | test | 2026-01-01 | EXAMPLE-CARRIER, ZZ")
 lab_src python3 "$HERE/fakedns.py" --bind "$DNS_ADDR" --log "$work/queries" \
 	--ready "$work/ready" --name "${LAB_HOP4[0]}=r1.lab.example" "${txt[@]}" \
 	2>"$work/fakedns.err" &
@@ -128,13 +129,13 @@ done
 check_logs "1: reports, ICMP/UDP/TCP over IPv4 and IPv6"
 
 # 2. The exports, the diagnosis, names and AS numbers.
-for fmt in -j -x -C "-r --analyze" "-r -z"; do
+for fmt in -j -x -C "-r --analyze" "-r -z" "-r -z --analyze"; do
 	# shellcheck disable=SC2086
 	hw $fmt -c 3 -i 0.2 "$LAB_DST4" >"$work/f.out" 2>"$work/f.err" ||
 		fail "2: $fmt: exit $? $(cat "$work/f.err")"
 done
 grep -q 'AS64500' "$work/f.out" || fail "2: -z shows no AS number: $(cat "$work/f.out")"
-check_logs "2: -j, -x, -C, --analyze and -z with names"
+check_logs "2: -j, -x, -C, --analyze and -z (AS names with both) with names"
 
 # 3. Socket mode, the monitor and a CLI, then SIGTERM.
 sock=$work/engine.sock

@@ -2,7 +2,9 @@
  * test_asn: the pure parts of the AS lookup: query names (mtr 0.95's, IPv6 by its /64),
  * the query message, the parser on good, truncated, compressed and hostile answers, mtr's
  * field splitting and column format (escaped, bounded), resolv.conf, and the cache's
- * bounds (LRU eviction sparing pending entries, negative entries that expire).
+ * bounds (LRU eviction sparing pending entries, negative entries that expire); the AS
+ * name records (query name, parser, splitter on hostile text) and the diagnosis's view
+ * of both caches (asn_cache_as).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -352,6 +354,235 @@ static void test_cache(void **state)
 	free(c);
 }
 
+static void test_name_qname(void **state)
+{
+	char buf[ASN_QNAME_MAX];
+
+	(void)state;
+	assert_int_equal(asn_name_qname(64500, buf, sizeof(buf)), 21);
+	assert_string_equal(buf, "AS64500.asn.cymru.com");
+	assert_true(asn_name_qname(UINT32_MAX, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "AS4294967295.asn.cymru.com");
+	assert_int_equal(asn_name_qname(0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(asn_name_qname(64500, buf, 21), -ENOSPC);
+	assert_int_equal(asn_name_qname(64500, NULL, 0), -EINVAL);
+}
+
+/* A name record comes in the same TXT answer as an origin record, to its own question. */
+static void test_name_parse(void **state)
+{
+	const char *rec = "64500 | ZZ | arin | 2001-01-01 | EXAMPLE-CARRIER, ZZ";
+	const char *q = "AS64500.asn.cymru.com";
+	uint8_t m[MSG], rr[600];
+	char txt[ASN_TXT_MAX + 1], name[DIAGNOSE_AS_NAME_MAX + 1];
+	size_t n, len;
+
+	(void)state;
+	n = (size_t)asn_query_build(m, MSG, ID, q);
+	m[2] = 0x81;
+	m[3] = 0x80;
+	m[7] = 1;
+	len = txt_rr(rr, rec, strlen(rec));
+	memcpy(m + n, rr, len);
+	assert_int_equal(asn_parse(m, n + len, ID, q, txt, sizeof(txt)), 0);
+	assert_string_equal(txt, rec);
+	/* Not the answer to an origin question, nor to another AS's. */
+	assert_int_equal(asn_parse(m, n + len, ID, QNAME, txt, sizeof(txt)), -ENOMSG);
+	assert_int_equal(asn_parse(m, n + len, ID, "AS64501.asn.cymru.com", txt, sizeof(txt)),
+			 -ENOMSG);
+	assert_int_equal(asn_parse(m, n + len, ID, q, txt, sizeof(txt)), 0);
+	assert_int_equal(asn_name_split(txt, 64500, name, sizeof(name)), 0);
+	assert_string_equal(name, "EXAMPLE-CARRIER");
+}
+
+static void test_name_split(void **state)
+{
+	char name[DIAGNOSE_AS_NAME_MAX + 1], big[ASN_TXT_MAX + 1], small[6];
+
+	(void)state;
+	/* Cymru's own example: spaces inside the name stay, the country goes. */
+	assert_int_equal(asn_name_split("23028 | US | arin | 2002-01-04 | TEAMCYMRU - SAUNET, US",
+					23028, name, sizeof(name)),
+			 0);
+	assert_string_equal(name, "TEAMCYMRU - SAUNET");
+	/* A trailing part that is not the record's country is part of the name. */
+	assert_int_equal(
+		asn_name_split("64500 | ZZ | arin | x | ACME, INC", 64500, name, sizeof(name)), 0);
+	assert_string_equal(name, "ACME, INC");
+	assert_int_equal(
+		asn_name_split("64500 | US | arin | x | NAMEUS", 64500, name, sizeof(name)), 0);
+	assert_string_equal(name, "NAMEUS");
+	assert_int_equal(asn_name_split("64500|zz|arin|x|  LOWER ,zz  ", 64500, name, sizeof(name)),
+			 0);
+	assert_string_equal(name, "LOWER");
+	/* Another AS's record, a number that is not one, too few fields, no name. */
+	assert_int_equal(
+		asn_name_split("64501 | ZZ | arin | x | OTHER, ZZ", 64500, name, sizeof(name)),
+		-ENOENT);
+	assert_string_equal(name, "");
+	assert_int_equal(asn_name_split("AS64500 | ZZ | arin | x | N", 64500, name, sizeof(name)),
+			 -ENOENT);
+	assert_int_equal(asn_name_split("64500x | ZZ | arin | x | N", 64500, name, sizeof(name)),
+			 -ENOENT);
+	assert_int_equal(asn_name_split("64500 | ZZ | arin | x", 64500, name, sizeof(name)),
+			 -ENOENT);
+	assert_int_equal(asn_name_split("64500 | ZZ | arin | x |   ", 64500, name, sizeof(name)),
+			 -ENOENT);
+	assert_int_equal(asn_name_split("64500 | ZZ | arin | x | , ZZ", 64500, name, sizeof(name)),
+			 -ENOENT);
+	assert_int_equal(asn_name_split("", 64500, name, sizeof(name)), -ENOENT);
+	assert_int_equal(asn_name_split(NULL, 64500, name, sizeof(name)), -ENOENT);
+	assert_int_equal(asn_name_split("0 | ZZ | a | x | N", 0, name, sizeof(name)), -ENOENT);
+	/* Control and 8-bit bytes never reach the name; quotes are text. */
+	assert_int_equal(asn_name_split("64500 | ZZ | a | x | EV\x1b[2JIL\x07 \"Q\"\xff, ZZ", 64500,
+					name, sizeof(name)),
+			 0);
+	assert_string_equal(name, "EV?[2JIL? \"Q\"?");
+	/* Bounded by the caller's buffer. */
+	snprintf(big, sizeof(big), "64500 | ZZ | a | x | %0100d", 7);
+	assert_int_equal(asn_name_split(big, 64500, name, sizeof(name)), 0);
+	assert_int_equal(strlen(name), DIAGNOSE_AS_NAME_MAX);
+	assert_int_equal(
+		asn_name_split("64500 | ZZ | a | x | ABCDEFGH", 64500, small, sizeof(small)), 0);
+	assert_string_equal(small, "ABCDE");
+}
+
+static void test_origin_split(void **state)
+{
+	char prefix[DIAGNOSE_AS_PREFIX_MAX + 1];
+	uint32_t asnum = 7;
+
+	(void)state;
+	assert_int_equal(asn_origin_split("64500 | 198.51.100.0/30 | ZZ | arin | 2001-01-01",
+					  &asnum, prefix, sizeof(prefix)),
+			 0);
+	assert_int_equal(asnum, 64500);
+	assert_string_equal(prefix, "198.51.100.0/30");
+	/* A prefix several ASes announce: the first origin. */
+	assert_int_equal(asn_origin_split("64501 64502 | 2001:db8::/32 | ZZ", &asnum, prefix,
+					  sizeof(prefix)),
+			 0);
+	assert_int_equal(asnum, 64501);
+	assert_string_equal(prefix, "2001:db8::/32");
+	assert_int_equal(asn_origin_split("4294967295 | x", &asnum, prefix, sizeof(prefix)), 0);
+	assert_int_equal(asnum, UINT32_MAX);
+	/* A prefix that is not made of address characters is not kept. */
+	assert_string_equal(prefix, "");
+	assert_int_equal(
+		asn_origin_split("64500 | 198.51.100.0/30\x07", &asnum, prefix, sizeof(prefix)), 0);
+	assert_string_equal(prefix, "");
+	assert_int_equal(asn_origin_split("64500", &asnum, prefix, sizeof(prefix)), 0);
+	assert_int_equal(asnum, 64500);
+	assert_string_equal(prefix, "");
+	/* A prefix longer than the room is dropped, not cut into another prefix. */
+	assert_int_equal(asn_origin_split("64500 | 198.51.100.0/30", &asnum, prefix, 8), 0);
+	assert_string_equal(prefix, "");
+	/* Not AS numbers. */
+	assert_int_equal(
+		asn_origin_split("4294967296 | 192.0.2.0/24", &asnum, prefix, sizeof(prefix)),
+		-ENOENT);
+	assert_int_equal(asnum, 0);
+	assert_int_equal(asn_origin_split("0 | 192.0.2.0/24", &asnum, prefix, sizeof(prefix)),
+			 -ENOENT);
+	assert_int_equal(asn_origin_split("645\x1b"
+					  "00 | x",
+					  &asnum, prefix, sizeof(prefix)),
+			 -ENOENT);
+	assert_int_equal(asn_origin_split("\"64503\" | x", &asnum, prefix, sizeof(prefix)),
+			 -ENOENT);
+	assert_int_equal(asn_origin_split("", &asnum, prefix, sizeof(prefix)), -ENOENT);
+	assert_int_equal(asn_origin_split("12345678901 | x", &asnum, prefix, sizeof(prefix)),
+			 -ENOENT);
+	assert_int_equal(asn_origin_split("64500 | x", NULL, prefix, sizeof(prefix)), -EINVAL);
+	/* Without room for the prefix, the number alone. */
+	assert_int_equal(asn_origin_split("64500 | 192.0.2.0/24", &asnum, NULL, 0), 0);
+	assert_int_equal(asnum, 64500);
+}
+
+/* What the diagnosis sees: the caches only, each address's data in its own entry. */
+static void test_cache_as(void **state)
+{
+	struct asn_cache *o = calloc(1, sizeof(*o)), *names = calloc(1, sizeof(*names));
+	struct addr carrier = v4("198.51.100.2"), dst = v4("203.0.113.1"), bad = v4("198.51.100.6"),
+		    pend = v4("198.51.100.10"), gone = v4("198.51.100.14"), none = {0},
+		    six = v6("2001:db8:ffff::1");
+	const struct diagnose_as *as, *as2;
+	struct asn_entry *e;
+
+	(void)state;
+	assert_non_null(o);
+	assert_non_null(names);
+	asn_cache_init(o);
+	asn_cache_init(names);
+	asn_cache_answer(asn_cache_add(o, &carrier), "64500 | 198.51.100.0/24 | ZZ | arin | x", 1);
+	asn_cache_answer(asn_cache_add(o, &dst), "64511 | 203.0.113.0/24 | ZZ | arin | x", 1);
+	asn_cache_answer(asn_cache_add(o, &bad), "not-a-number | 198.51.100.0/24", 1);
+	assert_non_null(asn_cache_add(o, &pend));
+	asn_cache_answer(asn_cache_add(o, &gone), NULL, 1);
+	asn_cache_answer(asn_cache_add(o, &six), "64611 | 2001:db8:ffff::/48 | XB | x | y", 1);
+
+	/* An AS without a name yet: number and prefix. */
+	as = asn_cache_as(o, names, &carrier);
+	assert_non_null(as);
+	assert_int_equal(as->asn, 64500);
+	assert_string_equal(as->prefix, "198.51.100.0/24");
+	assert_string_equal(as->name, "");
+	/* A pending name, and then another AS's record, are no name either. */
+	e = asn_cache_add_as(names, 64500);
+	assert_non_null(e);
+	assert_int_equal(e->state, ASN_STATE_PENDING);
+	assert_ptr_equal(asn_cache_find_as(names, 64500), e);
+	assert_null(asn_cache_find_as(names, 64501));
+	assert_null(asn_cache_find(names, &carrier));
+	assert_string_equal(asn_cache_as(o, names, &carrier)->name, "");
+	asn_cache_answer(e, "64999 | ZZ | arin | x | WRONG, ZZ", 1);
+	assert_string_equal(asn_cache_as(o, names, &carrier)->name, "");
+	asn_cache_answer(e, "64500 | ZZ | arin | 2001-01-01 | EXAMPLE-CARRIER, ZZ", 1);
+	asn_cache_answer(asn_cache_add_as(names, 64511), "64511 | ZZ | x | y | EXAMPLE-DEST, ZZ",
+			 1);
+
+	as = asn_cache_as(o, names, &carrier);
+	as2 = asn_cache_as(o, names, &dst);
+	assert_non_null(as);
+	assert_non_null(as2);
+	/* Each address has its own storage: the second call leaves the first intact. */
+	assert_ptr_not_equal(as, as2);
+	assert_int_equal(as->asn, 64500);
+	assert_string_equal(as->name, "EXAMPLE-CARRIER");
+	assert_string_equal(as->prefix, "198.51.100.0/24");
+	assert_int_equal(as2->asn, 64511);
+	assert_string_equal(as2->name, "EXAMPLE-DEST");
+	assert_string_equal(as2->prefix, "203.0.113.0/24");
+	assert_ptr_equal(asn_cache_as(o, names, &carrier), as);
+	/* Without a cache of names: the number and prefix still. */
+	as = asn_cache_as(o, NULL, &carrier);
+	assert_non_null(as);
+	assert_int_equal(as->asn, 64500);
+	assert_string_equal(as->name, "");
+	as = asn_cache_as(o, names, &six);
+	assert_non_null(as);
+	assert_int_equal(as->asn, 64611);
+	assert_string_equal(as->prefix, "2001:db8:ffff::/48");
+
+	/* Unknown: no record with an AS number, still pending, negative, never asked. */
+	assert_null(asn_cache_as(o, names, &bad));
+	assert_null(asn_cache_as(o, names, &pend));
+	assert_null(asn_cache_as(o, names, &gone));
+	{
+		struct addr never_asked = v4("192.0.2.99");
+
+		assert_null(asn_cache_as(o, names, &never_asked));
+	}
+	assert_null(asn_cache_as(o, names, &none));
+	assert_null(asn_cache_as(o, names, NULL));
+	assert_null(asn_cache_as(NULL, names, &carrier));
+	/* The adapter with no resolver knows nothing. */
+	assert_null(asn_diagnose_as(NULL, &carrier));
+	asn_want_names(NULL, 1);
+	free(names);
+	free(o);
+}
+
 static void never(void *ctx, size_t pending)
 {
 	(void)ctx;
@@ -383,7 +614,9 @@ int main(void)
 		cmocka_unit_test(test_parse_truncated), cmocka_unit_test(test_parse_hostile),
 		cmocka_unit_test(test_field),		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_resolv),		cmocka_unit_test(test_cache),
-		cmocka_unit_test(test_no_resolver),
+		cmocka_unit_test(test_no_resolver),	cmocka_unit_test(test_name_qname),
+		cmocka_unit_test(test_name_parse),	cmocka_unit_test(test_name_split),
+		cmocka_unit_test(test_origin_split),	cmocka_unit_test(test_cache_as),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
