@@ -444,8 +444,14 @@ class TestAbuse(AbuseCase):
         for dt, out in runs:
             self.assert_complete(out)
         self.assertGreaterEqual(len(runs), 2)
-        self.assertLess(ratio, RATIO_MAX)
-        if not asan:
+        # Under memcheck the engine is 10-50 times slower and its heap is valgrind's:
+        # neither figure measures the engine, everything else still holds.
+        under_valgrind = bool(os.environ.get("HOPWATCH_VALGRIND"))
+        if under_valgrind:
+            print("under valgrind: the good client's ratio and peak RSS are not checked")
+        else:
+            self.assertLess(ratio, RATIO_MAX)
+        if not asan and not under_valgrind:
             self.assertLess(hwm_mb, MEM_MAX_MB)
         self.assertLess(peak_fds, FDS_MAX)
         by = {}
