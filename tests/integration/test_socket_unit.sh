@@ -182,6 +182,7 @@ sb "$(command -v python3)" -c "$py" || fail "4: the address families are not res
 # The socket as systemd's socket unit makes it, then the service from it.
 mkdir -m "${dir_mode:-0755}" "$work/run"
 sock=$work/run/engine.sock
+# shellcheck disable=SC2016 # "$0" and "$@" are that sh's
 ip netns exec "$LAB_SRC" systemd-socket-activate -l "$sock" \
 	sh -c 'umask "$0" && exec "$@"' "$umask_value" \
 	setpriv "${setpriv_args[@]}" "$sandbox" "$work/allowed" "$families" "$ENGINE" \
