@@ -53,6 +53,15 @@ for run in "${RUNS[@]}"; do
 	rest=${run#*|}
 	logbase=${rest%%|*}
 	read -r -a args <<<"${rest#*|}"
+	# A retry runs as the run did (under its wrapper, say), but only the named tests.
+	same=()
+	for ((i = 0; i < ${#args[@]}; i++)); do
+		if [[ ${args[i]} == --suite ]]; then
+			i=$((i + 1))
+		else
+			same+=("${args[i]}")
+		fi
+	done
 	args+=(--logbase "$logbase")
 	log=$dir/meson-logs/$logbase.json
 	# A run's results are named after its log when it is not the directory's only one.
@@ -85,7 +94,7 @@ for run in "${RUNS[@]}"; do
 	# reported as FLAKY in the summary. Unit, lint and fuzz tests are never retried.
 	retry=$dir/meson-logs/retrylog.json
 	retry2=$dir/meson-logs/retrylog2.json
-	rm -f "$retry" "$retry2"
+	rm -f "$dir/meson-logs/retrylog"*.json
 	again=()
 	if ((rc != 0)); then
 		mapfile -t again < <(python3 -c '
@@ -100,8 +109,12 @@ for line in open(sys.argv[1]):
 	fi
 	if ((${#again[@]})); then
 		note "retrying once: ${again[*]}"
-		meson test -C "$dir" --print-errorlogs --no-rebuild --logbase retrylog \
+		meson test -C "$dir" --print-errorlogs --no-rebuild "${same[@]}" --logbase retrylog \
 			"${again[@]}" </dev/null
+		# Under a wrapper meson adds its name to the log's, as above.
+		for f in "$dir/meson-logs/retrylog"-*.json; do
+			[[ -f $f ]] && retry=$f
+		done
 		# Still failing: one last run, alone (a lost reply under the suite's load can come
 		# twice in a row; a real fault fails all three).
 		mapfile -t again < <(python3 -c '
@@ -115,8 +128,11 @@ for line in open(sys.argv[1]):
 ' "$retry" 2>/dev/null)
 		if ((${#again[@]})); then
 			note "retrying a last time: ${again[*]}"
-			meson test -C "$dir" --print-errorlogs --no-rebuild --logbase retrylog2 \
+			meson test -C "$dir" --print-errorlogs --no-rebuild "${same[@]}" --logbase retrylog2 \
 				"${again[@]}" </dev/null
+			for f in "$dir/meson-logs/retrylog2"-*.json; do
+				[[ -f $f ]] && retry2=$f
+			done
 		fi
 	fi
 	python3 - "$label" "$log" "$retry" "$retry2" >>"$RESULTS" <<'EOF' || record "$label" FAIL "(unreadable $log)"
