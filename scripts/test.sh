@@ -53,14 +53,18 @@ for run in "${RUNS[@]}"; do
 	rest=${run#*|}
 	logbase=${rest%%|*}
 	read -r -a args <<<"${rest#*|}"
-	# A retry runs as the run did (under its wrapper, say), but only the named tests.
+	# A retry runs as the run did (under its wrapper, say), but only the tests it names:
+	# the run's options without its choice of suites and tests.
 	same=()
 	for ((i = 0; i < ${#args[@]}; i++)); do
-		if [[ ${args[i]} == --suite ]]; then
+		case ${args[i]} in
+		--suite) i=$((i + 1)) ;;
+		--wrapper | --timeout-multiplier)
+			same+=("${args[i]}" "${args[i + 1]}")
 			i=$((i + 1))
-		else
-			same+=("${args[i]}")
-		fi
+			;;
+		--*) same+=("${args[i]}") ;;
+		esac
 	done
 	args+=(--logbase "$logbase")
 	log=$dir/meson-logs/$logbase.json
