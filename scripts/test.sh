@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the one test command (CI runs exactly this). Runs setup.sh, then every suite in
-# build, the unit and integration suites in build-asan, the unit suite again under valgrind
-# memcheck, and the fuzz suite in build-fuzz,
+# build, the unit and integration suites in build-asan, the unit suite and most of the
+# integration suite again under valgrind memcheck, and the fuzz suite in build-fuzz,
 # carrying on past failures. Ends with a per-test summary and, as its very last line,
 # "N passed, N failed" (", N skipped" when any test skipped). Exit 0 iff nothing failed.
 # A build directory that did not build counts as one failure of its own.
@@ -12,11 +12,22 @@ cd "$ROOT" || exit 1
 
 # build dir, the name of its test log, and the meson test arguments it runs with. The
 # valgrind run is the unit suite (cmocka tests and the CLI against its scripted engine)
-# again in the normal build, each program under memcheck (tests/valgrind/).
+# again in the normal build, each program under memcheck (tests/valgrind/), and so are the
+# integration tests below (tests/valgrind/integration.sh: every hopwatch, hopwatchd and
+# hopwatch-monitor they start). Left out, because what they measure is time, which
+# memcheck stretches 10-50 times: monitor, netsim_scenarios and netsim_diagnose (RTT
+# averages and spikes against the simulator's truth, path changes from a slow reply),
+# abuse (a good client's 5 s start-up check under 200 abusive ones) and netsim_accuracy;
+# also lab (it starts no hopwatch program), valgrind (memcheck already) and socket_unit
+# (the engine's own seccomp filter, which it does not install under valgrind).
+VALGRIND_INTEGRATION="cli tui tui_keys tui_loss engine protocol socket faults dns asn"
+VALGRIND_INTEGRATION+=" mtr_interop probe_seq validation forged reaping netsim_flows split_mtr"
+VALGRIND_INTEGRATION+=" multi_target"
 RUNS=(
 	"build|testlog|"
 	"build-asan|testlog|--suite unit --suite integration"
 	"build|valgrind|--suite unit --wrapper $ROOT/tests/valgrind/wrap.sh --timeout-multiplier 5"
+	"build|valgrind-integration|--suite integration --wrapper $ROOT/tests/valgrind/integration.sh --timeout-multiplier 3 $VALGRIND_INTEGRATION"
 	"build-fuzz|testlog|--suite fuzz"
 )
 
@@ -53,13 +64,12 @@ for run in "${RUNS[@]}"; do
 	rest=${run#*|}
 	logbase=${rest%%|*}
 	read -r -a args <<<"${rest#*|}"
-	# A retry runs as the run did (under its wrapper, say), but only the tests it names:
-	# the run's options without its choice of suites and tests.
+	# A retry runs as the run did (its suites, under its wrapper), but only the tests it
+	# names: the run's options without its own list of tests.
 	same=()
 	for ((i = 0; i < ${#args[@]}; i++)); do
 		case ${args[i]} in
-		--suite) i=$((i + 1)) ;;
-		--wrapper | --timeout-multiplier)
+		--suite | --wrapper | --timeout-multiplier)
 			same+=("${args[i]}" "${args[i + 1]}")
 			i=$((i + 1))
 			;;
