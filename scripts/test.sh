@@ -17,10 +17,11 @@ cd "$ROOT" || exit 1
 # hopwatch-monitor they start). Left out, because what they measure is time, which
 # memcheck stretches 10-50 times: monitor, netsim_scenarios and netsim_diagnose (RTT
 # averages and spikes against the simulator's truth, path changes from a slow reply),
-# abuse (a good client's 5 s start-up check under 200 abusive ones) and netsim_accuracy;
+# abuse (a good client's 5 s start-up check under 200 abusive ones), tui_loss (the live
+# view's drops at the moment of its last screen against the probe log) and netsim_accuracy;
 # also lab (it starts no hopwatch program), valgrind (memcheck already) and socket_unit
 # (the engine's own seccomp filter, which it does not install under valgrind).
-VALGRIND_INTEGRATION="cli tui tui_keys tui_loss engine protocol socket faults dns asn"
+VALGRIND_INTEGRATION="cli tui tui_keys engine protocol socket faults dns asn"
 VALGRIND_INTEGRATION+=" mtr_interop probe_seq validation forged reaping netsim_flows split_mtr"
 VALGRIND_INTEGRATION+=" multi_target"
 RUNS=(
