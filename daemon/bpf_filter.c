@@ -106,9 +106,14 @@ static int bpf_resolve(struct bpf_prog_builder *b)
 #define JSET	 (BPF_JMP | BPF_JSET | BPF_K)
 
 /*
- * IPv4 (SOCK_DGRAM packet socket: offset 0 is the IP header). Quoted headers are
- * assumed option-free: our probes never carry IP options.
+ * IPv4 (SOCK_DGRAM packet socket: offset 0 is the IP header). The quoted header's own
+ * length is honoured: our probes carry no options, but a router may quote them with
+ * options it added (record route, timestamps), and the kernel delivers such an error.
+ * Classic BPF can only load a header length from a fixed offset into X, so the quoted
+ * L4 header's offset (outer plus quoted header length) is summed in A and kept in
+ * scratch word BPF_M_QUOTE while the quoted protocol is looked at with the outer X.
  */
+#define BPF_M_QUOTE 0
 static void bpf_build4(struct bpf_prog_builder *b, uint16_t icmp_id, const uint16_t *ports,
 		       size_t nports)
 {
@@ -130,15 +135,22 @@ static void bpf_build4(struct bpf_prog_builder *b, uint16_t icmp_id, const uint1
 	bpf_stmt(b, LD_H_IND, 4);
 	bpf_emit(b, JEQ, icmp_id, BPF_L_ACC, BPF_L_REJ);
 	bpf_label(b, BPF_L_ERR);
+	bpf_stmt(b, LD_B_IND, 8); /* quoted version and header length */
+	bpf_stmt(b, BPF_ALU | BPF_AND | BPF_K, 0x0f);
+	bpf_stmt(b, BPF_ALU | BPF_LSH | BPF_K, 2);
+	bpf_stmt(b, BPF_ALU | BPF_ADD | BPF_X, 0);
+	bpf_stmt(b, BPF_ST, BPF_M_QUOTE);
 	bpf_stmt(b, LD_B_IND, 8 + 9); /* quoted protocol */
 	bpf_emit(b, JEQ, IPPROTO_ICMP, BPF_L_QICMP, BPF_L_NEXT);
 	bpf_emit(b, JEQ, IPPROTO_UDP, BPF_L_QPORT, BPF_L_NEXT);
 	bpf_emit(b, JEQ, IPPROTO_TCP, BPF_L_QPORT, BPF_L_REJ);
 	bpf_label(b, BPF_L_QICMP);
-	bpf_stmt(b, LD_H_IND, 8 + 20 + 4); /* quoted echo id */
+	bpf_stmt(b, BPF_LDX | BPF_MEM, BPF_M_QUOTE);
+	bpf_stmt(b, LD_H_IND, 8 + 4); /* quoted echo id */
 	bpf_emit(b, JEQ, icmp_id, BPF_L_ACC, BPF_L_REJ);
 	bpf_label(b, BPF_L_QPORT);
-	bpf_stmt(b, LD_H_IND, 8 + 20); /* quoted source port */
+	bpf_stmt(b, BPF_LDX | BPF_MEM, BPF_M_QUOTE);
+	bpf_stmt(b, LD_H_IND, 8); /* quoted source port */
 	bpf_ports(b, ports, nports);
 	bpf_label(b, BPF_L_TCP);
 	bpf_stmt(b, LD_B_IND, 13); /* flags: RST, or SYN+ACK */

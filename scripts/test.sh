@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the one test command (CI runs exactly this). Runs setup.sh, then every suite in
-# build, the unit and integration suites in build-asan, the unit suite again under valgrind
-# memcheck, and the fuzz suite in build-fuzz,
+# build, the unit and integration suites in build-asan, the unit suite and most of the
+# integration suite again under valgrind memcheck, and the fuzz suite in build-fuzz,
 # carrying on past failures. Ends with a per-test summary and, as its very last line,
 # "N passed, N failed" (", N skipped" when any test skipped). Exit 0 iff nothing failed.
 # A build directory that did not build counts as one failure of its own.
@@ -12,11 +12,23 @@ cd "$ROOT" || exit 1
 
 # build dir, the name of its test log, and the meson test arguments it runs with. The
 # valgrind run is the unit suite (cmocka tests and the CLI against its scripted engine)
-# again in the normal build, each program under memcheck (tests/valgrind/).
+# again in the normal build, each program under memcheck (tests/valgrind/), and so are the
+# integration tests below (tests/valgrind/integration.sh: every hopwatch, hopwatchd and
+# hopwatch-monitor they start). Left out, because what they measure is time, which
+# memcheck stretches 10-50 times: monitor, netsim_scenarios and netsim_diagnose (RTT
+# averages and spikes against the simulator's truth, path changes from a slow reply),
+# abuse (a good client's 5 s start-up check under 200 abusive ones), tui_loss (the live
+# view's drops at the moment of its last screen against the probe log) and netsim_accuracy;
+# also lab (it starts no hopwatch program), valgrind (memcheck already) and socket_unit
+# (the engine's own seccomp filter, which it does not install under valgrind).
+VALGRIND_INTEGRATION="cli tui tui_keys engine protocol socket faults dns asn"
+VALGRIND_INTEGRATION+=" mtr_interop probe_seq validation forged reaping netsim_flows split_mtr"
+VALGRIND_INTEGRATION+=" multi_target"
 RUNS=(
 	"build|testlog|"
 	"build-asan|testlog|--suite unit --suite integration"
 	"build|valgrind|--suite unit --wrapper $ROOT/tests/valgrind/wrap.sh --timeout-multiplier 5"
+	"build|valgrind-integration|--suite integration --wrapper $ROOT/tests/valgrind/integration.sh --timeout-multiplier 3 $VALGRIND_INTEGRATION"
 	"build-fuzz|testlog|--suite fuzz"
 )
 
@@ -61,6 +73,18 @@ for run in "${RUNS[@]}"; do
 	rest=${run#*|}
 	logbase=${rest%%|*}
 	read -r -a args <<<"${rest#*|}"
+	# A retry runs as the run did (its suites, under its wrapper), but only the tests it
+	# names: the run's options without its own list of tests.
+	same=()
+	for ((i = 0; i < ${#args[@]}; i++)); do
+		case ${args[i]} in
+		--suite | --wrapper | --timeout-multiplier)
+			same+=("${args[i]}" "${args[i + 1]}")
+			i=$((i + 1))
+			;;
+		--*) same+=("${args[i]}") ;;
+		esac
+	done
 	args+=(--logbase "$logbase")
 	log=$dir/meson-logs/$logbase.json
 	# A run's results are named after its log when it is not the directory's only one.
@@ -93,7 +117,7 @@ for run in "${RUNS[@]}"; do
 	# reported as FLAKY in the summary. Unit, lint and fuzz tests are never retried.
 	retry=$dir/meson-logs/retrylog.json
 	retry2=$dir/meson-logs/retrylog2.json
-	rm -f "$retry" "$retry2"
+	rm -f "$dir/meson-logs/retrylog"*.json
 	again=()
 	if ((rc != 0)); then
 		mapfile -t again < <(python3 -c '
@@ -108,8 +132,12 @@ for line in open(sys.argv[1]):
 	fi
 	if ((${#again[@]})); then
 		note "retrying once: ${again[*]}"
-		meson test -C "$dir" --print-errorlogs --no-rebuild --logbase retrylog \
+		meson test -C "$dir" --print-errorlogs --no-rebuild "${same[@]}" --logbase retrylog \
 			"${again[@]}" </dev/null
+		# Under a wrapper meson adds its name to the log's, as above.
+		for f in "$dir/meson-logs/retrylog"-*.json; do
+			[[ -f $f ]] && retry=$f
+		done
 		# Still failing: one last run, alone (a lost reply under the suite's load can come
 		# twice in a row; a real fault fails all three).
 		mapfile -t again < <(python3 -c '
@@ -123,8 +151,11 @@ for line in open(sys.argv[1]):
 ' "$retry" 2>/dev/null)
 		if ((${#again[@]})); then
 			note "retrying a last time: ${again[*]}"
-			meson test -C "$dir" --print-errorlogs --no-rebuild --logbase retrylog2 \
+			meson test -C "$dir" --print-errorlogs --no-rebuild "${same[@]}" --logbase retrylog2 \
 				"${again[@]}" </dev/null
+			for f in "$dir/meson-logs/retrylog2"-*.json; do
+				[[ -f $f ]] && retry2=$f
+			done
 		fi
 	fi
 	python3 - "$label" "$log" "$retry" "$retry2" >>"$RESULTS" <<'EOF' || record "$label" FAIL "(unreadable $log)"

@@ -2,7 +2,7 @@
 # test_engine_unit.sh SERVICE SOCKET: the configured hopwatchd.service keeps what the
 # engine needs under its sandbox (its own user, CAP_NET_RAW and CAP_NET_ADMIN handed in
 # as ambient capabilities and nothing else in the bounding set, packet sockets for the
-# receive ring, capset for the drop, none of the options that break raw sockets), and
+# receive ring, capset for the drop, seccomp for its own filters, none of the options that break raw sockets), and
 # systemd-analyze security --offline rates its exposure at most MAX_EXPOSURE. Self-test:
 # the same unit stripped of its hardening must rate worse, so a check that stopped
 # measuring fails too. Exit 77 (skip) without systemd-analyze >= 250 (--offline).
@@ -37,6 +37,7 @@ want() {
 for line in User=hopwatchd Group=hopwatchd 'AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN' \
 	'CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN' NoNewPrivileges=yes \
 	'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_PACKET' SystemCallFilter=capset \
+	SystemCallFilter=seccomp \
 	Requires=hopwatchd.socket; do
 	want "$line"
 done

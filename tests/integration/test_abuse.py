@@ -401,8 +401,14 @@ class TestAbuse(AbuseCase):
         for dt, out in runs:
             self.assert_complete(out)
         self.assertGreaterEqual(len(runs), 2)
-        self.assertLess(ratio, RATIO_MAX)
-        if not asan:
+        # Under memcheck the engine is 10-50 times slower and its heap is valgrind's:
+        # neither figure measures the engine, everything else still holds.
+        under_valgrind = bool(os.environ.get("HOPWATCH_VALGRIND"))
+        if under_valgrind:
+            print("under valgrind: the good client's ratio and peak RSS are not checked")
+        else:
+            self.assertLess(ratio, RATIO_MAX)
+        if not asan and not under_valgrind:
             self.assertLess(hwm_mb, MEM_MAX_MB)
         self.assertLess(peak_fds, FDS_MAX)
         by = {}
@@ -412,7 +418,10 @@ class TestAbuse(AbuseCase):
         # Connections: the idle uid never had more than its share open, was refused the
         # rest, and what it held was closed after the idle timeout (not before).
         st = by["idle"][0]
-        self.assertLessEqual(st["max_open"], PER_UID)
+        # Under memcheck the engine takes connections off its backlog so slowly that the
+        # client counts as open ones the engine refuses moments later: checked natively.
+        if not under_valgrind:
+            self.assertLessEqual(st["max_open"], PER_UID)
         self.assertGreaterEqual(st["refused"], IDLE_CONNS - PER_UID)
         self.assertGreater(st["idle_closed"], PER_UID)
         for life in st["lifetimes"]:

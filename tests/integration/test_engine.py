@@ -41,8 +41,10 @@ SLOW_READ_PAUSE_S = 0.005
 EOF_PROBES = 500
 EOF_TIMEOUT_S = 2
 EOF_EXIT_S = 3.5
-# An engine with nothing in flight must leave at once on EOF.
-IDLE_EXIT_S = 1.0
+# An engine with nothing in flight must leave at once on EOF (under memcheck, "at once"
+# includes its leak check at exit).
+UNDER_VALGRIND = bool(os.environ.get("HOPWATCH_VALGRIND"))
+IDLE_EXIT_S = 10.0 if UNDER_VALGRIND else 1.0
 # RTT medians (microseconds) that only kernel receive timestamps meet on this machine.
 LIGHT_PROBES = 100
 LIGHT_P50_US = 200
@@ -568,6 +570,9 @@ class TestWithoutNetRaw(EngineCase):
         """Following that advice (file capabilities instead of root): the engine runs as
         the user who started it and keeps no capability itself; its broker keeps only
         NET_RAW and NET_ADMIN and still serves mark and local-device."""
+        if UNDER_VALGRIND:
+            self.skipTest("under valgrind: file capabilities of the engine's copy would "
+                          "not reach valgrind, which runs it")
         engine = self.private_copy()
         p = subprocess.run(["setcap", "cap_net_raw,cap_net_admin+ep", engine],
                            capture_output=True, text=True)

@@ -26,6 +26,12 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "SKIP: needs root for network namespaces" >&2
 	exit 77
 fi
+# Under tests/valgrind/integration.sh every program of the suite runs under memcheck
+# already, and this test's own valgrind cannot run those wrappers.
+if [[ -n ${HOPWATCH_VALGRIND:-} ]]; then
+	echo "SKIP: the whole suite runs under memcheck (tests/valgrind/integration.sh)" >&2
+	exit 77
+fi
 command -v valgrind >/dev/null || {
 	echo "SKIP: valgrind is not installed" >&2
 	exit 77

@@ -15,6 +15,51 @@ static int load(const uint8_t *pkt, size_t plen, uint32_t off, int size, uint32_
 	return 0;
 }
 
+/* Scratch words a program may use, as the kernel's BPF_MEMWORDS. */
+#define RUN_MEMWORDS 16
+#define RUN_ALL_MEM  ((1u << RUN_MEMWORDS) - 1)
+
+static int is_mem_load(uint16_t code)
+{
+	return code == (BPF_LD | BPF_W | BPF_MEM) || code == (BPF_LDX | BPF_W | BPF_MEM);
+}
+
+/*
+ * As the kernel's check_load_and_stores(): every scratch word loaded must have been
+ * stored on every path to the load. Jumps only go forward, so one pass carries the
+ * words valid at each instruction (the intersection over the paths into it).
+ */
+static int check_mem(const struct sock_filter *f, size_t len)
+{
+	uint16_t valid[BPF_MAXINSNS];
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		valid[i] = RUN_ALL_MEM;
+	valid[0] = 0;
+	for (i = 0; i < len; i++) {
+		uint16_t v = valid[i];
+
+		if (is_mem_load(f[i].code) && !(v & (1u << f[i].k)))
+			return -EINVAL;
+		if (f[i].code == BPF_ST || f[i].code == BPF_STX)
+			v = (uint16_t)(v | 1u << f[i].k);
+		if (BPF_CLASS(f[i].code) == BPF_RET)
+			continue;
+		if (BPF_CLASS(f[i].code) == BPF_JMP) {
+			if (BPF_OP(f[i].code) == BPF_JA) {
+				valid[i + 1 + f[i].k] &= v;
+				continue;
+			}
+			valid[i + 1 + f[i].jt] &= v;
+			valid[i + 1 + f[i].jf] &= v;
+			continue;
+		}
+		valid[i + 1] &= v;
+	}
+	return 0;
+}
+
 int bpf_run_check(const struct sock_filter *f, size_t len)
 {
 	size_t i;
@@ -22,16 +67,25 @@ int bpf_run_check(const struct sock_filter *f, size_t len)
 	if (!f || len == 0 || len > BPF_MAXINSNS)
 		return -EINVAL;
 	for (i = 0; i < len; i++) {
-		if (BPF_CLASS(f[i].code) != BPF_JMP)
+		uint16_t code = f[i].code;
+
+		if ((code == BPF_ST || code == BPF_STX || is_mem_load(code)) &&
+		    f[i].k >= RUN_MEMWORDS)
+			return -EINVAL;
+		if (code == (BPF_ALU | BPF_LSH | BPF_K) && f[i].k >= 32)
+			return -EINVAL;
+		if (BPF_CLASS(code) != BPF_JMP)
 			continue;
-		if (BPF_OP(f[i].code) == BPF_JA) {
+		if (BPF_OP(code) == BPF_JA) {
 			if (f[i].k >= len - i - 1)
 				return -EINVAL;
 		} else if (i + 1 + f[i].jt >= len || i + 1 + f[i].jf >= len) {
 			return -EINVAL;
 		}
 	}
-	return BPF_CLASS(f[len - 1].code) == BPF_RET ? 0 : -EINVAL;
+	if (BPF_CLASS(f[len - 1].code) != BPF_RET)
+		return -EINVAL;
+	return check_mem(f, len);
 }
 
 static int size_of(uint16_t code)
@@ -42,7 +96,7 @@ static int size_of(uint16_t code)
 int bpf_run(const struct sock_filter *f, size_t len, const uint8_t *pkt, size_t plen,
 	    uint32_t pkttype, uint32_t *ret)
 {
-	uint32_t a = 0, x = 0, off;
+	uint32_t a = 0, x = 0, off, mem[RUN_MEMWORDS] = {0};
 	size_t pc;
 
 	if (bpf_run_check(f, len) < 0)
@@ -74,8 +128,20 @@ int bpf_run(const struct sock_filter *f, size_t len, const uint8_t *pkt, size_t 
 			}
 			x = (x & 0xf) << 2;
 			break;
+		case BPF_LDX | BPF_W | BPF_MEM:
+			x = mem[in->k];
+			break;
+		case BPF_ST:
+			mem[in->k] = a;
+			break;
 		case BPF_ALU | BPF_AND | BPF_K:
 			a &= in->k;
+			break;
+		case BPF_ALU | BPF_LSH | BPF_K:
+			a <<= in->k;
+			break;
+		case BPF_ALU | BPF_ADD | BPF_X:
+			a += x;
 			break;
 		case BPF_JMP | BPF_JA:
 			pc += in->k;

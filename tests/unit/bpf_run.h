@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Like the kernel's check: length 1..BPF_MAXINSNS, jumps in range, RET last. 0/-EINVAL. */
+/*
+ * Like the kernel's check: length 1..BPF_MAXINSNS, jumps in range, RET last, scratch
+ * words in range and stored on every path before they are loaded. 0/-EINVAL.
+ */
 int bpf_run_check(const struct sock_filter *f, size_t len);
 /* Run f over pkt (pkttype for SKF_AD_PKTTYPE); *ret = bytes kept. 0, -ENOTSUP or -EINVAL. */
 int bpf_run(const struct sock_filter *f, size_t len, const uint8_t *pkt, size_t plen,
