@@ -19,6 +19,8 @@ report's hopwatch part (findings, conclusion, confirmation) and its hop table, a
       loss on the link into router K, the last carrier hop: hops before K clean, K and
       every later hop lossy, a real_loss finding at hop K (severity problem), no
       dest_loss, conclusion "problem".
+  no_confirm FILE
+      a run with --no-confirm: no confirmation probe sent, no finding "confirmed".
   summary FILE
       prints "CONCLUSION PROBES_SENT" (0 when no confirmation ran), for the false-alarm
       counts; fails only on a report without a diagnosis.
@@ -178,6 +180,16 @@ def check_real_loss(report, hw, hop):
     return errs
 
 
+def check_no_confirm(hw):
+    errs = []
+    if probes_sent(hw):
+        errs.append("%d confirmation probes sent despite --no-confirm" % probes_sent(hw))
+    for f in hw["diagnosis"]:
+        if f.get("confirmed") is True:
+            errs.append("confirmed without a confirmation: " + describe(f))
+    return errs
+
+
 def dump(report, hw):
     print("--- hops (hop host Loss% Snt)", file=sys.stderr)
     for h in report.get("report", {}).get("hubs", []):
@@ -192,7 +204,7 @@ def dump(report, hw):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["dest_drops", "interruption", "real_loss", "summary"])
+    ap.add_argument("mode", choices=["dest_drops", "interruption", "real_loss", "no_confirm", "summary"])
     ap.add_argument("file")
     ap.add_argument("--trace", choices=["icmp", "tcp"], default="icmp")
     ap.add_argument("--carriers", type=int, default=0)
@@ -212,6 +224,8 @@ def main():
             return 0
         if a.mode == "dest_drops":
             errs = check_dest_drops(hw, a.trace, a.carriers)
+        elif a.mode == "no_confirm":
+            errs = check_no_confirm(hw)
         elif a.mode == "interruption":
             errs = check_interruption(hw, a.hop)
         else:

@@ -8,7 +8,9 @@
 #     path is healthy. No carrier may be blamed; an ICMP trace must end in a confirmed
 #     dest_drops_icmp and the conclusion "dest_drops_icmp", with the destination's answer
 #     to TCP in the confirmation. A TCP trace reaches the destination (its closed port
-#     sends RST): no carrier blamed and no "problem".
+#     sends RST): no carrier blamed and no "problem". Then the text report (its
+#     "Confirmation: N probes sent" line, no carrier in the conclusion) and --no-confirm
+#     (no probe sent, nothing "confirmed").
 #  2. interruption: router 3 forwards nothing (it still answers for its own TTL, which
 #     it generates itself): a path interruption at hop 3, confirmed by TCP and UDP probes
 #     that get no answer from past it.
@@ -160,6 +162,28 @@ done
 lab_ok "$LAB_DST4 answers UDP with port unreachable" udp_refused "$LAB_DST4"
 lab_ok "$LAB_DST6 answers UDP with port unreachable" udp_refused "$LAB_DST6"
 run_case dest_drops "$COUNT" dest_drops --carriers "$ROUTERS"
+# The text report says the same and counts the probes; --no-confirm sends none.
+hw_run() {
+	lab_src env HOPWATCH_ENGINE="$ENGINE" HOPWATCH_OPTIONS= timeout "$RUN_TIMEOUT_S" \
+		"$HOPWATCH" -n --analyze -c "$COUNT" -i "$INTERVAL" -G "$GRACE" "$@"
+}
+if ! hw_run -r -6 "$LAB_DST6" >"$work/text.out" 2>"$work/text.err"; then
+	fail "text report: hopwatch failed: $(head -3 "$work/text.err")"
+elif ! grep -Eq '^Confirmation: [1-9][0-9]* probes sent' "$work/text.out" ||
+	grep -Eiq '^Conclusion:.*(carrier|real network exception)' "$work/text.out"; then
+	fail "text report: no 'Confirmation: N probes sent' line, or a conclusion blaming a carrier:"
+	cat "$work/text.out" >&2
+else
+	echo "ok: text report: $(grep -E '^(Confirmation|Conclusion):' "$work/text.out" | cut -c1-100 | paste -sd'|')"
+fi
+if ! hw_run -j --no-confirm -4 "$LAB_DST4" >"$work/noconfirm.json" 2>"$work/noconfirm.err"; then
+	fail "--no-confirm: hopwatch failed: $(head -3 "$work/noconfirm.err")"
+elif out=$(python3 "$CHECK" no_confirm "$work/noconfirm.json" 2>&1); then
+	echo "ok: --no-confirm: $out"
+else
+	fail "--no-confirm:"
+	echo "$out" >&2
+fi
 lab_ns "$LAB_DST" nft flush ruleset || lab_die "nft flush on dst"
 DST_NFT_READY=""
 
