@@ -19,6 +19,9 @@ report's hopwatch part (findings, conclusion, confirmation) and its hop table, a
       loss on the link into router K, the last carrier hop: hops before K clean, K and
       every later hop lossy, a real_loss finding at hop K (severity problem), no
       dest_loss, conclusion "problem".
+  no_alarm FILE
+      a path where nothing is lost in forwarding: no finding of severity problem, no
+      carrier blamed, conclusion not "problem".
   no_confirm FILE
       a run with --no-confirm: no confirmation probe sent, no finding "confirmed".
   summary FILE
@@ -180,6 +183,19 @@ def check_real_loss(report, hw, hop):
     return errs
 
 
+def check_no_alarm(hw):
+    errs = []
+    for f in hw["diagnosis"]:
+        if f.get("severity") == "problem":
+            errs.append("a problem where nothing is lost in forwarding: " + describe(f))
+    for f in carrier_blamed(hw):
+        if f.get("severity") != "problem":
+            errs.append("a carrier is blamed: " + describe(f))
+    if conclusion_id(hw) == "problem":
+        errs.append("conclusion is 'problem'")
+    return errs
+
+
 def check_no_confirm(hw):
     errs = []
     if probes_sent(hw):
@@ -204,7 +220,7 @@ def dump(report, hw):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["dest_drops", "interruption", "real_loss", "no_confirm", "summary"])
+    ap.add_argument("mode", choices=["dest_drops", "interruption", "real_loss", "no_alarm", "no_confirm", "summary"])
     ap.add_argument("file")
     ap.add_argument("--trace", choices=["icmp", "tcp"], default="icmp")
     ap.add_argument("--carriers", type=int, default=0)
@@ -224,6 +240,8 @@ def main():
             return 0
         if a.mode == "dest_drops":
             errs = check_dest_drops(hw, a.trace, a.carriers)
+        elif a.mode == "no_alarm":
+            errs = check_no_alarm(hw)
         elif a.mode == "no_confirm":
             errs = check_no_confirm(hw)
         elif a.mode == "interruption":
@@ -233,12 +251,16 @@ def main():
     except (Bad, KeyError, TypeError, ValueError) as e:
         errs = ["malformed report: %s" % e]
     if not errs:
+        loss = "/".join(
+            "%g" % float(h.get("Loss%", 0)) for h in report["report"].get("hubs", [])
+        )
         print(
-            "conclusion %s; findings: %s; confirmation probes %d"
+            "conclusion %s; findings: %s; confirmation probes %d; Loss%% by hop %s"
             % (
                 conclusion_id(hw),
                 ", ".join(describe(f) for f in hw["diagnosis"]),
                 probes_sent(hw),
+                loss,
             )
         )
         return 0

@@ -17,6 +17,9 @@
 #  3. real_loss: 30% of what router 3 forwards toward router 4 (the last carrier) is
 #     dropped, so hop 4 and the destination show it: real loss at hop 4, "problem" (not
 #     the destination's own loss: it starts at a carrier hop and every later hop carries it).
+#  4. icmp_policy: router 4 withholds 60% of its time-exceeded errors and the destination
+#     60% of its echo replies (ICMP policy, nothing lost in forwarding): the ICMP table
+#     of case 3, but TCP and UDP get every answer, so no "problem" and no carrier blamed.
 # Checks on the JSON are in test_analyze_check.py, which prints the report on failure.
 set -uo pipefail
 
@@ -30,6 +33,7 @@ LOSSY_INTO=4   # the link into this router (the last carrier) drops LOSS_PCT%
 LOSS_PCT=30
 COUNT=10       # a silence or a clean path needs few rounds
 INTERVAL=0.1
+POLICY_PCT=60 # case 4: the share of ICMP answers withheld (see below)
 LOSS_COUNT=50  # 0.7^50: hop 4 cannot come out clean by luck, and the rates are close
 GRACE=1
 RUN_TIMEOUT_S=120
@@ -202,6 +206,26 @@ lab_ns "${LAB_ROUTERS[DEAD_ROUTER - 1]}" nft flush chain inet lab forward ||
 lab_nft $((LOSSY_INTO - 1)) "oifname \"right\" numgen random mod 100 < $LOSS_PCT drop" ||
 	lab_die "nft numgen rule (kernel without nft numgen?)"
 run_case real_loss "$LOSS_COUNT" real_loss --hop "$LOSSY_INTO"
+lab_ns "${LAB_ROUTERS[LOSSY_INTO - 2]}" nft flush chain inet lab forward ||
+	lab_die "nft flush on router $((LOSSY_INTO - 1))"
+
+# 4. The same table from ICMP policy alone: the last carrier router sends only part of
+# its time-exceeded errors and the destination answers only part of the echo requests,
+# while everything is forwarded and TCP/UDP get every answer. The ICMP table alone looks
+# like case 3; what tells them apart is the other protocols: no problem, no carrier.
+# 60%, not less: the confirmation's 16 TCP/UDP answers bound their loss under about 19%,
+# and the ICMP rate over 50 rounds must lie clearly above that (at 40% it would fall
+# short about one run in eight, and the reading would rightly stay undecided).
+r=${LAB_ROUTERS[LOSSY_INTO - 1]}
+lab_ns "$r" nft add table inet lab || lab_die "nft table on router $LOSSY_INTO"
+lab_ns "$r" nft add chain inet lab output \
+	'{ type filter hook output priority 0; policy accept; }' || lab_die "nft output chain"
+for t in icmp icmpv6; do
+	lab_ns "$r" nft "add rule inet lab output $t type time-exceeded numgen random mod 100 < $POLICY_PCT drop" ||
+		lab_die "nft rule on router $LOSSY_INTO"
+	dst_nft "$t type echo-request numgen random mod 100 < $POLICY_PCT drop"
+done
+run_case icmp_policy "$LOSS_COUNT" no_alarm
 
 echo "time: total $((SECONDS - T0)) s"
 ((FAILS == 0)) || {
