@@ -34,6 +34,8 @@
 #include "common/clock.h"
 #include "proto/proto.h"
 
+#include "fake_engine.h"
+
 #define DEST	     "203.0.113.1"
 #define DEST_TTL     4 /* the destination is 4 hops away in the scripted path */
 #define MAX_TTL	     30
@@ -117,24 +119,11 @@ static void reply_line(struct fake *f, int64_t token, const struct proto_command
 static void fake_read(struct bufferevent *bev, void *arg)
 {
 	struct fake *f = arg;
-	char *line;
-	size_t len;
+	struct proto_command c;
 
-	while (f->bev &&
-	       (line = evbuffer_readln(bufferevent_get_input(bev), &len, EVBUFFER_EOL_LF))) {
-		struct proto_line pl;
-		struct proto_command c;
+	while (f->bev && fake_engine_next(bev, &c)) {
 		char out[LINE_MAX_];
 
-		assert_int_equal(proto_split(line, len, &pl), PROTO_OK);
-		assert_int_equal(proto_decode_command(&pl, &c, NULL), PROTO_OK);
-		free(line);
-		if (c.cmd != PROTO_CMD_SEND_PROBE) {
-			snprintf(out, sizeof(out), "%lld feature-support support ok\n",
-				 (long long)c.token);
-			bufferevent_write(bev, out, strlen(out));
-			continue;
-		}
 		assert_true(f->n < LOG_MAX);
 		f->log[f->n].protocol = (enum proto_protocol)c.num[PROTO_ARG_PROTOCOL];
 		f->log[f->n].port =
@@ -153,36 +142,14 @@ static void fake_read(struct bufferevent *bev, void *arg)
 		if (f->mode == FAKE_SILENT)
 			continue;
 		reply_line(f, c.token, &c, out);
-		bufferevent_write(bev, out, strlen(out));
+		fake_engine_write(bev, out);
 	}
 }
 
 static void setup_engine(struct event_base *base, struct fake *f, struct engine_conn **conn)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[] = "/tmp/hopwatch-test-confirm-XXXXXX";
-	char spec[sizeof(sa.sun_path) + 8], err[ENGINE_CONN_ERR_MAX];
-	int lfd, fd;
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/engine.sock", dir);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 1), 0);
-	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
-	assert_int_equal(engine_conn_open(conn, base, spec, NULL, err, sizeof(err)), 0);
-	fd = accept(lfd, NULL, NULL);
-	assert_true(fd >= 0);
-	close(lfd);
-	unlink(sa.sun_path);
-	rmdir(dir);
 	f->base = base;
-	evutil_make_socket_nonblocking(fd);
-	f->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	assert_non_null(f->bev);
-	bufferevent_setcb(f->bev, fake_read, NULL, NULL, f);
-	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	f->bev = fake_engine_open(base, conn, "confirm", fake_read, f);
 }
 
 /* An ICMP trace's configuration to DEST with --analyze. */

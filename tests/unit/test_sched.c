@@ -30,6 +30,8 @@
 #include "common/clock.h"
 #include "proto/proto.h"
 
+#include "fake_engine.h"
+
 /* Probes the fake keeps (more than any test sends). */
 #define PROBES_MAX 64
 #define LINE_MAX_  256
@@ -69,34 +71,18 @@ struct env {
 static void fake_read(struct bufferevent *bev, void *arg)
 {
 	struct fake *f = arg;
-	char *line;
-	size_t len;
+	struct proto_command c;
 
-	while ((line = evbuffer_readln(bufferevent_get_input(bev), &len, EVBUFFER_EOL_LF))) {
-		struct proto_line pl;
-		struct proto_command c;
-		char out[LINE_MAX_];
-
-		assert_int_equal(proto_split(line, len, &pl), PROTO_OK);
-		assert_int_equal(proto_decode_command(&pl, &c, NULL), PROTO_OK);
-		if (c.cmd == PROTO_CMD_CHECK_SUPPORT) {
-			snprintf(out, sizeof(out), "%lld feature-support support ok\n",
-				 (long long)c.token);
-			bufferevent_write(bev, out, strlen(out));
-		} else {
-			assert_true(f->nprobes < PROBES_MAX);
-			f->probes[f->nprobes].token = (long long)c.token;
-			f->probes[f->nprobes].ttl = (int)c.num[PROTO_ARG_TTL];
-			f->probes[f->nprobes].size = (c.present & PROTO_BIT(PROTO_ARG_SIZE))
-							     ? (long)c.num[PROTO_ARG_SIZE]
-							     : -1;
-			f->probes[f->nprobes].pattern =
-				(c.present & PROTO_BIT(PROTO_ARG_BIT_PATTERN))
-					? (long)c.num[PROTO_ARG_BIT_PATTERN]
-					: -1;
-			f->nprobes++;
-		}
-		free(line);
+	while (fake_engine_next(bev, &c)) {
+		assert_true(f->nprobes < PROBES_MAX);
+		f->probes[f->nprobes].token = (long long)c.token;
+		f->probes[f->nprobes].ttl = (int)c.num[PROTO_ARG_TTL];
+		f->probes[f->nprobes].size =
+			(c.present & PROTO_BIT(PROTO_ARG_SIZE)) ? (long)c.num[PROTO_ARG_SIZE] : -1;
+		f->probes[f->nprobes].pattern = (c.present & PROTO_BIT(PROTO_ARG_BIT_PATTERN))
+							? (long)c.num[PROTO_ARG_BIT_PATTERN]
+							: -1;
+		f->nprobes++;
 	}
 }
 
@@ -159,9 +145,6 @@ static void answer(struct env *e, int k, int lost)
  */
 static void setup_rand(struct env *e, int max_ttl, int count, int64_t interval_us, int rnd)
 {
-	char dir[] = "/tmp/hopwatch-test-sched-XXXXXX";
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char spec[sizeof(sa.sun_path) + 8], err[ENGINE_CONN_ERR_MAX];
 	const char *feat[] = {"send-probe"};
 	struct sched_config cfg = {
 		.count = count,
@@ -175,30 +158,13 @@ static void setup_rand(struct env *e, int max_ttl, int count, int64_t interval_u
 		.rand_pattern = rnd,
 	};
 	struct engine_probe tmpl = {.protocol = PROTO_PROTOCOL_ICMP, .size = 64};
-	int lfd, fd, check = 1;
+	int check = 1;
 
 	memset(e, 0, sizeof(*e));
 	e->base = event_base_new();
 	assert_non_null(e->base);
-	assert_non_null(mkdtemp(dir));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/engine.sock", dir);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 1), 0);
-	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
-	assert_int_equal(engine_conn_open(&e->conn, e->base, spec, NULL, err, sizeof(err)), 0);
-	fd = accept(lfd, NULL, NULL);
-	assert_true(fd >= 0);
-	close(lfd);
-	unlink(sa.sun_path);
-	rmdir(dir);
 	e->f.base = e->base;
-	evutil_make_socket_nonblocking(fd);
-	e->f.bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	assert_non_null(e->f.bev);
-	bufferevent_setcb(e->f.bev, fake_read, NULL, NULL, &e->f);
-	bufferevent_enable(e->f.bev, EV_READ | EV_WRITE);
+	e->f.bev = fake_engine_open(e->base, &e->conn, "sched", fake_read, &e->f);
 	assert_int_equal(engine_conn_check(e->conn, feat, 1, on_check, &check), 0);
 	while (check == 1)
 		assert_true(event_base_loop(e->base, EVLOOP_ONCE) >= 0);

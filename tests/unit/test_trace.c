@@ -32,6 +32,8 @@
 #include "common/clock.h"
 #include "proto/proto.h"
 
+#include "fake_engine.h"
+
 #define NTRACES 200
 #define ROUNDS	5
 #define MAX_TTL 12
@@ -187,46 +189,32 @@ static void flow_route(struct fake *f, const struct proto_command *c, int dst, i
 static void fake_read(struct bufferevent *bev, void *arg)
 {
 	struct fake *f = arg;
-	char *line;
-	size_t len;
+	struct proto_command c;
 
-	while ((line = evbuffer_readln(bufferevent_get_input(bev), &len, EVBUFFER_EOL_LF))) {
-		struct proto_line pl;
-		struct proto_command c;
-		char out[LINE_MAX_];
+	while (fake_engine_next(bev, &c)) {
+		int dst = dst_index(&c), ttl = (int)c.num[PROTO_ARG_TTL];
+		uint32_t *k;
+		struct timeval tv = {0, FLUSH_US};
 
-		assert_int_equal(proto_split(line, len, &pl), PROTO_OK);
-		assert_int_equal(proto_decode_command(&pl, &c, NULL), PROTO_OK);
-		if (c.cmd == PROTO_CMD_CHECK_SUPPORT) {
-			snprintf(out, sizeof(out), "%lld feature-support support ok\n",
-				 (long long)c.token);
-			bufferevent_write(bev, out, strlen(out));
-		} else {
-			int dst = dst_index(&c), ttl = (int)c.num[PROTO_ARG_TTL];
-			uint32_t *k;
-			struct timeval tv = {0, FLUSH_US};
-
-			assert_true(ttl >= 1 && ttl <= MAX_TTL);
-			k = &f->counts[dst * (MAX_TTL + 1) + ttl];
-			assert_true(f->nq < QUEUE_MAX);
-			f->q[f->nq].owner = dst;
-			if (ttl == f->exhaust_ttl && *k == 0)
-				snprintf(f->q[f->nq].line, sizeof(f->q[f->nq].line),
-					 "%lld probes-exhausted\n", (long long)c.token);
-			else
-				answer_for(dst, ttl, *k, c.token, f->q[f->nq].line,
-					   sizeof(f->q[f->nq].line));
-			if (f->nflows)
-				flow_route(f, &c, dst, ttl, *k, f->q[f->nq].line);
-			(*k)++;
-			f->nq++;
-			if (f->sent_at && f->probes < QUEUE_MAX)
-				f->sent_at[f->probes] = clock_now_us();
-			f->probes++;
-			if (!evtimer_pending(f->flush_ev, NULL))
-				evtimer_add(f->flush_ev, &tv);
-		}
-		free(line);
+		assert_true(ttl >= 1 && ttl <= MAX_TTL);
+		k = &f->counts[dst * (MAX_TTL + 1) + ttl];
+		assert_true(f->nq < QUEUE_MAX);
+		f->q[f->nq].owner = dst;
+		if (ttl == f->exhaust_ttl && *k == 0)
+			snprintf(f->q[f->nq].line, sizeof(f->q[f->nq].line),
+				 "%lld probes-exhausted\n", (long long)c.token);
+		else
+			answer_for(dst, ttl, *k, c.token, f->q[f->nq].line,
+				   sizeof(f->q[f->nq].line));
+		if (f->nflows)
+			flow_route(f, &c, dst, ttl, *k, f->q[f->nq].line);
+		(*k)++;
+		f->nq++;
+		if (f->sent_at && f->probes < QUEUE_MAX)
+			f->sent_at[f->probes] = clock_now_us();
+		f->probes++;
+		if (!evtimer_pending(f->flush_ev, NULL))
+			evtimer_add(f->flush_ev, &tv);
 	}
 }
 
@@ -252,37 +240,16 @@ static void on_check(void *ctx, int rc, const char *msg)
 }
 
 /* A UNIX socket in a fresh directory, the connection to it, and the fake at its end. */
-static void setup_engine(struct event_base *base, struct fake *f, struct engine_conn **conn,
-			 char *dir)
+static void setup_engine(struct event_base *base, struct fake *f, struct engine_conn **conn)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char spec[sizeof(sa.sun_path) + 8], err[ENGINE_CONN_ERR_MAX];
-	int lfd, fd;
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/engine.sock", dir);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 1), 0);
-	snprintf(spec, sizeof(spec), "unix:%s", sa.sun_path);
-	assert_int_equal(engine_conn_open(conn, base, spec, NULL, err, sizeof(err)), 0);
-	fd = accept(lfd, NULL, NULL);
-	assert_true(fd >= 0);
-	close(lfd);
-	unlink(sa.sun_path);
-	rmdir(dir);
 	memset(f, 0, sizeof(*f));
 	f->base = base;
 	f->seed = 12345;
 	f->q = calloc(QUEUE_MAX, sizeof(*f->q));
 	assert_non_null(f->q);
-	evutil_make_socket_nonblocking(fd);
-	f->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	assert_non_null(f->bev);
 	f->flush_ev = evtimer_new(base, flush_cb, f);
-	bufferevent_setcb(f->bev, fake_read, NULL, NULL, f);
-	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	assert_non_null(f->flush_ev);
+	f->bev = fake_engine_open(base, conn, "trace", fake_read, f);
 }
 
 static void config(struct trace_config *tc, int i)
@@ -327,14 +294,13 @@ static void run(int first, int n, char **out, size_t *probes)
 	const struct trace_hooks hooks = {.finished = on_finished};
 	struct engine_conn *conn = NULL;
 	struct trace_hooks h = hooks;
-	char dir[] = "/tmp/hopwatch-test-trace-XXXXXX";
 	struct fake f;
 	struct run r = {.base = base};
 	int i, check = 1;
 	const char *feat[] = {"send-probe", "ip-4"};
 
 	assert_non_null(base);
-	setup_engine(base, &f, &conn, dir);
+	setup_engine(base, &f, &conn);
 	assert_int_equal(engine_conn_check(conn, feat, 2, on_check, &check), 0);
 	while (check == 1)
 		assert_true(event_base_loop(base, EVLOOP_ONCE) >= 0);
@@ -400,7 +366,6 @@ static void test_freed_trace_answers_dropped(void **state)
 {
 	struct event_base *base = event_base_new();
 	struct engine_conn *conn = NULL;
-	char dir[] = "/tmp/hopwatch-test-trace-XXXXXX";
 	struct fake f;
 	struct run r = {.base = base};
 	struct trace_hooks h = {.finished = on_finished, .ctx = &r};
@@ -409,7 +374,7 @@ static void test_freed_trace_answers_dropped(void **state)
 	int check = 1;
 
 	(void)state;
-	setup_engine(base, &f, &conn, dir);
+	setup_engine(base, &f, &conn);
 	assert_int_equal(engine_conn_check(conn, feat, 1, on_check, &check), 0);
 	while (check == 1)
 		assert_true(event_base_loop(base, EVLOOP_ONCE) >= 0);
@@ -437,11 +402,10 @@ static void test_freed_trace_answers_dropped(void **state)
 /* Bring up a fake engine, checked, with nothing traced yet. */
 static void open_checked(struct event_base *base, struct fake *f, struct engine_conn **conn)
 {
-	char dir[] = "/tmp/hopwatch-test-trace-XXXXXX";
 	const char *feat[] = {"send-probe"};
 	int check = 1;
 
-	setup_engine(base, f, conn, dir);
+	setup_engine(base, f, conn);
 	assert_int_equal(engine_conn_check(*conn, feat, 1, on_check, &check), 0);
 	while (check == 1)
 		assert_true(event_base_loop(base, EVLOOP_ONCE) >= 0);
