@@ -23,7 +23,7 @@ cd "$ROOT" || exit 1
 # (the engine's own seccomp filter, which it does not install under valgrind).
 VALGRIND_INTEGRATION="cli tui tui_keys engine protocol socket faults dns asn"
 VALGRIND_INTEGRATION+=" mtr_interop probe_seq validation forged reaping netsim_flows split_mtr"
-VALGRIND_INTEGRATION+=" multi_target"
+VALGRIND_INTEGRATION+=" multi_target analyze_as tui_findings"
 RUNS=(
 	"build|testlog|"
 	"build-asan|testlog|--suite unit --suite integration"
