@@ -101,6 +101,13 @@ umask_value=${umask_value:-0022}
 work=$(mktemp -d /tmp/hopwatch-socket-unit.XXXXXX)
 chmod 755 "$work"
 LAB_CLEANUP+=("rm -rf '$work'")
+# The build may sit where only root can reach it (a clone in a 0700 mktemp -d): the
+# engine's user and the client's run copies from the test's own 0755 directory.
+mkdir -m 755 "$work/bin"
+cp "$ENGINE" "$HOPWATCH" "$sandbox" "$work/bin/" || fail "cannot copy the programs to $work/bin"
+ENGINE=$work/bin/$(basename "$ENGINE")
+HOPWATCH=$work/bin/$(basename "$HOPWATCH")
+sandbox=$work/bin/$(basename "$sandbox")
 
 # SystemCallFilter= lines in order: an allow list, then ~ lines remove, plain lines add.
 expand() {

@@ -24,6 +24,13 @@ trap 'rm -rf "$shadow"' EXIT
 # The engine's broker and dropped engine write their logs and read the scripts too.
 chmod 755 "$shadow"
 mkdir -m 1777 "$shadow/logs"
+# What the wrappers run lives in the shadow itself: a test may start a program as nobody
+# or as the engine's user, and the build may sit where only root can reach it (a clone in
+# a 0700 mktemp -d).
+mkdir -m 755 "$shadow/real"
+cp "$here/run.sh" "$comm" "$shadow/real/" || exit 1
+comm=$shadow/real/${comm##*/}
+chmod 755 "$shadow/real/run.sh" "$comm"
 for entry in "$build"/*; do
 	ln -s "$entry" "$shadow/${entry##*/}"
 done
@@ -38,11 +45,14 @@ for prog in "${PROGRAMS[@]}"; do
 		done
 	fi
 	rm -f "$shadow/$prog"
+	# Each in a directory of its own, as in the build: nothing new lies next to hopwatch.
+	mkdir -p -m 755 "$shadow/real/$dir"
+	cp "$build/$prog" "$shadow/real/$dir/" || exit 1
 	cat >"$shadow/$prog" <<SH
 #!/bin/sh
 # ${prog##*/} under valgrind memcheck (tests/valgrind/integration.sh)
 LD_PRELOAD=$comm HOPWATCH_VALGRIND_LOG="$shadow/logs/${prog##*/}.%p.log" \\
-	exec "$here/run.sh" "$build/$prog" "\$@"
+	exec "$shadow/real/run.sh" "$shadow/real/$prog" "\$@"
 SH
 	chmod 755 "$shadow/$prog"
 done
