@@ -494,12 +494,18 @@ static void test_run_dest_drops_icmp(void **state)
 		if (i && r.f.log[i].at - r.f.log[i - 1].at > CONFIRM_WAVE_GAP_US / 2)
 			waves++;
 	}
-	/* Paced in waves, one probe of each entry per wave, yet soon done. */
-	assert_int_equal(waves + 1, CONFIRM_PROBES_PER_ENTRY);
+	/*
+	 * Paced in waves, one probe of each entry per wave, yet soon done. Under valgrind
+	 * (tests/valgrind/run.sh) only the work is checked, not its timing.
+	 */
 	first = r.f.log[0].at;
 	last = r.f.log[r.f.n - 1].at;
-	assert_true(last - first >= (CONFIRM_PROBES_PER_ENTRY - 1) * CONFIRM_WAVE_GAP_US * 9 / 10);
-	assert_true(last - first < 1000000);
+	if (!getenv("HOPWATCH_VALGRIND")) {
+		assert_int_equal(waves + 1, CONFIRM_PROBES_PER_ENTRY);
+		assert_true(last - first >=
+			    (CONFIRM_PROBES_PER_ENTRY - 1) * CONFIRM_WAVE_GAP_US * 9 / 10);
+		assert_true(last - first < 1000000);
+	}
 	/* Counted: TCP and UDP reached the destination itself, at TTL 4 as well. */
 	assert_int_equal(r.d.res.ran, 1);
 	assert_int_equal(r.d.res.probes_sent, r.plan.probes);
@@ -612,7 +618,9 @@ static void test_run_engine_silent(void **state)
 	assert_int_equal(r.d.res.ran, 0);
 	assert_int_equal(confirm_unsent(r.c), r.plan.probes);
 	assert_true(took >= (int64_t)CONFIRM_TIMEOUT_S * 1000000);
-	assert_true(took < (int64_t)CONFIRM_TIMEOUT_S * 1000000 + CONFIRM_GRACE_US + 1500000);
+	if (!getenv("HOPWATCH_VALGRIND"))
+		assert_true(took <
+			    (int64_t)CONFIRM_TIMEOUT_S * 1000000 + CONFIRM_GRACE_US + 1500000);
 	rig_free(&r);
 }
 
