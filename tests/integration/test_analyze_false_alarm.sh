@@ -18,32 +18,8 @@ COUNT=10
 INTERVAL=0.1
 GRACE=1
 RUN_TIMEOUT_S=90
-BUILD=${HOPWATCH_BUILD:-$HERE/../../build}
-ENGINE=$(readlink -f "$BUILD/daemon/hopwatchd")
-HOPWATCH=$(readlink -f "$BUILD/client/hopwatch")
-CHECK="$HERE/test_analyze_check.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP: needs root for network namespaces" >&2
-	exit 77
-fi
-for f in "$ENGINE" "$HOPWATCH"; do
-	[[ -x $f ]] || {
-		echo "FAIL: not found or not executable: $f" >&2
-		exit 1
-	}
-done
-
-work=$(mktemp -d)
-LAB_CLEANUP+=("rm -rf '$work'")
-lab_create "$ROUTERS"
-T0=$SECONDS
-
-FAILS=0
-fail() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-}
+# shellcheck source=tests/integration/analyze_lib.sh
+source "$HERE/analyze_lib.sh"
 
 # phase NAME: RUNS traces, BATCH at a time; then the conclusions and probe counts.
 phase() {

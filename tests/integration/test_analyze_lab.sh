@@ -38,32 +38,8 @@ LOSS_COUNT=50  # 0.7^50: hop 4 cannot come out clean by luck, and the rates are 
 GRACE=1
 RUN_TIMEOUT_S=120
 PROBE_TIMEOUT_S=3 # the lab's own reachability checks
-BUILD=${HOPWATCH_BUILD:-$HERE/../../build}
-ENGINE=$(readlink -f "$BUILD/daemon/hopwatchd")
-HOPWATCH=$(readlink -f "$BUILD/client/hopwatch")
-CHECK="$HERE/test_analyze_check.py"
-
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP: needs root for network namespaces" >&2
-	exit 77
-fi
-for f in "$ENGINE" "$HOPWATCH"; do
-	[[ -x $f ]] || {
-		echo "FAIL: not found or not executable: $f" >&2
-		exit 1
-	}
-done
-
-work=$(mktemp -d)
-LAB_CLEANUP+=("rm -rf '$work'")
-lab_create "$ROUTERS"
-T0=$SECONDS
-
-FAILS=0
-fail() {
-	echo "FAIL: $*" >&2
-	FAILS=$((FAILS + 1))
-}
+# shellcheck source=tests/integration/analyze_lib.sh
+source "$HERE/analyze_lib.sh"
 
 # dst_nft 'rule': a rule on the destination's input hook (its own firewall).
 DST_NFT_READY=""
