@@ -47,6 +47,7 @@ class Run:
             self.hubs = json.load(f)["report"]["hubs"]
         self.sent = defaultdict(int)
         self.rtts = defaultdict(list)
+        self.plan = defaultdict(list)  # the RTTs the scenario drew, for the answered probes
         self.by_from = defaultdict(lambda: defaultdict(int))
         self.fates = defaultdict(lambda: defaultdict(int))
         self.unstamped = 0  # answers without a kernel-measured RTT
@@ -69,6 +70,7 @@ class Run:
                         self.unstamped += 1
                         us = int(kv.get("applied_us", kv["rtt_us"]))
                     self.rtts[ttl].append(us / 1000.0)
+                    self.plan[ttl].append(int(kv["rtt_us"]) / 1000.0)
                     self.by_from[ttl][kv["from"]] += 1
 
     def hub(self, n):
@@ -82,6 +84,15 @@ class Run:
 
     def stat(self, n, key):
         return self.hub(n)[key]
+
+    def late(self, n):
+        """How much later than planned hop n's answers were on average (ms, >= 0): host
+        scheduling delays netsim's write of an answer now and then, which the kernel-stamped
+        truth counts and hopwatch rightly sees. A scenario's nominal figures do not."""
+        t, p = self.rtts[n], self.plan[n]
+        if not t:
+            return 0.0
+        return max(0.0, sum(t) / len(t) - sum(p) / len(p))
 
     def responders(self, n):
         return self.hub(n).get("hopwatch", {}).get("responders", [])
@@ -126,10 +137,15 @@ def expect_hosts(run, hosts):
 
 
 def expect_avgs(run, avgs, tol):
+    """hopwatch's Avg per hop against the scenario's nominal figure, within tol plus the
+    lateness this run measured at that hop (Run.late); hopwatch against the truth itself
+    is check_truth's job, with its own tolerance."""
     for n, want in enumerate(avgs, 1):
         if n <= len(run.hubs):
-            check(near(run.stat(n, "Avg"), want, tol), run,
-                  "hop %d: Avg %.3f, scenario says %.3f" % (n, run.stat(n, "Avg"), want))
+            late = run.late(n)
+            check(near(run.stat(n, "Avg"), want, tol + late), run,
+                  "hop %d: Avg %.3f, scenario says %.3f (this run's answers %.3f ms late)"
+                  % (n, run.stat(n, "Avg"), want, late))
 
 
 def expect_loss(run, hops, lossy):
@@ -207,7 +223,15 @@ def scn_brief_spike(run):
     check(near(run.stat(3, "Best"), 3, 0.3), run, "hop 3 Best not normal")
     check(near(run.hub(3)["hopwatch"]["p50"], 3, 0.3), run, "hop 3 median not normal")
     for n in (2, 4, 5):
-        check(run.stat(n, "Wrst") < 10, run, "hop %d has a spike too" % n)
+        # The scenario planned no spike there; a Wrst above 10 ms is hopwatch's error
+        # unless the kernel saw that answer as late too (netsim preempted on a busy host).
+        planned = max(run.plan[n], default=0.0)
+        truth = max(run.rtts[n], default=0.0)
+        check(planned < 10, run, "hop %d: the simulator planned a spike (%.1f ms)" % (n, planned))
+        wrst = run.stat(n, "Wrst")
+        check(wrst < 10 or near(wrst, truth, max(AVG_TOL_MS, AVG_TOL_REL * truth)), run,
+              "hop %d has a spike too: Wrst %.1f ms, the kernel's slowest answer %.1f ms"
+              % (n, wrst, truth))
 
 
 def scn_dest_drops_icmp(run):
@@ -277,8 +301,8 @@ def scn_realistic15(run, v6=False):
     check(len(run.hubs) == 15, run, "%d hops, want 15" % len(run.hubs))
     expect_loss(run, [1, 3, 5, 10, 11, 12, 13, 14, 15], False)
     expect_loss(run, [9], True)
-    check(near(run.stat(1, "Avg"), 1.8, 0.3), run, "hop 1 Avg")
-    check(near(run.stat(15, "Avg"), 17.6, 0.4), run, "destination Avg")
+    check(near(run.stat(1, "Avg"), 1.8, 0.3 + run.late(1)), run, "hop 1 Avg")
+    check(near(run.stat(15, "Avg"), 17.6, 0.4 + run.late(15)), run, "destination Avg")
 
 
 def scn_realistic15_tcp6(run):
