@@ -4,9 +4,9 @@
  * IPv4 probes go out through one IPPROTO_RAW socket with the whole IP header built by
  * packet.c, so TTL and TOS need no per-probe setsockopt. IPv6 has no usable header
  * inclusion, so TTL, traffic class and source ride along as ancillary data on one
- * sendmsg(). Replies are read from per-protocol raw sockets with SO_TIMESTAMPNS, so an
- * RTT is the kernel's receive time minus the time taken just before the send call, not
- * whenever user space got round to reading.
+ * sendmsg(). Replies are read from a packet ring or per-protocol raw sockets, stamped by
+ * the kernel as they arrive; sends are stamped by the kernel too (tx_stamp_take), so an
+ * RTT is neither when user space got round to reading nor when it got round to sending.
  */
 #include "daemon/net.h"
 
@@ -18,6 +18,7 @@
 #include <linux/icmp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -48,6 +49,15 @@
 #define NET_RING_BLOCKS 2
 /* Send buffer: bursts of probes must not fail with ENOBUFS. */
 #define NET_SNDBUF_BYTES (4 * 1024 * 1024)
+/*
+ * Send stamps (tx_stamp_take): the kernel's copy of a probe is matched by its bytes, so
+ * a probe longer than this (link header included) keeps the user-space stamp, as does
+ * one whose stamp is not queued within this many reads of the error queue. A kernel
+ * stamp later than the user-space one by more than the window is not believed.
+ */
+#define NET_TX_STAMP_BYTES     2048
+#define NET_TX_STAMP_DRAIN     8
+#define NET_TX_STAMP_WINDOW_NS 1000000000ll
 
 struct net_port {
 	int fd;
@@ -130,6 +140,80 @@ static void big_rcvbuf(int fd)
 	/* FORCE works while we still hold CAP_NET_ADMIN; otherwise take what rmem_max allows. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/*
+ * Software send stamps: the kernel stamps a probe as the device takes it and queues a
+ * copy with the stamp on the socket's error queue. Without them an RTT starts at the
+ * clock read just before sendto(), so whatever preempts the engine between the two
+ * (another process on a busy host, a vCPU losing its core) counts as network delay:
+ * tenths of a millisecond, seen on shared test machines. Best effort: a kernel or socket
+ * that refuses keeps the user-space stamp.
+ */
+static void tx_stamps_on(int fd)
+{
+	int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags));
+}
+
+/* The software stamp of an error-queue message that carries a send stamp, else NULL. */
+static const struct timespec *tx_stamp_of(struct msghdr *m)
+{
+	const struct timespec *ts = NULL;
+	int snd = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct scm_timestamping))) {
+			ts = &((const struct scm_timestamping *)(void *)CMSG_DATA(c))->ts[0];
+		} else if (c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
+			const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
+
+			snd = ee->ee_origin == SO_EE_ORIGIN_TIMESTAMPING &&
+			      ee->ee_info == SCM_TSTAMP_SND;
+		}
+	}
+	return snd && ts && (ts->tv_sec || ts->tv_nsec) ? ts : NULL;
+}
+
+/*
+ * Replaces *sent with the kernel's send stamp of the probe just sent, whose bytes end in
+ * tail (the kernel's copy starts with the link and IP headers, which it may have filled
+ * in). Stamps of earlier probes still queued (a device that sent them late) are read and
+ * dropped: their probes already count from the user-space stamp.
+ */
+static void tx_stamp_take(int fd, const uint8_t *tail, size_t tail_len, struct timespec *sent)
+{
+	uint8_t buf[NET_TX_STAMP_BYTES];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping)) +
+			 CMSG_SPACE(sizeof(struct sock_extended_err) +
+				    sizeof(struct sockaddr_in6))];
+		struct cmsghdr align;
+	} ctrl;
+
+	for (int i = 0; i < NET_TX_STAMP_DRAIN; i++) {
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctrl.buf,
+				   .msg_controllen = sizeof(ctrl.buf)};
+		const struct timespec *ts;
+		ssize_t r = recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+		int64_t ahead;
+
+		if (r < 0)
+			return;
+		if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)r < tail_len ||
+		    memcmp(buf + r - tail_len, tail, tail_len) != 0 || !(ts = tx_stamp_of(&m)))
+			continue;
+		ahead = ((int64_t)ts->tv_sec - (int64_t)sent->tv_sec) * 1000000000ll +
+			((int64_t)ts->tv_nsec - (int64_t)sent->tv_nsec);
+		if (ahead >= 0 && ahead < NET_TX_STAMP_WINDOW_NS)
+			*sent = *ts;
+		return;
+	}
 }
 
 static void big_sndbuf(int fd)
@@ -415,6 +499,7 @@ static int open_v4(struct net *n)
 		return -errno;
 	n->send4 = fd;
 	big_sndbuf(fd);
+	tx_stamps_on(fd);
 	if (ring_create(&n->ring[0]) == 0) {
 		n->rx[NET_SOCK_ICMP4] = n->ring[0].fd;
 	} else {
@@ -829,6 +914,7 @@ int net_prepare_send_fd(int fd, int family)
 	/* Our own reply sockets (family -1) keep their input; send-only ones read nothing. */
 	if (family != -1 && (err = drop_all_input(fd)) < 0)
 		return err;
+	tx_stamps_on(fd);
 	if (family == AF_INET6 || family == -1) {
 		int domain = AF_UNSPEC;
 		socklen_t len = sizeof(domain);
@@ -983,6 +1069,11 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 	}
 	if (rc < 0)
 		return -errno;
+	/* IPv4 probes carry the IP header the kernel completes; the rest is sent as built. */
+	if (p->family == AF_INET)
+		tx_stamp_take(fd, pkt + (pkt[0] & 0xfu) * 4u, len - (pkt[0] & 0xfu) * 4u, sent);
+	else
+		tx_stamp_take(fd, pkt, len, sent);
 	return 0;
 }
 

@@ -28,7 +28,7 @@ struct probe {
 	int64_t token;	      /* the client's, echoed in the reply */
 	void *owner;	      /* the session that sent it */
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
-	struct timespec sent; /* CLOCK_REALTIME just before the send, to match SO_TIMESTAMPNS */
+	struct timespec sent; /* CLOCK_REALTIME: the kernel's send stamp, else read before it */
 	union addr_ip dst;
 	union addr_ip src; /* the probe's source: replies go to it, quotes name it */
 	uint8_t family;	   /* AF_INET or AF_INET6 */

@@ -8,6 +8,12 @@
 #    figures are printed beside, not asserted. The worst error per statistic is printed.
 # 2. ECMP with Paris flow ids: hopwatchd driven directly (enable-extension flow-id) on
 #    ecmp.scn; every probe of one flow sees one responder at the flow-hashed hop.
+# 3. Sends held back: the engine runs under tests/netsim/slow_send.sh, which delays every
+#    sendto()/sendmsg() by SLOW_MS on its way into the kernel (a preemption between the
+#    clock read and the send, made certain); hopwatch's RTTs start at the kernel's send
+#    stamp and must stay within the same tolerance (ICMP over IPv4: the header-included
+#    socket; TCP over IPv6: sendmsg). The probes' arrival gaps show the delay took
+#    effect; mtr-packet under the same delay is printed beside.
 set -u
 src=${HOPWATCH_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${HOPWATCH_BUILD:-$src/build}
@@ -68,4 +74,28 @@ rc=$?
 
 netsim_restart "$scn_dir/ecmp.scn"
 netsim_run python3 "$check" paris "$engine" || rc=1
+
+SLOW_MS=3
+slow=$out/slow
+mkdir "$slow"
+export SLOW_SEND_US=$((SLOW_MS * 1000))
+for run in "icmp4 -4 203.0.113.1" "tcp6 -6 -T -P 443 2001:db8:ffff::1"; do
+	read -r -a w <<<"$run"
+	name=${w[0]}
+	netsim_restart "$scn_dir/accuracy10.scn"
+	SLOW_SEND_PROG=$engine netsim_run "$hopwatch" --engine "$src/tests/netsim/slow_send.sh" \
+		-j -n -c 10 -i "$INTERVAL" -G 1 "${w[@]:1}" >"$slow/hopwatch_$name.json" ||
+		echo "hopwatch failed (sends held back): $name" >&2
+	netsim_flush
+	cp "$NETSIM_LOG" "$slow/hopwatch_$name.log"
+	if ((have_mtr)); then
+		netsim_restart "$scn_dir/accuracy10.scn"
+		SLOW_SEND_PROG=$(command -v mtr-packet) MTR_PACKET=$src/tests/netsim/slow_send.sh \
+			netsim_run mtr -j -n -c 10 -i "$INTERVAL" -G 1 "${w[@]:1}" \
+			>"$slow/mtr_$name.json" 2>/dev/null || rm -f "$slow/mtr_$name.json"
+		netsim_flush
+		cp "$NETSIM_LOG" "$slow/mtr_$name.log"
+	fi
+done
+python3 "$check" delayed "$slow" "$SLOW_MS" || rc=1
 exit $rc

@@ -5,7 +5,8 @@ holds NAME.json (hopwatch -j) and NAME.log (the simulator's log) for every run.
 
 Modes: DIR (scenario runs), "accuracy DIR" (acceptance 1: hopwatch within
 max(0.1 ms, 1%) of the truth, mtr printed beside), "paris ENGINE" (acceptance 3: drives
-hopwatchd with flow ids inside the netsim namespace running ecmp.scn).
+hopwatchd with flow ids inside the netsim namespace running ecmp.scn), "delayed DIR MS"
+(the accuracy check on runs whose engine had every send held back MS milliseconds).
 
 Two kinds of checks on scenario runs:
 - against the truth: per hop, hopwatch's sent/received counts agree with the log within
@@ -18,6 +19,7 @@ import os
 import re
 import sys
 from collections import defaultdict
+from types import SimpleNamespace
 
 # Scenario runs check shape; precision is test_netsim_accuracy.sh's job. One late probe
 # in 20 (host scheduling, invisible to netsim) can move an Avg by a few tenths.
@@ -337,8 +339,9 @@ def accuracy_rows(run):
     return rows
 
 
-def accuracy(directory):
-    """Asserts hopwatch's runs; prints mtr's beside them, and the worst errors."""
+def accuracy_runs(directory):
+    """Asserts hopwatch's runs; prints mtr's beside them. Returns the run names and the
+    worst errors of each."""
     names = sorted(f[len("hopwatch_"):-5] for f in os.listdir(directory)
                    if f.startswith("hopwatch_") and f.endswith(".json"))
     print("%-7s %4s  %-32s %-32s" % ("run", "hop", "hopwatch max |err| ms (A/B/W)",
@@ -361,19 +364,60 @@ def accuracy(directory):
             check(stats, hw, "hop %d: the simulator answered nothing" % ttl)
             for k, got, want, ok in stats:
                 check(ok, hw, "hop %d %s %.3f ms, truth %.3f ms" % (ttl, k, got, want))
-            def fmt(st):
-                return "/".join("%.3f%s" % (abs(g - w), "" if ok else "!")
-                                for _, g, w, ok in st) or "-"
             m = mtr_rows.get(ttl)
-            print("%-7s %4d  %-32s %-32s" % (name, ttl, fmt(stats),
-                                             (fmt(m[1]) + ("" if m[2] else " loss!"))
+            print("%-7s %4d  %-32s %-32s" % (name, ttl, fmt_errors(stats),
+                                             (fmt_errors(m[1]) + ("" if m[2] else " loss!"))
                                              if m else "-"))
-    check(len(names) == 6, Run.__new__(Run), "%d hopwatch runs, want 6" % len(names))
+    return names, worst
+
+
+def fmt_errors(stats):
+    return "/".join("%.3f%s" % (abs(g - w), "" if ok else "!") for _, g, w, ok in stats) or "-"
+
+
+def print_worst(worst):
     for who, w in worst.items():
         if w:
             print("worst %-8s Avg %.3f ms, Best %.3f ms, Wrst %.3f ms (largest error / "
                   "tolerance %.2f), Rcv %d, Snt %d probes"
                   % (who, w["Avg"], w["Best"], w["Wrst"], w["ratio"], w["rcv"], w["snt"]))
+
+
+def send_gaps(directory, name):
+    """Milliseconds between the simulator's arrivals of consecutive probes of a run."""
+    t = []
+    with open(os.path.join(directory, name + ".log")) as f:
+        for line in f:
+            kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
+            if "ttl" in kv and "t_us" in kv:
+                t.append(int(kv["t_us"]))
+    t.sort()
+    return [(b - a) / 1000.0 for a, b in zip(t, t[1:])]
+
+
+def delayed(directory, delay_ms):
+    """Runs whose engine had every send held back by delay_ms (tests/netsim/slow_send.sh):
+    hopwatch's figures hold to the same tolerance, because its RTTs start at the kernel's
+    send stamp. Control: the probes did arrive at least that far apart (the injection
+    worked), and mtr's figures, stamped before the send, are printed beside."""
+    names, worst = accuracy_runs(directory)
+    check(len(names) >= 1, SimpleNamespace(name="delayed"), "no delayed hopwatch runs")
+    for name in names:
+        gaps = send_gaps(directory, "hopwatch_" + name)
+        got = min(gaps) if gaps else 0.0
+        check(got >= 0.8 * delay_ms, SimpleNamespace(name=name),
+              "probes %.3f ms apart at least, so sends were not held back %.1f ms"
+              % (got, delay_ms))
+        print("%s: probes at least %.3f ms apart (sends held back %.1f ms)"
+              % (name, got, delay_ms))
+    print_worst(worst)
+
+
+def accuracy(directory):
+    names, worst = accuracy_runs(directory)
+    check(len(names) == 6, SimpleNamespace(name="accuracy"), "%d hopwatch runs, want 6"
+          % len(names))
+    print_worst(worst)
 
 
 def note_worst(w, run, rows):
@@ -475,6 +519,9 @@ def main():
         return paris(sys.argv[2])
     if len(sys.argv) == 3 and sys.argv[1] == "accuracy":
         accuracy(sys.argv[2])
+        n = 1
+    elif len(sys.argv) == 4 and sys.argv[1] == "delayed":
+        delayed(sys.argv[2], float(sys.argv[3]))
         n = 1
     elif len(sys.argv) == 2:
         n = scenarios(sys.argv[1])
