@@ -167,7 +167,9 @@ static const struct timespec *tx_stamp_of(struct msghdr *m)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct scm_timestamping))) {
 			ts = &((const struct scm_timestamping *)(void *)CMSG_DATA(c))->ts[0];
-		} else if (c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
+		} else if (((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+			    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
 			const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
 
 			snd = ee->ee_origin == SO_EE_ORIGIN_TIMESTAMPING &&
@@ -911,10 +913,16 @@ int net_prepare_send_fd(int fd, int family)
 
 	if ((err = set_nonblock(fd)) < 0)
 		return err;
-	/* Our own reply sockets (family -1) keep their input; send-only ones read nothing. */
-	if (family != -1 && (err = drop_all_input(fd)) < 0)
-		return err;
-	tx_stamps_on(fd);
+	/*
+	 * Our own reply sockets (family -1) keep their input; send-only ones read nothing and
+	 * get send stamps. A reply socket does not: a stamp queued after the send returned
+	 * would keep it readable (POLLERR) in the event loop until the next send.
+	 */
+	if (family != -1) {
+		if ((err = drop_all_input(fd)) < 0)
+			return err;
+		tx_stamps_on(fd);
+	}
 	if (family == AF_INET6 || family == -1) {
 		int domain = AF_UNSPEC;
 		socklen_t len = sizeof(domain);
