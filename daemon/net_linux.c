@@ -1016,6 +1016,7 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
+	size_t skip;
 	ssize_t rc;
 
 	if (n->mode == NET_MODE_DGRAM)
@@ -1078,10 +1079,8 @@ int net_send(struct net *n, int fd, const struct packet_probe *p, const uint8_t 
 	if (rc < 0)
 		return -errno;
 	/* IPv4 probes carry the IP header the kernel completes; the rest is sent as built. */
-	if (p->family == AF_INET)
-		tx_stamp_take(fd, pkt + (pkt[0] & 0xfu) * 4u, len - (pkt[0] & 0xfu) * 4u, sent);
-	else
-		tx_stamp_take(fd, pkt, len, sent);
+	skip = p->family == AF_INET ? (pkt[0] & 0xfu) * 4u : 0;
+	tx_stamp_take(fd, pkt + skip, len - skip, sent);
 	return 0;
 }
 

@@ -53,11 +53,14 @@ class Run:
         self.by_from = defaultdict(lambda: defaultdict(int))
         self.fates = defaultdict(lambda: defaultdict(int))
         self.unstamped = 0  # answers without a kernel-measured RTT
+        self.arrivals = []  # netsim's t_us of every probe it logged
         with open(os.path.join(directory, name + ".log")) as f:
             for line in f:
                 kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
                 if "ttl" not in kv or kv.get("fate") == "noroute":
                     continue
+                if "t_us" in kv:
+                    self.arrivals.append(int(kv["t_us"]))
                 ttl = int(kv["ttl"])
                 self.sent[ttl] += 1
                 self.fates[ttl][kv["fate"]] += 1
@@ -340,15 +343,16 @@ def accuracy_rows(run):
 
 
 def accuracy_runs(directory):
-    """Asserts hopwatch's runs; prints mtr's beside them. Returns the run names and the
-    worst errors of each."""
+    """Asserts hopwatch's runs; prints mtr's beside them. Returns hopwatch's runs by name
+    and the worst errors of each engine."""
     names = sorted(f[len("hopwatch_"):-5] for f in os.listdir(directory)
                    if f.startswith("hopwatch_") and f.endswith(".json"))
     print("%-7s %4s  %-32s %-32s" % ("run", "hop", "hopwatch max |err| ms (A/B/W)",
                                       "mtr max |err| ms (A/B/W)"))
     worst = {"hopwatch": defaultdict(float), "mtr": defaultdict(float)}
+    runs = {}
     for name in names:
-        hw = Run(directory, "hopwatch_" + name)
+        hw = runs[name] = Run(directory, "hopwatch_" + name)
         check(len(hw.hubs) == 10, hw, "%d hops, want 10" % len(hw.hubs))
         check(hw.unstamped == 0, hw, "%d answers without a kernel timestamp" % hw.unstamped)
         hw_rows = accuracy_rows(hw)
@@ -368,7 +372,7 @@ def accuracy_runs(directory):
             print("%-7s %4d  %-32s %-32s" % (name, ttl, fmt_errors(stats),
                                              (fmt_errors(m[1]) + ("" if m[2] else " loss!"))
                                              if m else "-"))
-    return names, worst
+    return runs, worst
 
 
 def fmt_errors(stats):
@@ -383,15 +387,9 @@ def print_worst(worst):
                   % (who, w["Avg"], w["Best"], w["Wrst"], w["ratio"], w["rcv"], w["snt"]))
 
 
-def send_gaps(directory, name):
+def send_gaps(run):
     """Milliseconds between the simulator's arrivals of consecutive probes of a run."""
-    t = []
-    with open(os.path.join(directory, name + ".log")) as f:
-        for line in f:
-            kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
-            if "ttl" in kv and "t_us" in kv:
-                t.append(int(kv["t_us"]))
-    t.sort()
+    t = sorted(run.arrivals)
     return [(b - a) / 1000.0 for a, b in zip(t, t[1:])]
 
 
@@ -400,10 +398,10 @@ def delayed(directory, delay_ms):
     hopwatch's figures hold to the same tolerance, because its RTTs start at the kernel's
     send stamp. Control: the probes did arrive at least that far apart (the injection
     worked), and mtr's figures, stamped before the send, are printed beside."""
-    names, worst = accuracy_runs(directory)
-    check(len(names) >= 1, SimpleNamespace(name="delayed"), "no delayed hopwatch runs")
-    for name in names:
-        gaps = send_gaps(directory, "hopwatch_" + name)
+    runs, worst = accuracy_runs(directory)
+    check(len(runs) >= 1, SimpleNamespace(name="delayed"), "no delayed hopwatch runs")
+    for name, run in runs.items():
+        gaps = send_gaps(run)
         got = min(gaps) if gaps else 0.0
         check(got >= 0.8 * delay_ms, SimpleNamespace(name=name),
               "probes %.3f ms apart at least, so sends were not held back %.1f ms"
@@ -414,9 +412,9 @@ def delayed(directory, delay_ms):
 
 
 def accuracy(directory):
-    names, worst = accuracy_runs(directory)
-    check(len(names) == 6, SimpleNamespace(name="accuracy"), "%d hopwatch runs, want 6"
-          % len(names))
+    runs, worst = accuracy_runs(directory)
+    check(len(runs) == 6, SimpleNamespace(name="accuracy"), "%d hopwatch runs, want 6"
+          % len(runs))
     print_worst(worst)
 
 
